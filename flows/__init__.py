@@ -1,0 +1,1 @@
+"""uschina-digest: ingest, classify and digest news on US–China relations."""

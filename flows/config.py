@@ -1,0 +1,375 @@
+"""Configuration: pydantic models of `config/pipeline.yaml` and `config/issues.yaml`.
+
+Precedence, lowest first: built-in defaults, the YAML file, environment variables
+(`USCHINA_DIGEST_<FIELD>`, nested with `__`, e.g. `USCHINA_DIGEST_FETCH__ALLOW_PRIVATE_ADDRESSES`,
+plus the SMTP shortcuts `USCHINA_DIGEST_SMTP_HOST/_PORT/_SECURITY/_USERNAME/_PASSWORD`).
+Relative paths resolve against the folder of the config file, so a config can be moved with its
+data. Any problem raises `ConfigError` with the file, the field and what was expected.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+ENV_PREFIX = "USCHINA_DIGEST_"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = PROJECT_ROOT / "config" / "pipeline.yaml"
+
+
+class ConfigError(Exception):
+    """A configuration problem, already phrased for the user (file, field, expectation)."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class FeedSource(_Model):
+    url: str = Field(description="Feed URL (RSS, Atom, RDF or JSON Feed), or a page that links one.")
+    name: str | None = Field(default=None, description="Display name; defaults to the feed's title.")
+    enabled: bool = True
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        value = value.strip()
+        if not value.lower().startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+    @property
+    def label(self) -> str:
+        return self.name or self.url
+
+
+class FetchSettings(_Model):
+    allow_private_addresses: bool = Field(
+        default=False, description="Fetch URLs resolving to private/loopback addresses (tests only)."
+    )
+    max_connections: int = Field(default=16, ge=1, le=256)
+    max_per_host: int = Field(default=2, ge=1, le=32)
+    connect_timeout: float = Field(default=10.0, gt=0, le=120)
+    read_timeout: float = Field(default=20.0, gt=0, le=300)
+    max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    max_redirects: int = Field(default=5, ge=0, le=20)
+    user_agent: str = "uschina-digest/0.1 (+https://github.com/uschina-digest; feed reader)"
+    full_text: bool = Field(default=True, description="Fetch each new entry's page for its full text.")
+    respect_robots: bool = True
+    max_items_per_feed: int = Field(default=200, ge=1)
+
+
+class DigestSettings(_Model):
+    period: Literal["daily", "weekly"] = "daily"
+    top_stories: int = Field(default=5, ge=0, le=50)
+    trend_periods: int = Field(default=8, ge=2, le=52)
+    max_items_per_issue: int = Field(default=25, ge=1)
+    archive_url: str | None = Field(
+        default=None, description="Public base URL of the digests folder, for links in emails."
+    )
+
+
+class Recipient(_Model):
+    address: str
+    name: str | None = None
+    issues: Literal["all"] | list[str] = "all"
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        if "@" not in value or value.strip() != value or " " in value:
+            raise ValueError("must be an email address like name@example.org")
+        return value
+
+
+class EmailSettings(_Model):
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    security: Literal["none", "starttls", "ssl"] = "starttls"
+    username: str | None = None
+    password: SecretStr | None = Field(
+        default=None, description="Only from the environment or a Prefect Secret block, never a file."
+    )
+    password_block: str | None = Field(
+        default=None, description="Name of a Prefect Secret block holding the SMTP password."
+    )
+    from_address: str = Field(
+        default="digest@localhost", validation_alias=AliasChoices("from", "from_address")
+    )
+    recipients: list[Recipient] = Field(default_factory=list)
+    timeout: float = Field(default=30.0, gt=0)
+    unsubscribe_url: str | None = None
+
+
+class ScheduleSettings(_Model):
+    timezone: str = "America/New_York"
+    ingest_interval_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    daily_cron: str = "0 7 * * *"
+    weekly_cron: str = "0 7 * * 1"
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (expected an IANA name like America/New_York)")
+        return value
+
+
+class Settings(_Model):
+    """The whole pipeline configuration, with every path absolute."""
+
+    data_dir: Path = Path("../data")
+    digests_dir: Path = Path("../digests")
+    seeds_dir: Path | None = Path("../seeds")
+    issues_file: Path = Path("issues.yaml")
+    store_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default: SQLite file in data_dir."
+    )
+    feeds: list[FeedSource] = Field(default_factory=list)
+    feeds_opml: Path | None = None
+    fetch: FetchSettings = Field(default_factory=FetchSettings)
+    digest: DigestSettings = Field(default_factory=DigestSettings)
+    email: EmailSettings = Field(default_factory=EmailSettings)
+    schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
+    config_path: Path | None = Field(default=None, exclude=True)
+
+    @field_validator("seeds_dir", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        return None if value in ("", None) else value
+
+    @model_validator(mode="after")
+    def _check_feeds_unique(self) -> "Settings":
+        seen: set[str] = set()
+        for feed in self.feeds:
+            if feed.url in seen:
+                raise ValueError(f"feed {feed.url} is listed twice")
+            seen.add(feed.url)
+        return self
+
+    @property
+    def database_url(self) -> str:
+        return self.store_url or f"sqlite:///{self.data_dir / 'uschina-digest.sqlite3'}"
+
+    def all_feeds(self) -> list[FeedSource]:
+        """Feeds from the YAML list plus the OPML file, de-duplicated by URL, enabled only."""
+        feeds = list(self.feeds)
+        if self.feeds_opml:
+            from flows.sources.opml import read_opml
+
+            known = {f.url for f in feeds}
+            feeds += [f for f in read_opml(self.feeds_opml) if f.url not in known]
+        return [f for f in feeds if f.enabled]
+
+
+# ---------------------------------------------------------------- taxonomy (issues.yaml)
+
+
+class Term(_Model):
+    """A cue for an issue: a word or phrase (case-insensitive, word-bounded) and its weight."""
+
+    term: str
+    weight: float = Field(default=1.0, ge=-10, le=10)
+
+
+class Issue(_Model):
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    name: str
+    description: str = ""
+    terms: list[Term] = Field(default_factory=list)
+    negative: list[str] = Field(
+        default_factory=list, description="Phrases that veto a term's sense where they occur."
+    )
+    examples: list[str] = Field(default_factory=list)
+    threshold: float = Field(default=0.5, ge=0, le=1)
+
+    @field_validator("terms", mode="before")
+    @classmethod
+    def _terms(cls, value: Any) -> Any:
+        # Accept the compact YAML form `{term: weight}` or ["term", ...] as well as full objects.
+        if isinstance(value, dict):
+            return [{"term": k, "weight": v} for k, v in value.items()]
+        if isinstance(value, list):
+            return [{"term": v} if isinstance(v, str) else v for v in value]
+        return value
+
+
+class Relevance(_Model):
+    """Cues for the relevance rule: does the text bear on US–China relations?"""
+
+    us_terms: list[str] = Field(default_factory=list)
+    china_terms: list[str] = Field(default_factory=list)
+    shared_stakes: list[str] = Field(
+        default_factory=list, description="Places/matters where both are stakeholders (Taiwan, …)."
+    )
+    threshold: float = Field(default=0.5, ge=0, le=1)
+
+
+class Taxonomy(_Model):
+    version: str = "1"
+    relevance: Relevance = Field(default_factory=Relevance)
+    issues: list[Issue]
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> "Taxonomy":
+        ids = [i.id for i in self.issues]
+        dupes = {i for i in ids if ids.count(i) > 1}
+        if dupes:
+            raise ValueError(f"duplicate issue ids: {sorted(dupes)}")
+        return self
+
+    @property
+    def ids(self) -> list[str]:
+        return [i.id for i in self.issues]
+
+    def get(self, issue_id: str) -> Issue:
+        for issue in self.issues:
+            if issue.id == issue_id:
+                return issue
+        raise KeyError(issue_id)
+
+
+# ---------------------------------------------------------------- loading
+
+
+def _format_validation_error(path: Path | str, err: ValidationError) -> str:
+    lines = []
+    for e in err.errors():
+        where = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        got = e.get("input")
+        got_txt = "" if isinstance(got, (dict, list)) else f" (got {got!r})"
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key"
+        lines.append(f"{path}: {where}: {msg}{got_txt}")
+    return "\n".join(lines)
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: cannot read: {e}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or str(e)
+        raise ConfigError(f"{path}:{where}: invalid YAML: {problem}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings at the top level, got {type(data).__name__}")
+    return data
+
+
+def _set_nested(data: dict, keys: list[str], value: Any) -> None:
+    for key in keys[:-1]:
+        data = data.setdefault(key, {})
+        if not isinstance(data, dict):
+            return
+    data[keys[-1]] = value
+
+
+_SMTP_SHORTCUTS = {
+    "SMTP_HOST": "smtp_host",
+    "SMTP_PORT": "smtp_port",
+    "SMTP_SECURITY": "security",
+    "SMTP_USERNAME": "username",
+    "SMTP_PASSWORD": "password",
+}
+_TOP_LEVEL_ENV = {name.upper(): name for name in Settings.model_fields if name != "config_path"}
+
+
+def _apply_env(data: dict, environ: dict[str, str]) -> dict:
+    for key, raw in environ.items():
+        if not key.startswith(ENV_PREFIX) or key == ENV_PREFIX + "CONFIG":
+            continue
+        rest = key[len(ENV_PREFIX):]
+        if rest in _SMTP_SHORTCUTS:
+            _set_nested(data, ["email", _SMTP_SHORTCUTS[rest]], raw)
+            continue
+        parts = rest.split("__")
+        if parts[0] not in _TOP_LEVEL_ENV:
+            continue
+        value: Any = raw
+        if raw.startswith(("[", "{")):
+            try:
+                value = yaml.safe_load(raw)
+            except yaml.YAMLError:
+                value = raw
+        _set_nested(data, [_TOP_LEVEL_ENV[parts[0]], *[p.lower() for p in parts[1:]]], value)
+    return data
+
+
+def _resolve(base: Path, value: Path | None) -> Path | None:
+    if value is None:
+        return None
+    value = Path(os.path.expanduser(str(value)))
+    return value if value.is_absolute() else (base / value).resolve()
+
+
+def config_path_from_env(path: str | Path | None = None) -> Path:
+    """The config file to use: the argument, else `$USCHINA_DIGEST_CONFIG`, else the project's."""
+    if path:
+        return Path(path)
+    env = os.environ.get(ENV_PREFIX + "CONFIG")
+    return Path(env) if env else DEFAULT_CONFIG
+
+
+def load_settings(path: str | Path | None = None, environ: dict[str, str] | None = None) -> Settings:
+    """Load, override from the environment, validate and resolve paths. Raises ConfigError."""
+    cfg_path = config_path_from_env(path).resolve()
+    data = _read_yaml(cfg_path)
+    if "password" in (data.get("email") or {}):
+        raise ConfigError(
+            f"{cfg_path}: email.password: secrets do not belong in config files; "
+            f"set {ENV_PREFIX}SMTP_PASSWORD or email.password_block instead"
+        )
+    data = _apply_env(data, dict(os.environ if environ is None else environ))
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(_format_validation_error(cfg_path, e)) from None
+    base = cfg_path.parent
+    settings.data_dir = _resolve(base, settings.data_dir)
+    settings.digests_dir = _resolve(base, settings.digests_dir)
+    settings.seeds_dir = _resolve(base, settings.seeds_dir)
+    settings.issues_file = _resolve(base, settings.issues_file)
+    settings.feeds_opml = _resolve(base, settings.feeds_opml)
+    settings.config_path = cfg_path
+    if settings.seeds_dir is not None and not settings.seeds_dir.is_dir():
+        raise ConfigError(f"{cfg_path}: seeds_dir: folder {settings.seeds_dir} does not exist")
+    if settings.feeds_opml is not None and not settings.feeds_opml.is_file():
+        raise ConfigError(f"{cfg_path}: feeds_opml: file {settings.feeds_opml} does not exist")
+    return settings
+
+
+def load_taxonomy(path: str | Path) -> Taxonomy:
+    """Load and validate an issues file. Raises ConfigError."""
+    path = Path(path)
+    data = _read_yaml(path)
+    try:
+        return Taxonomy.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(_format_validation_error(path, e)) from None

@@ -1,0 +1,214 @@
+"""Items and their labels: idempotent writes, reads for classification, digests and export."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Iterable, Iterator, Sequence
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from flows.models import Article, Classification
+from flows.store.db import Store
+from flows.store.schema import Correction, Item, ItemIssue
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """SQLite returns naive datetimes; everything the store hands out is aware UTC."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+@dataclass
+class UpsertResult:
+    new_ids: list[str]
+    seen_ids: list[str]
+
+
+def _insert(store: Store):
+    return pg_insert if store.dialect == "postgresql" else sqlite_insert
+
+
+def article_row(article: Article, first_seen: datetime) -> dict:
+    published = as_utc(article.published)
+    return {
+        "id": article.item_id,
+        "key": article.key,
+        "source": article.source[:300],
+        "source_kind": article.source_kind,
+        "feed_url": article.feed_url,
+        "url": article.url,
+        "guid": article.guid,
+        "title": article.title,
+        "text": article.text,
+        "summary_html": article.summary_html,
+        "published": published or first_seen,
+        "undated": published is None,
+        "first_seen": first_seen,
+        "content_hash": article.content_hash,
+        "language": article.language,
+        "author": article.author,
+        "site_name": article.site_name,
+        "extraction": article.extraction,
+        "extraction_note": article.extraction_note,
+        "word_count": len(article.text.split()),
+    }
+
+
+def upsert_items(store: Store, articles: Iterable[Article], now: datetime | None = None) -> UpsertResult:
+    """Store articles not seen before; leave known ones untouched.
+
+    `INSERT … ON CONFLICT DO NOTHING` on the primary key makes this idempotent and safe with
+    concurrent writers (two ingests on PostgreSQL never duplicate or lose an item).
+    """
+    now = now or utcnow()
+    by_id: dict[str, Article] = {}
+    for article in articles:
+        by_id.setdefault(article.item_id, article)
+    if not by_id:
+        return UpsertResult([], [])
+    insert = _insert(store)
+    new_ids: list[str] = []
+    with store.session() as s:
+        for item_id, article in by_id.items():
+            stmt = insert(Item).values(**article_row(article, now)).on_conflict_do_nothing(
+                index_elements=["id"]
+            )
+            if s.execute(stmt).rowcount == 1:
+                new_ids.append(item_id)
+    new = set(new_ids)
+    return UpsertResult(new_ids, [i for i in by_id if i not in new])
+
+
+def known_ids(store: Store, ids: Sequence[str]) -> set[str]:
+    """Which of these ids are already stored (so callers can skip fetching their pages)."""
+    found: set[str] = set()
+    with store.session() as s:
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start:start + 500])
+            found.update(s.scalars(select(Item.id).where(Item.id.in_(chunk))))
+    return found
+
+
+def items_to_classify(store: Store, classifier_version: str, all_items: bool = False) -> list[Item]:
+    """Items never classified, or classified by another classifier version."""
+    with store.session() as s:
+        q = select(Item)
+        if not all_items:
+            q = q.where((Item.classifier_version.is_(None)) | (Item.classifier_version != classifier_version))
+        return list(s.scalars(q.order_by(Item.first_seen, Item.id)))
+
+
+def save_classifications(
+    store: Store, results: Iterable[tuple[str, Classification]], classifier_version: str
+) -> int:
+    """Replace the model's labels of these items; analysts' corrections are re-applied on top."""
+    now = utcnow()
+    count = 0
+    with store.session() as s:
+        for item_id, result in results:
+            item = s.get(Item, item_id)
+            if item is None:
+                continue
+            item.relevant = result.relevant
+            item.relevance = result.relevance
+            item.classified_at = now
+            item.classifier_version = classifier_version
+            s.execute(delete(ItemIssue).where(ItemIssue.item_id == item_id))
+            for label in result.issues:
+                s.add(ItemIssue(item_id=item_id, issue_id=label.id, score=label.score,
+                                evidence=[e.to_dict() for e in label.evidence], origin="model"))
+            s.flush()
+            _apply_corrections(s, item)
+            count += 1
+    return count
+
+
+def _apply_corrections(s, item: Item) -> None:
+    """Apply an item's corrections in order: the latest word of an analyst wins."""
+    corrections = s.scalars(
+        select(Correction).where(Correction.item_id == item.id).order_by(Correction.id)
+    ).all()
+    for c in corrections:
+        if c.issue_id == "relevant":
+            item.relevant = c.action == "add"
+            continue
+        existing = s.get(ItemIssue, (item.id, c.issue_id))
+        if c.action == "remove":
+            if existing is not None:
+                s.delete(existing)
+        elif existing is None:
+            s.add(ItemIssue(item_id=item.id, issue_id=c.issue_id, score=1.0, evidence=[],
+                            origin="correction"))
+            item.relevant = True
+        else:
+            existing.origin = "correction"
+        s.flush()
+
+
+def add_correction(store: Store, item_id: str, issue_id: str, action: str, note: str | None = None) -> None:
+    """Record an analyst's correction and apply it to the item at once."""
+    if action not in ("add", "remove"):
+        raise ValueError("action must be 'add' or 'remove'")
+    with store.session() as s:
+        item = s.get(Item, item_id)
+        if item is None:
+            raise KeyError(item_id)
+        s.add(Correction(item_id=item_id, issue_id=issue_id, action=action, created_at=utcnow(), note=note))
+        s.flush()
+        _apply_corrections(s, item)
+
+
+def corrections(store: Store) -> list[Correction]:
+    with store.session() as s:
+        return list(s.scalars(select(Correction).order_by(Correction.id)))
+
+
+def labels_for(store: Store, item_ids: Sequence[str]) -> dict[str, list[ItemIssue]]:
+    out: dict[str, list[ItemIssue]] = {i: [] for i in item_ids}
+    with store.session() as s:
+        for start in range(0, len(item_ids), 500):
+            chunk = list(item_ids[start:start + 500])
+            for row in s.scalars(select(ItemIssue).where(ItemIssue.item_id.in_(chunk))):
+                out[row.item_id].append(row)
+    for rows in out.values():
+        rows.sort(key=lambda r: -r.score)
+    return out
+
+
+def get_item(store: Store, item_id: str) -> Item | None:
+    with store.session() as s:
+        return s.get(Item, item_id)
+
+
+def items_first_seen_between(store: Store, since: datetime, until: datetime) -> list[Item]:
+    with store.session() as s:
+        q = select(Item).where(Item.first_seen >= since, Item.first_seen < until)
+        return list(s.scalars(q.order_by(Item.first_seen, Item.id)))
+
+
+def iter_items(store: Store, batch: int = 500) -> Iterator[Item]:
+    """Every item, oldest first, in batches (export of a large store stays in bounded memory)."""
+    last: tuple | None = None
+    while True:
+        with store.session() as s:
+            q = select(Item).order_by(Item.first_seen, Item.id).limit(batch)
+            if last is not None:
+                q = q.where((Item.first_seen > last[0]) | ((Item.first_seen == last[0]) & (Item.id > last[1])))
+            rows = list(s.scalars(q))
+        if not rows:
+            return
+        yield from rows
+        last = (rows[-1].first_seen, rows[-1].id)
+
+
+def count_items(store: Store) -> int:
+    with store.session() as s:
+        return s.scalar(select(func.count()).select_from(Item)) or 0
