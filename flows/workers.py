@@ -67,7 +67,10 @@ class CpuPool:
                 process.kill()
         pool.shutdown(wait=False, cancel_futures=True)
 
-    async def run(self, fn: Callable[..., Any], *args: Any, timeout: float) -> Any:
+    async def run(self, fn: Callable[..., Any], *args: Any, timeout: float,
+                  passthrough: tuple[type[Exception], ...] = ()) -> Any:
+        """fn(*args) in a worker. Exceptions of the `passthrough` types are raised as they are;
+        anything else that goes wrong (crash, timeout, another exception) is a WorkerError."""
         if self.restarts > MAX_RESTARTS:
             raise WorkerError("worker pool disabled after repeated crashes")
         pool = self._executor()
@@ -80,6 +83,8 @@ class CpuPool:
         except TimeoutError:
             self._discard(pool, kill=True)
             raise WorkerError(f"took longer than {timeout:g}s") from None
+        except passthrough:
+            raise
         except Exception as exc:  # an exception raised by fn inside the worker
             raise WorkerError(f"{type(exc).__name__}: {str(exc)[:300]}") from None
 

@@ -95,8 +95,10 @@ def parse_feed(body: bytes, url: str, headers: dict[str, str]) -> ParsedFeed:
 # ---------------------------------------------------------------- RSS / Atom / RDF
 
 
-def _feedparser_headers(body: bytes, url: str, headers: dict[str, str]) -> dict[str, str]:
-    out = {"content-location": url}
+def _feedparser_headers(body: bytes, headers: dict[str, str]) -> dict[str, str]:
+    # No Content-Location: feedparser would resolve opaque RSS guids ("wire-1") against it as
+    # if they were links. Entry links are resolved against the feed's URL in `_parse_xml`.
+    out = {}
     content_type = headers.get("content-type")
     if content_type:
         chosen = resolve_charset(body, content_type)
@@ -153,7 +155,7 @@ def _feed_ttl(feed) -> int | None:
 def _parse_xml(body: bytes, url: str, headers: dict[str, str]) -> ParsedFeed:
     import feedparser
 
-    result = feedparser.parse(body, response_headers=_feedparser_headers(body, url, headers))
+    result = feedparser.parse(body, response_headers=_feedparser_headers(body, headers))
     feed = result.get("feed", {})
     entries = []
     for e in result.get("entries", []):
@@ -162,7 +164,7 @@ def _parse_xml(body: bytes, url: str, headers: dict[str, str]) -> ParsedFeed:
         entries.append(FeedEntry(
             title=_plain(e.get("title")),
             guid=(e.get("id") or "").strip() or None,
-            link=(e.get("link") or "").strip() or None,
+            link=urljoin(url, e["link"].strip()) if (e.get("link") or "").strip() else None,
             published=_utc(e.get("published_parsed") or e.get("updated_parsed") or e.get("created_parsed")),
             author=_plain(e.get("author")) or None,
             summary_html=e.get("summary") or None,

@@ -164,7 +164,7 @@ class _Run:
         if state is not None and hashlib.sha256(result.body).hexdigest() == state.body_hash:
             return result, None
         parsed = await self.pool.run(parse_feed, result.body, result.final_url, result.headers,
-                                     timeout=PARSE_TIMEOUT_S)
+                                     timeout=PARSE_TIMEOUT_S, passthrough=(NotAFeed,))
         return result, parsed
 
     async def _feed(self, feed: FeedSource, state: FeedState) -> SourceReport:

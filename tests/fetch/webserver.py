@@ -135,7 +135,8 @@ class WebServer:
         return self.url(path)
 
     def hits(self, path: str) -> int:
-        return sum(1 for r in self.requests if r.path == path)
+        """Requests for `path` (any query string, unless `path` has one itself)."""
+        return sum(1 for r in self.requests if (r.path if "?" in path else r.path.split("?")[0]) == path)
 
     def start(self) -> "WebServer":
         self._thread.start()
