@@ -78,6 +78,21 @@ def resolve_charset(body: bytes, content_type: str | None) -> str | None:
     return from_header or from_document
 
 
+def detect_charset(body: bytes) -> str | None:
+    """A statistical guess (charset-normalizer) for bytes that say nothing about their encoding."""
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(body[:200_000]).best()
+    return canonical_codec(best.encoding) if best is not None and _decodes(body, best.encoding) else None
+
+
+def undeclared_legacy_charset(body: bytes, content_type: str | None) -> str | None:
+    """For a document with no charset anywhere that is not UTF-8 either: its guessed encoding."""
+    if resolve_charset(body, content_type) or body.isascii() or _decodes(body, "utf-8"):
+        return None
+    return detect_charset(body)
+
+
 def content_type_with_charset(content_type: str | None, charset: str) -> str:
     """The same media type with its charset parameter replaced."""
     return f"{media_type(content_type) or 'application/octet-stream'}; charset={charset}"
@@ -90,9 +105,5 @@ def decode_html(body: bytes, content_type: str | None) -> str:
         if encoding and _decodes(body, encoding):
             text = body.decode(encoding)
             return text[1:] if text.startswith("\ufeff") else text
-    from charset_normalizer import from_bytes
-
-    best = from_bytes(body[:200_000]).best()
-    if best is not None and _decodes(body, best.encoding):
-        return body.decode(best.encoding)
-    return body.decode(candidates[0] or "utf-8", errors="replace")
+    detected = detect_charset(body)
+    return body.decode(detected or candidates[0] or "utf-8", errors="replace")
