@@ -133,11 +133,24 @@ def _iso(value: datetime | None) -> str | None:
     return value.astimezone(timezone.utc).isoformat(timespec="seconds") if value else None
 
 
-def feed_health(store: Store, now: datetime | None = None) -> list[dict]:
-    """One row per known feed for `uschina-digest feeds`: is it healthy, when is it next due."""
+def feed_health(store: Store, configured: Sequence | None = None, now: datetime | None = None) -> list[dict]:
+    """One row per feed for `uschina-digest feeds`: is it healthy, when is it next due.
+
+    With `configured` (objects with `.url` and `.name`, e.g. `FeedSource`s), rows follow the
+    configuration's order, feeds never fetched are included, and stored feeds no longer in the
+    configuration come last with `configured: False`.
+    """
     now = now or datetime.now(timezone.utc)
+    stored = {st.url: st for st in all_states(store)}
+    if configured is None:
+        order = [(url, None, True) for url in stored]
+    else:
+        names = {f.url: f.name for f in configured}
+        order = [(f.url, f.name, True) for f in configured]
+        order += [(url, None, False) for url in stored if url not in names]
     rows = []
-    for st in all_states(store):
+    for url, name, is_configured in order:
+        st = stored.get(url) or FeedState(url=url, name=name)
         if st.consecutive_failures:
             health = "failing"
         elif st.last_success is None:
@@ -146,7 +159,7 @@ def feed_health(store: Store, now: datetime | None = None) -> list[dict]:
             health = "ok"
         rows.append({
             "url": st.url,
-            "name": st.name or st.title or st.url,
+            "name": name or st.name or st.title or st.url,
             "health": health,
             "last_success": _iso(st.last_success),
             "last_status": st.last_status,
@@ -157,5 +170,6 @@ def feed_health(store: Store, now: datetime | None = None) -> list[dict]:
             "due_now": is_due(st, now),
             "items_total": st.items_total,
             "resolved_url": st.resolved_url,
+            "configured": is_configured,
         })
     return rows
