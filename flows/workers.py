@@ -41,6 +41,9 @@ class CpuPool:
         self.workers = workers or available_cpus()
         self._pool: ProcessPoolExecutor | None = None
         self.restarts = 0
+        # Jobs wait here, not in the executor's queue: a job's timeout then measures its own
+        # run, not the backlog ahead of it. Two per worker keeps every worker fed.
+        self._slots = asyncio.Semaphore(2 * self.workers)
 
     def __enter__(self) -> "CpuPool":
         return self
@@ -71,11 +74,17 @@ class CpuPool:
                   passthrough: tuple[type[Exception], ...] = ()) -> Any:
         """fn(*args) in a worker. Exceptions of the `passthrough` types are raised as they are;
         anything else that goes wrong (crash, timeout, another exception) is a WorkerError."""
+        async with self._slots:
+            return await self._run(fn, args, timeout, passthrough)
+
+    async def _run(self, fn: Callable[..., Any], args: tuple, timeout: float,
+                   passthrough: tuple[type[Exception], ...]) -> Any:
         if self.restarts > MAX_RESTARTS:
             raise WorkerError("worker pool disabled after repeated crashes")
         pool = self._executor()
         loop = asyncio.get_running_loop()
         try:
+            # The timeout includes at most one job ahead of this one (two slots per worker).
             return await asyncio.wait_for(loop.run_in_executor(pool, fn, *args), timeout)
         except BrokenProcessPool:
             self._discard(pool, kill=False)

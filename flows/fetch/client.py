@@ -226,7 +226,9 @@ class Fetcher:
             name = host_key(current)
             host = self._host(name)
             await self._await_turn(host, name, url)
-            async with self._global, host.slots:
+            # Host first: a request queued behind its busy host must not hold a global slot
+            # that a request to an idle host could use.
+            async with host.slots, self._global:
                 try:
                     async with asyncio.timeout(deadline):
                         result = await self._exchange(current, url, headers, max_bytes, host)

@@ -231,7 +231,11 @@ class _Run:
         known = known_ids(self.store, list(keyed))
         fresh = {i: ke for i, ke in keyed.items() if i not in known and i not in self.claimed}
         self.claimed.update(fresh)
-        articles = await asyncio.gather(*(self._article(feed, label, parsed, entry, key)
+        # A feed's pages are mostly on one host, which takes `max_per_host` requests at a time;
+        # a few more in flight keep it busy while the rest wait here, not holding memory for
+        # fetched pages that extraction has not caught up with.
+        page_slots = asyncio.Semaphore(2 * self.settings.fetch.max_per_host)
+        articles = await asyncio.gather(*(self._article(feed, label, parsed, entry, key, page_slots)
                                           for key, entry in fresh.values()))
         stored = upsert_items(self.store, articles)
         return len(stored.new_ids), len(keyed) - len(stored.new_ids)
@@ -255,7 +259,7 @@ class _Run:
         return page, result.final_url, None
 
     async def _article(self, feed: FeedSource, label: str, parsed: ParsedFeed, entry: FeedEntry,
-                       key: str) -> Article:
+                       key: str, page_slots: asyncio.Semaphore) -> Article:
         feed_text = (fragment_text(entry.content_html) or fragment_text(entry.content_text)
                      or fragment_text(entry.summary_html))
         page, final_url, note = None, None, None
@@ -264,7 +268,8 @@ class _Run:
         elif not entry.link:
             note = "entry has no link"
         else:
-            page, final_url, note = await self._page(entry.link)
+            async with page_slots:
+                page, final_url, note = await self._page(entry.link)
         text, extraction = feed_text, "feed"
         if page is not None:
             page_words, feed_words = len(page.text.split()), len(feed_text.split())
