@@ -43,6 +43,7 @@ FUTURE_TOLERANCE = timedelta(minutes=10)
 MAX_DISCOVERED_TRIED = 3
 SUMMARY_MAX_CHARS = 20_000
 FEED_TEXT_PREFERRED_WORDS = 150   # feed content this long may be the whole article
+_TAG = re.compile(r"<[^>]*>")
 _MAX_AGE = re.compile(r"(?:^|[,\s])max-age\s*=\s*\"?(\d+)", re.I)
 
 
@@ -260,8 +261,6 @@ class _Run:
 
     async def _article(self, feed: FeedSource, label: str, parsed: ParsedFeed, entry: FeedEntry,
                        key: str, page_slots: asyncio.Semaphore) -> Article:
-        feed_text = (fragment_text(entry.content_html) or fragment_text(entry.content_text)
-                     or fragment_text(entry.summary_html))
         page, final_url, note = None, None, None
         if not self.settings.fetch.full_text:
             note = "full text is off (fetch.full_text: false)"
@@ -270,13 +269,19 @@ class _Run:
         else:
             async with page_slots:
                 page, final_url, note = await self._page(entry.link)
-        text, extraction = feed_text, "feed"
-        if page is not None:
-            page_words, feed_words = len(page.text.split()), len(feed_text.split())
-            if feed_words >= FEED_TEXT_PREFERRED_WORDS and page_words < 0.6 * feed_words:
+        text, extraction = page.text if page else "", "trafilatura" if page else "feed"
+        # The feed's own text is needed when there is no page text, or when it is long enough
+        # to be the whole article (a rough word count of the raw HTML decides cheaply).
+        raw = entry.content_html or entry.content_text or entry.summary_html or ""
+        if page is None or len(_TAG.sub(" ", raw).split()) >= FEED_TEXT_PREFERRED_WORDS:
+            feed_text = (fragment_text(entry.content_html) or fragment_text(entry.content_text)
+                         or fragment_text(entry.summary_html))
+            page_words, feed_words = len(text.split()), len(feed_text.split())
+            if page is None:
+                text = feed_text
+            elif feed_words >= FEED_TEXT_PREFERRED_WORDS and page_words < 0.6 * feed_words:
                 note = f"the feed's content is longer than the page's extracted text ({feed_words} vs {page_words} words)"
-            else:
-                text, extraction = page.text, "trafilatura"
+                text, extraction = feed_text, "feed"
         if not text:
             text = entry.title
             note = (note + "; " if note else "") + "no text in the feed either: title only"
