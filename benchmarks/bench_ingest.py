@@ -37,14 +37,14 @@ HOSTS = 16
 MAX_ITEMS = 200     # the pipeline's default per feed; the naive script gets the same entries
 
 
-def build_site(web, pages) -> tuple[list[str], list[str], list[int]]:
+def build_site(web, pages, limit: int | None = None) -> tuple[list[str], list[str], list[int]]:
     """Serve the feeds with rewritten links; returns (feed URLs, item page ids, items per feed)."""
     import feedparser
 
     feed_urls, item_pages, per_feed = [], [], []
     served: set[str] = set()
     counter = 0
-    for i, path in enumerate(sorted((FIXTURES / "feeds").glob("*.feed"))):
+    for i, path in enumerate(sorted((FIXTURES / "feeds").glob("*.feed"))[:limit]):
         body = path.read_bytes()
         host = web.host(i)
         parsed = feedparser.parse(body, resolve_relative_uris=False, sanitize_html=False)
@@ -73,39 +73,45 @@ def build_site(web, pages) -> tuple[list[str], list[str], list[int]]:
     return feed_urls, item_pages, per_feed
 
 
-def tree_rss_kb(pid: int) -> int:
-    """Resident memory of a process and all its descendants (kB)."""
+def tree_usage(pid: int) -> dict[int, tuple[int, float]]:
+    """{pid: (resident kB, CPU seconds so far)} for a process and all its descendants."""
+    tick = os.sysconf("SC_CLK_TCK")
     children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
+    usage: dict[int, tuple[int, float]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/stat") as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                fields = f.read().rsplit(")", 1)[1].split()
             with open(f"/proc/{entry}/status") as f:
-                rss[int(entry)] = next((int(line.split()[1]) for line in f if line.startswith("VmRSS:")), 0)
+                rss = next((int(line.split()[1]) for line in f if line.startswith("VmRSS:")), 0)
         except (OSError, ValueError, IndexError):
             continue
-        children.setdefault(ppid, []).append(int(entry))
-    total, stack = 0, [pid]
+        children.setdefault(int(fields[1]), []).append(int(entry))
+        usage[int(entry)] = (rss, (int(fields[11]) + int(fields[12])) / tick)
+    tree, stack = {}, [pid]
     while stack:
         p = stack.pop()
-        total += rss.get(p, 0)
+        if p in usage:
+            tree[p] = usage[p]
         stack.extend(children.get(p, []))
-    return total
+    return tree
 
 
 def run_contender(args: list[str]) -> dict:
     """Run this script in contender mode; sample the process tree's memory while it runs."""
     proc = subprocess.Popen([sys.executable, __file__, *args], stdout=subprocess.PIPE, text=True)
     peak = 0
+    cpu: dict[int, float] = {}          # last CPU seconds seen per process of the tree
     done = threading.Event()
 
     def sample() -> None:
         nonlocal peak
         while not done.is_set():
-            peak = max(peak, tree_rss_kb(proc.pid))
+            tree = tree_usage(proc.pid)
+            peak = max(peak, sum(rss for rss, _ in tree.values()))
+            cpu.update({p: seconds for p, (_, seconds) in tree.items()})
             time.sleep(0.1)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -117,6 +123,7 @@ def run_contender(args: list[str]) -> dict:
         raise SystemExit(f"contender {args[0]} failed with exit code {proc.returncode}")
     result = json.loads(out.strip().splitlines()[-1])
     result["peak_tree_rss_mb"] = peak / 1024
+    result["tree_cpu_s"] = sum(cpu.values())
     return result
 
 
@@ -144,11 +151,16 @@ def contender_ingest(feed_urls: list[str]) -> dict:
         from flows.store.schema import Item
 
         by_extraction = dict(s.execute(select(Item.extraction, func.count()).group_by(Item.extraction)).all())
+        notes = s.execute(select(func.substr(Item.extraction_note, 1, 60), func.count())
+                          .where(Item.extraction_note.is_not(None))
+                          .group_by(func.substr(Item.extraction_note, 1, 60))
+                          .order_by(func.count().desc()).limit(4)).all()
     started = time.perf_counter()
     second = ingest_feeds(settings, store, feeds, force=True)
     second_s = time.perf_counter() - started
     return {
         "items": count_items(store), "seconds": first_s, "by_extraction": by_extraction,
+        "top_notes": [list(n) for n in notes],
         "statuses": {s: sum(r.status == s for r in first) for s in {r.status for r in first}},
         "second_seconds": second_s,
         "second_statuses": {s: sum(r.status == s for r in second) for s in {r.status for r in second}},
@@ -199,6 +211,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument("--naive-seconds", type=float, default=60.0)
+    parser.add_argument("--feeds", type=int, default=None, help="only the first N feeds (a quick run)")
     parser.add_argument("--contender", choices=["ingest", "naive"], help=argparse.SUPPRESS)
     parser.add_argument("--feeds-file", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -218,7 +231,7 @@ def main() -> None:
 
     pages = load_pages(FIXTURES / "pages")
     web = LoopbackWeb(HOSTS, args.latency)
-    feed_urls, item_pages, per_feed = build_site(web, pages)
+    feed_urls, item_pages, per_feed = build_site(web, pages, args.feeds)
     feeds_file = Path(tempfile.mkdtemp(prefix="bench-")) / "feeds.json"
     feeds_file.write_text(json.dumps(feed_urls))
     cores = available_cpus()
@@ -241,17 +254,22 @@ def main() -> None:
     mean_ms = 1000 * sum(costs.values()) / len(costs)
     print(f"extraction bound: trafilatura.extract {mean_ms:.1f} ms CPU per page on average; "
           f"{len(item_pages)} pages / {cores} cores = {bound_seconds:.1f} s = {bound_rate:.1f} items/s")
-    print(f"{'':8} {'items':>6} {'seconds':>8} {'items/s':>8} {'peak tree RSS':>14} {'main RSS':>9}")
+    print(f"{'':8} {'items':>6} {'seconds':>8} {'items/s':>8} {'peak tree RSS':>14} {'main RSS':>9} "
+          f"{'CPU s (tree)':>13} {'CPU ms/item':>12}")
     for name, r in (("ingest", ingest), ("naive", naive)):
         print(f"{name:8} {r['items']:>6} {r['seconds']:>8.1f} {r['items'] / r['seconds']:>8.1f} "
-              f"{r['peak_tree_rss_mb']:>11.0f} MB {r['main_maxrss_mb']:>6.0f} MB")
+              f"{r['peak_tree_rss_mb']:>11.0f} MB {r['main_maxrss_mb']:>6.0f} MB {r['tree_cpu_s']:>13.1f} "
+              f"{1000 * r['tree_cpu_s'] / r['items']:>12.1f}")
     print(f"ingest statuses: {ingest['statuses']}; text from: {ingest['by_extraction']}")
+    for note, count in ingest["top_notes"]:
+        print(f"  fallback x{count}: {note}")
     print(f"speed-up over naive: {ingest_rate / naive_rate:.1f}x (target >= 5x); "
           f"{100 * ingest_rate / bound_rate:.0f}% of the extraction bound (target >= 80%)")
     print(f"second run (all 304, force=True): {ingest['second_seconds']:.2f} s = "
           f"{100 * ingest['second_seconds'] / ingest['seconds']:.1f}% of the first (target < 5%); "
           f"statuses {ingest['second_statuses']}")
-    print(f"load average after the ingest run: {load_after_ingest:.1f} (other processes share the cores)")
+    print(f"load average after the ingest run: {load_after_ingest:.1f} (other processes share the cores); "
+          f"ingest used {100 * ingest['tree_cpu_s'] / ingest['seconds'] / cores:.0f}% of {cores} cores")
 
 
 if __name__ == "__main__":
