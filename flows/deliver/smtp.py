@@ -98,8 +98,7 @@ class SmtpTransport:
                 conn.starttls(context=self._tls())
                 conn.ehlo()
             if c.username:
-                password = c.password.get_secret_value() if c.password else ""
-                conn.login(c.username, password)
+                _login(conn, c.username, c.password.get_secret_value() if c.password else "")
         except BaseException:
             _quit(conn)
             raise
@@ -136,6 +135,20 @@ class SmtpTransport:
                 log.warning("SMTP try %d/%d to %s failed (%s); again in %.1f s",
                             attempt, tries, to_address, message, delay)
                 self._sleep(delay)
+
+
+def _login(conn: smtplib.SMTP, username: str, password: str) -> None:
+    """AUTH with one mechanism, PLAIN where offered (then LOGIN), so a refused password is one
+    refusal rather than a walk through every mechanism the server lists."""
+    offered = (conn.esmtp_features.get("auth") or "").upper().split()
+    if not conn.has_extn("auth"):
+        raise smtplib.SMTPNotSupportedError("the SMTP server offers no AUTH, but a username is configured")
+    conn.user, conn.password = username, password
+    for name, method in (("PLAIN", conn.auth_plain), ("LOGIN", conn.auth_login)):
+        if name in offered:
+            conn.auth(name, method)
+            return
+    conn.login(username, password)
 
 
 def _quit(conn: smtplib.SMTP) -> None:

@@ -49,6 +49,14 @@ class Trend:
                 f"{self.labels[0]} to {self.labels[-1]}, latest last: " + "; ".join(parts) + ".")
 
 
+def short_name(name: str, limit: int = 14) -> str:
+    """A panel title that fits: "Technology & export controls" → "Technology"."""
+    if len(name) <= limit:
+        return name
+    head = name.replace(",", " &").split(" & ")[0].strip()
+    return head if len(head) <= limit else head[: limit - 1].rstrip() + "…"
+
+
 def render_chart(trend: Trend, width_px: int = 576, scale: int = 2) -> bytes:
     """PNG bytes of the trend, `width_px` wide in CSS pixels (drawn at `scale`× for sharp screens).
 
@@ -58,13 +66,13 @@ def render_chart(trend: Trend, width_px: int = 576, scale: int = 2) -> bytes:
     shown = trend.shown()
     cols = COLS if len(shown) > 2 else 2
     rows = max(1, math.ceil(len(shown) / cols))
-    pad, gap, caption, row_h, title_h, bars_h = 4, 20, 26, 96, 20, 62
+    pad, gap, caption, row_h, title_h, bars_h = 4, 20, 30, 100, 24, 62
     height_px = caption + rows * row_h
     dpi = 100 * scale
     fig = Figure(figsize=(width_px / 100, height_px / 100), dpi=dpi, facecolor="white")
     fig.text(pad / width_px, 1 - 9 / height_px,
              f"Stories per issue · {len(trend.labels)} periods, {trend.labels[0]} – {trend.labels[-1]}",
-             fontsize=8, color=MUTED, va="top", ha="left", family="DejaVu Sans")
+             fontsize=9.5, color=MUTED, va="top", ha="left", family="DejaVu Sans")
     if not shown:
         fig.text(0.5, 0.4, "No stories in these periods", ha="center", color=MUTED, fontsize=10)
     panel_w = (width_px - 2 * pad - (cols - 1) * gap) / cols
@@ -84,11 +92,10 @@ def render_chart(trend: Trend, width_px: int = 576, scale: int = 2) -> bytes:
         for side in ("top", "right", "left"):
             ax.spines[side].set_visible(False)
         ax.spines["bottom"].set_color(RULE)
-        name = series.name if len(series.name) <= 20 else series.name[:19].rstrip() + "…"
-        ax.text(0.0, 1.0 + 6 / bars_h, name, transform=ax.transAxes, ha="left", va="bottom",
-                fontsize=8, color=INK, family="DejaVu Sans")
+        ax.text(0.0, 1.0 + 6 / bars_h, short_name(series.name), transform=ax.transAxes, ha="left",
+                va="bottom", fontsize=10, color=INK, family="DejaVu Sans")
         ax.text(1.0, 1.0 + 6 / bars_h, str(series.counts[-1]), transform=ax.transAxes, ha="right",
-                va="bottom", fontsize=8.5, color=ACCENT, fontweight="bold", family="DejaVu Sans")
+                va="bottom", fontsize=10.5, color=ACCENT, fontweight="bold", family="DejaVu Sans")
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, facecolor="white", metadata={"Software": None})
     return buf.getvalue()

@@ -210,11 +210,11 @@ def place(scores: dict[str, float], allowed: set[str] | None, order: dict[str, i
 
 
 def change_label(current: int, previous: int | None) -> str:
-    """"▲ 3×", "▲", "▼", "=" or "▲ new" — how an issue moved against the period before."""
+    """"▲ 3×", "▲", "▼", "steady" or "▲ new" — how an issue moved against the period before."""
     if previous is None:
         return ""
     if current == previous:
-        return "="
+        return "steady"
     if previous == 0:
         return "▲ new"
     if current > previous:

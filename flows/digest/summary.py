@@ -38,11 +38,15 @@ def _content_words(text: str) -> list[str]:
 
 def _candidates(text: str) -> list[_Candidate]:
     """Body sentences that read as sentences: punctuated, 6–70 words (headings and crumbs excluded)."""
-    out = []
+    out: list[_Candidate] = []
+    seen: set[str] = set()
     for s in sentences("", text):
-        n_words = len(s.text.split())
-        if 6 <= n_words <= 70 and _ENDS_SENTENCE.search(s.text):
-            out.append(_Candidate(len(out), " ".join(s.text.split()), _content_words(s.text)))
+        flat = " ".join(s.text.split())
+        if flat in seen:          # boilerplate repeated through a page is not what it is about
+            continue
+        seen.add(flat)
+        if 6 <= len(flat.split()) <= 70 and _ENDS_SENTENCE.search(flat):
+            out.append(_Candidate(len(out), flat, _content_words(flat)))
     return out
 
 

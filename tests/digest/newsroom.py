@@ -46,7 +46,7 @@ def _body(p: Piece) -> str:
         "Markets in Asia reacted cautiously to the news on Tuesday morning.",
         "The foreign ministry in Beijing did not respond to a request for comment.",
     ]
-    return " ".join(p.sentences) + "\n\n" + " ".join(filler * 2)
+    return " ".join(p.sentences) + "\n\n" + " ".join(filler)
 
 
 TODAY: list[Piece] = [
