@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Callable
 
 from flows.deliver.smtp import DeliveryError, SmtpTransport
+from flows.digest.render import write_atomic
 from flows.store import Store
 from flows.store.deliveries import (
     FAILED,
@@ -58,12 +59,6 @@ class Outcome:
         return asdict(self)
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
-
-
 class Outbox:
     """The outbox folder plus the delivery log, sending through `transport` (None: only queue)."""
 
@@ -89,8 +84,7 @@ class Outbox:
         if row is not None:
             return self._outcome(row, "already_sent" if row.status == SENT else None)
         path = self.path_for(digest_id, recipient)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        _atomic_write(path, build())
+        write_atomic(path, build(), mode=0o600)     # addresses are personal data
         row = record_message(self.store, digest_id, recipient, message_id, str(path))
         if self.transport is None:
             return self._outcome(row, "queued")

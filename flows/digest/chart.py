@@ -2,7 +2,7 @@
 
 Small multiples rather than one line per issue: fourteen overlapping lines are unreadable at email
 width, while a row of tiny bar charts on a shared scale reads in a glance. Rendered with
-matplotlib's Agg backend (no display, thread-safe enough for one figure at a time).
+matplotlib's Agg backend and a bare `Figure` (no pyplot, no display, no global figure state).
 """
 
 from __future__ import annotations
@@ -10,11 +10,6 @@ from __future__ import annotations
 import io
 import math
 from dataclasses import dataclass
-
-import matplotlib
-
-matplotlib.use("Agg", force=True)
-from matplotlib.figure import Figure  # noqa: E402  (after choosing the backend)
 
 INK, MUTED, ACCENT, RULE = "#1d1d1b", "#9a978f", "#8a1c1c", "#e4e1da"
 MAX_PANELS = 8
@@ -63,6 +58,11 @@ def render_chart(trend: Trend, width_px: int = 576, scale: int = 2) -> bytes:
     Panels are placed in pixels (not by subplot spacing) so the layout is the same for one issue
     or eight: a caption line, then rows of `COLS` bar panels on one shared scale.
     """
+    import matplotlib  # imported here: ~1 s, and only a render needs it
+
+    matplotlib.use("Agg", force=True)
+    from matplotlib.figure import Figure
+
     shown = trend.shown()
     cols = COLS if len(shown) > 2 else 2
     rows = max(1, math.ceil(len(shown) / cols))

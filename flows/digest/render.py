@@ -143,14 +143,14 @@ def render_email(content: DigestContent, archive_url: str | None = None,
 # ------------------------------------------------------------------ archive files
 
 
-def write_atomic(path: Path, data: str | bytes) -> None:
+def write_atomic(path: Path, data: str | bytes, mode: int = 0o644) -> None:
     """Write via a temporary file and rename, so a killed run never leaves half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data.encode("utf-8") if isinstance(data, str) else data)
-        os.chmod(tmp, 0o644)      # an archive is for reading (mkstemp makes 0600)
+        os.chmod(tmp, mode)       # an archive is for reading (mkstemp makes 0600)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
