@@ -7,7 +7,7 @@ Items go in through the store's own functions (`upsert_items` with a chosen firs
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from flows.models import Article, Classification, Evidence, IssueLabel
@@ -36,10 +36,12 @@ class Piece:
     url: str | None = None
     summary_html: str | None = None
     relevance: float = 0.8
-    extra: dict = field(default_factory=dict)
+    evidence: bool = True               # False: labels without evidence (as an analyst's correction)
 
 
 def _body(p: Piece) -> str:
+    if p.summary_html:                  # a feed entry whose page gave no full text
+        return " ".join(p.sentences)
     filler = [
         "Officials on both sides said further talks were planned in the coming weeks.",
         "Analysts said the move reflected a broader pattern in relations between the two powers.",
@@ -121,7 +123,7 @@ TODAY: list[Piece] = [
     Piece("Evil <b>Feed</b>", HOSTILE_TITLE,
           ["Beijing warned Washington over arms sales to Taiwan. <iframe src=//evil></iframe> "
            "The US State Department approved the package."],
-          {"people": 0.6}, hours_ago=2, url="javascript:alert(1)", summary_html=HOSTILE_SUMMARY),
+          {"people": 0.6}, hours_ago=2, url="javascript:alert(1)", summary_html=HOSTILE_SUMMARY, evidence=False),
 ]
 
 # Earlier days: (days before SINCE, issue, how many single-source stories)
@@ -138,8 +140,8 @@ def _article(p: Piece, n: int) -> Article:
 
 
 def _classification(p: Piece) -> Classification:
-    labels = [IssueLabel(issue, score, [Evidence(p.sentences[0], 0, len(p.sentences[0]))])
-              for issue, score in p.issues.items()]
+    evidence = [Evidence(p.sentences[0], 0, len(p.sentences[0]))] if p.evidence else []
+    labels = [IssueLabel(issue, score, evidence) for issue, score in p.issues.items()]
     return Classification(relevant=True, relevance=p.relevance, issues=labels)
 
 
