@@ -265,10 +265,12 @@ def deliver_digest(settings: Settings, result: DigestResult, options: DigestOpti
     outbox = Outbox(store, outbox_dir, transport, email.from_address)
     try:
         outcomes = outbox.flush()
+        flushed = {(o.digest_id, o.recipient) for o in outcomes}
         for r in recipients:
-            outcomes.append(outbox.deliver(digest.id, r.address,
-                                           message_id(digest.id, r.address, email.from_address),
-                                           lambda r=r: message_for(r)))
+            outcome = outbox.deliver(digest.id, r.address, message_id(digest.id, r.address, email.from_address),
+                                     lambda r=r: message_for(r))
+            if (outcome.digest_id, outcome.recipient) not in flushed:
+                outcomes.append(outcome)
     finally:
         if transport is not None:
             transport.close()
@@ -280,8 +282,7 @@ def deliver_digest(settings: Settings, result: DigestResult, options: DigestOpti
     elif waiting:
         result.outbox = f"{len(waiting)} message(s) not sent, kept in {outbox_dir} for the next run"
     for o in outcomes:
-        log.info("delivery %s → %s: %s%s", o.digest_id, o.recipient, o.status,
-                 f" ({o.error})" if o.error else "")
+        log.debug("delivery %s → %s: %s%s", o.digest_id, o.recipient, o.status, f" ({o.error})" if o.error else "")
     return result
 
 
