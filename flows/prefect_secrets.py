@@ -14,6 +14,8 @@ def load_secret(block_name: str) -> SecretStr:
     try:
         block = Secret.load(block_name)
     except (ValueError, RuntimeError) as e:
-        raise ConfigError(f"email.password_block: no Prefect Secret block named {block_name!r} ({type(e).__name__})") from None
+        raise ConfigError(
+            f"email.password_block: no Prefect Secret block named {block_name!r} ({type(e).__name__})"
+        ) from None
     value = block.get()
     return SecretStr(value if isinstance(value, str) else str(value))

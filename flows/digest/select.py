@@ -317,7 +317,8 @@ def _story(key: str, members: list[Item], rep_id: str | None, labels, covered: d
                 else:
                     evidence.pop(lab.issue_id, None)
     summary = summarize(rep.title, rep.text)
-    feed_summary = clean_feed_html(rep.summary_html) if (rep.word_count or 0) < SHORT_TEXT_WORDS or not summary else None
+    too_short = (rep.word_count or 0) < SHORT_TEXT_WORDS or not summary
+    feed_summary = clean_feed_html(rep.summary_html) if too_short else None
     return StoryEntry(
         key=key, title=rep.title, url=rep.url, link=_link(rep), sources=sorted({m.source for m in members}),
         published=as_utc(min(as_utc(m.published or m.first_seen) for m in members)),

@@ -7,8 +7,8 @@ import re
 from email import policy
 from email.message import EmailMessage
 
-from smtp_server import SmtpServer, configure
 from newsroom import UNTIL
+from smtp_server import SmtpServer, configure
 
 from flows.pipeline import DigestOptions, run_digest, store_for
 from flows.store.deliveries import deliveries_for

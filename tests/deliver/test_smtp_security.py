@@ -12,9 +12,9 @@ import ssl
 import pytest
 import trustme
 from aiosmtpd.smtp import AuthResult
-from smtp_server import SmtpServer, configure
 from newsroom import UNTIL
 from pydantic import SecretStr
+from smtp_server import SmtpServer, configure
 
 from flows.config import load_settings
 from flows.deliver.smtp import DeliveryError, SmtpConfig, SmtpTransport

@@ -28,7 +28,8 @@ def tags(html: str) -> list[str]:
 def test_hostile_feed_content_is_escaped_or_sanitized(newsroom):
     d = content_for(newsroom)
     for html in (render_html(d), render_email(d, "https://news.example.org/d/", "https://u.example/x").html):
-        assert "<script" not in html and "<iframe" not in html and "onerror" not in html.replace("onerror=alert(1)&gt;", "")
+        assert "<script" not in html and "<iframe" not in html
+        assert not re.search(r"<[^>]*\son[a-z]+=", html)                    # no event handler attributes
         assert '&lt;script&gt;alert("x")&lt;/script&gt;' in html.replace("&#34;", '"')
         assert "Evil &lt;b&gt;Feed&lt;/b&gt;" in html
         assert 'href="javascript:' not in html and "javascript:alert" not in html.replace("&lt;", "")
