@@ -15,6 +15,7 @@ a date in the future is clamped to now.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import re
@@ -241,8 +242,9 @@ class _Run:
         stored = upsert_items(self.store, articles)
         return len(stored.new_ids), len(keyed) - len(stored.new_ids)
 
-    async def _page(self, link: str) -> tuple[PageText | None, str | None, str | None]:
+    async def _page(self, entry: FeedEntry) -> tuple[PageText | None, str | None, str | None]:
         """(extracted page, final URL, why not) for an entry's link."""
+        link = entry.link
         try:
             result = await self.fetcher.get_page(link)
         except FetchError as exc:
@@ -251,8 +253,9 @@ class _Run:
         if kind and kind not in HTML_TYPES:
             return None, result.final_url, f"page is {kind}, not HTML"
         try:
-            page = await self.pool.run(extract_page, result.body, result.final_url, result.content_type,
-                                       timeout=EXTRACT_TIMEOUT_S)
+            page = await self.pool.run(
+                functools.partial(extract_page, want_date=entry.published is None, want_author=not entry.author),
+                result.body, result.final_url, result.content_type, timeout=EXTRACT_TIMEOUT_S)
         except WorkerError as exc:
             return None, result.final_url, f"extraction failed: {exc}"
         if page is None:
@@ -268,7 +271,7 @@ class _Run:
             note = "entry has no link"
         else:
             async with page_slots:
-                page, final_url, note = await self._page(entry.link)
+                page, final_url, note = await self._page(entry)
         text, extraction = page.text if page else "", "trafilatura" if page else "feed"
         # The feed's own text is needed when there is no page text, or when it is long enough
         # to be the whole article (a rough word count of the raw HTML decides cheaply).
