@@ -289,7 +289,8 @@ class _Run:
             text = entry.title
             note = (note + "; " if note else "") + "no text in the feed either: title only"
         now = utcnow()
-        summary = nh3.clean(entry.summary_html)[:SUMMARY_MAX_CHARS] if entry.summary_html else None
+        # Full-content feeds put whole articles in the summary; a summary is a preview.
+        summary = nh3.clean(entry.summary_html[:SUMMARY_MAX_CHARS]) if entry.summary_html else None
         link = final_url or entry.link
         return Article(
             key=key,
