@@ -54,13 +54,15 @@ def _page_language(tree) -> str | None:
 
 
 def extract_page(body: bytes, url: str, content_type: str | None = None, *,
-                 want_date: bool = False, want_author: bool = False) -> PageText | None:
+                 want_date: bool = False) -> PageText | None:
     """Main text and metadata of an HTML page; None when there is no article text in it.
 
     Metadata comes from the page's `<meta>`, OpenGraph and JSON-LD tags (trafilatura's
-    `examine_meta`/`extract_meta_json`, under a millisecond). trafilatura's full metadata search
-    (byline heuristics, date search: ~10 ms a page, half again the cost of the text itself) runs
-    only for what the feed did not give: a date (`want_date`) or an author the tags lack.
+    `examine_meta`/`extract_meta_json`, under a millisecond: author on ~60% of the benchmark
+    pages, site name on ~93%). trafilatura's full metadata search (byline heuristics and a date
+    search: ~10 ms a page, half again the cost of the text) runs only when the entry has no date
+    (`want_date`), which matters for the digest; half of all feed entries lack an author, and an
+    author is not worth 50% more CPU per article.
     """
     import trafilatura
     from trafilatura.metadata import examine_meta, extract_meta_json, extract_metadata
@@ -70,7 +72,7 @@ def extract_page(body: bytes, url: str, content_type: str | None = None, *,
         return None
     language = _page_language(tree)
     meta = extract_meta_json(tree, examine_meta(tree))
-    if want_date or (want_author and not meta.author):
+    if want_date:
         meta = extract_metadata(tree, default_url=url, date_config=_DATE_SEARCH)
     # fast=True skips trafilatura's fallback extractors: on the 167 benchmark pages it is both
     # faster and more accurate (token F1 0.960 vs 0.945 for `trafilatura.extract` defaults).

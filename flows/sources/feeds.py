@@ -254,7 +254,7 @@ class _Run:
             return None, result.final_url, f"page is {kind}, not HTML"
         try:
             page = await self.pool.run(
-                functools.partial(extract_page, want_date=entry.published is None, want_author=not entry.author),
+                functools.partial(extract_page, want_date=entry.published is None),
                 result.body, result.final_url, result.content_type, timeout=EXTRACT_TIMEOUT_S)
         except WorkerError as exc:
             return None, result.final_url, f"extraction failed: {exc}"
