@@ -273,13 +273,16 @@ class _Run:
             async with page_slots:
                 page, final_url, note = await self._page(entry)
         text, extraction = page.text if page else "", "trafilatura" if page else "feed"
-        # The feed's own text is needed when there is no page text, or when it is long enough
-        # to be the whole article (a rough word count of the raw HTML decides cheaply).
+        # The feed's own text is needed when there is no page text, or when it may be the whole
+        # article and the page's text much shorter. A word count of the raw HTML (an upper
+        # bound of the cleaned text's) rules that out cheaply for most entries.
         raw = entry.content_html or entry.content_text or entry.summary_html or ""
-        if page is None or len(_TAG.sub(" ", raw).split()) >= FEED_TEXT_PREFERRED_WORDS:
+        page_words = len(text.split())
+        raw_words = len(_TAG.sub(" ", raw).split())
+        if page is None or (raw_words >= FEED_TEXT_PREFERRED_WORDS and page_words < 0.6 * raw_words):
             feed_text = (fragment_text(entry.content_html) or fragment_text(entry.content_text)
                          or fragment_text(entry.summary_html))
-            page_words, feed_words = len(text.split()), len(feed_text.split())
+            feed_words = len(feed_text.split())
             if page is None:
                 text = feed_text
             elif feed_words >= FEED_TEXT_PREFERRED_WORDS and page_words < 0.6 * feed_words:
