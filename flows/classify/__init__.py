@@ -19,7 +19,9 @@ How a label is decided (see docs/classifier.md):
 
 from __future__ import annotations
 
+import bisect
 import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 
 from flows.classify.features import (
@@ -74,8 +76,6 @@ class Classifier:
         counts = {"us": 0.0, "china": 0.0, "stake": 0.0}
         per_sentence: dict[int, dict[str, list[str]]] = {}
         starts = [s.start for s in sents]
-        import bisect
-
         for m in self._sides.find(full):
             i = bisect.bisect_right(starts, m.start) - 1
             if i < 0:
@@ -109,7 +109,8 @@ class Classifier:
 
     # ------------------------------------------------------------------ classify
 
-    def classify(self, title: str, text: str) -> Classification:
+    def score(self, title: str, text: str) -> "Scores":
+        """Every probability the classifier computes, before thresholds (training uses this too)."""
         full = joined_text(title, text)
         sents = sentences(title, text)
         scanned = self.terms.scan(full, sents)
@@ -118,6 +119,7 @@ class Classifier:
         full_logits = self._model_logits(full)
 
         best: dict[str, tuple[float, IssueEvidence, list[Sentence]]] = {}
+        issue_rows: dict[str, list[float]] = {}
         for group in groups:
             part: list[SentenceTerms] = title_part + [scanned[s.index] for s in group]
             if len(groups) == 1:
@@ -127,25 +129,39 @@ class Classifier:
                 logits = self._model_logits(f"{title_text}\n\n{full[group[0].start:group[-1].end]}")
             evidence = issue_evidence(part, self.taxonomy.ids)
             for issue_id, ev in evidence.items():
-                p = self.issue_stacker.prob(issue_features(ev, self._logit(logits, issue_id)))
+                row = issue_features(ev, self._logit(logits, issue_id))
+                p = self.issue_stacker.prob(row)
                 if issue_id not in best or p > best[issue_id][0]:
                     best[issue_id] = (p, ev, [st.sentence for st in part])
+                    issue_rows[issue_id] = row
 
         counts, rel_evidence = self.relevance_sides(full, sents)
         max_raw = max((ev.raw for _, ev, _ in best.values()), default=0.0)
-        relevance = self.relevance_stacker.prob(relevance_features(
-            counts["us"], counts["china"], counts["stake"], max_raw, self._logit(full_logits, RELEVANT)))
-        relevant = relevance >= self.taxonomy.relevance.threshold
+        rel_row = relevance_features(counts["us"], counts["china"], counts["stake"], max_raw,
+                                     self._logit(full_logits, RELEVANT))
+        return Scores(self.relevance_stacker.prob(rel_row), rel_row, rel_evidence, best, issue_rows)
 
+    def classify(self, title: str, text: str) -> Classification:
+        scores = self.score(title, text)
+        relevant = scores.relevance >= self.taxonomy.relevance.threshold
         labels: list[IssueLabel] = []
         if relevant:
             for issue in self.taxonomy.issues:
-                p, ev, group = best[issue.id]
+                p, ev, group = scores.issues[issue.id]
                 if p >= issue.threshold:
                     labels.append(IssueLabel(issue.id, p, self._evidence(ev, issue.id, group)))
             labels.sort(key=lambda lab: -lab.score)
-        return Classification(relevant=relevant, relevance=relevance, issues=labels,
-                              relevance_evidence=rel_evidence)
+        return Classification(relevant=relevant, relevance=scores.relevance, issues=labels,
+                              relevance_evidence=scores.relevance_evidence)
+
+
+@dataclass
+class Scores:
+    relevance: float
+    relevance_row: list[float]
+    relevance_evidence: list[Evidence]
+    issues: dict[str, tuple[float, IssueEvidence, list[Sentence]]]   # best passage per issue
+    issue_rows: dict[str, list[float]]                                # its stacker features
 
 
 def load_classifier(issues_file: str | Path, model_dir: str | Path | None = None) -> Classifier:

@@ -123,11 +123,17 @@ class Report:
 def evaluate(items: list[dict], classify: Callable[[str, str], Classification],
              issue_ids: Iterable[str]) -> Report:
     """Score `classify` on labelled items; every id in `issue_ids` gets a row, even unseen ones."""
+    return evaluate_pairs(((item, classify(item.get("title", ""), item["text"])) for item in items), issue_ids)
+
+
+def evaluate_pairs(pairs: Iterable[tuple[dict, Classification]], issue_ids: Iterable[str]) -> Report:
+    """Score predictions already made: (labelled item, its classification) pairs."""
     scores = {i: IssueScore() for i in issue_ids}
     relevance = IssueScore()
     errors: list[ItemError] = []
-    for item in items:
-        result = classify(item.get("title", ""), item["text"])
+    items = []
+    for item, result in pairs:
+        items.append(item)
         gold_rel = bool(item.get("relevant", bool(item.get("issues"))))
         gold = set(item.get("issues", []))
         pred = set(result.issue_ids)
