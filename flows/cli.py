@@ -229,9 +229,9 @@ def classify(settings: Settings, quiet: bool, paths: tuple[Path, ...]) -> None:
     {"id", "relevant", "relevance", "issues": [{"id", "score", "evidence": [{"text", "start", "end"}]}]}.
     Evidence offsets index into the title, a blank line, then the text.
     """
-    from flows.classify import load_classifier
+    from flows.classify import classifier_for
 
-    classifier = load_classifier(settings.issues_file)
+    classifier = classifier_for(settings)
     out = sys.stdout
     for item_id, title, text in _classify_inputs(paths):
         out.write(json.dumps(classifier.classify(title, text).to_dict(item_id), ensure_ascii=False) + "\n")
@@ -276,6 +276,11 @@ def export(settings: Settings, quiet: bool, fmt: str, output: Path | None) -> No
     finally:
         if output:
             stream.close()
+
+
+from flows.cli_classify import register as _register_classify_commands  # noqa: E402
+
+_register_classify_commands(main)   # label, train, evaluate
 
 
 if __name__ == "__main__":

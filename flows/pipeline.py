@@ -109,10 +109,10 @@ def ingest_feeds(settings: Settings, feeds: list[FeedSource], force: bool = Fals
 
 def classify_pending(settings: Settings, reclassify: bool = False) -> int:
     """Classify every item not yet classified by the current classifier version."""
-    from flows.classify import load_classifier
+    from flows.classify import classifier_for
     from flows.store.items import items_to_classify, save_classifications
 
-    classifier = load_classifier(settings.issues_file)
+    classifier = classifier_for(settings)
     store = store_for(settings)
     items = items_to_classify(store, classifier.version, all_items=reclassify)
     results = ((item.id, classifier.classify(item.title, item.text)) for item in items)

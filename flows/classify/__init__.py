@@ -182,3 +182,14 @@ def load_classifier(issues_file: str | Path, model_dir: str | Path | None = None
         Stacker.from_dict(stackers["issue"]) if "issue" in stackers else None,
         Stacker.from_dict(stackers["relevance"]) if "relevance" in stackers else None,
     )
+
+
+def trained_model_dir(settings) -> Path | None:
+    """The folder `uschina-digest train` writes to, if it holds a model."""
+    folder = Path(settings.data_dir) / "classifier"
+    return folder if (folder / "model.json").exists() else None
+
+
+def classifier_for(settings) -> Classifier:
+    """The classifier the pipeline should use: the refit model if there is one, else the packaged one."""
+    return load_classifier(settings.issues_file, trained_model_dir(settings))

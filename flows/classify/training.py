@@ -41,6 +41,7 @@ MIN_DF = 2
 MAX_VOCAB = 60000
 C_TEXT = 4.0
 FOLDS = 5
+MIN_POSITIVES = 15
 SHINGLE = 4
 NEAR_DUPLICATE = 0.5
 
@@ -170,28 +171,33 @@ def _matrix(model: LinearModel, examples: list[Example]):
 
 def fit_text_model(examples: list[Example], labels: list[str], vocab: dict[str, int], idf: np.ndarray,
                    c: float = C_TEXT) -> LinearModel:
-    """One logistic regression per label over the examples that have that label."""
+    """One logistic regression per label over the examples that have that label.
+
+    A label with fewer than MIN_POSITIVES positive examples gets no column: a model fitted on a
+    handful of sentences would only drag the score down, so such an issue is scored from its
+    terms alone (the stacker treats a missing column as neutral).
+    """
     from sklearn.linear_model import LogisticRegression
 
-    model = LinearModel(labels, vocab, idf, np.zeros((len(vocab), len(labels)), np.float32),
-                        np.zeros(len(labels), np.float32))
-    X = _matrix(model, examples)
-    for k, label in enumerate(labels):
+    fitted: list[tuple[str, np.ndarray, float]] = []
+    probe = LinearModel([], vocab, idf, np.zeros((len(vocab), 0), np.float32), np.zeros(0, np.float32))
+    X = _matrix(probe, examples)
+    for label in labels:
         rows = [n for n, ex in enumerate(examples) if label in ex.labels]
         y = np.array([examples[n].labels[label] for n in rows])
-        if len(rows) < 4 or y.min() == y.max():
-            model.intercept[k] = -4.0 if (len(rows) and y.max() == 0) else 0.0
+        if y.sum() < MIN_POSITIVES or y.sum() == len(y):
             continue
         w = np.array([examples[n].weight for n in rows])
         pos = (y * w).sum()
         neg = ((1 - y) * w).sum()
-        # Balance the classes so rare issues are not drowned by negatives.
+        # Balance the classes part-way so rare issues are not drowned by negatives.
         w = np.where(y == 1, w * (neg / pos) ** 0.5, w)
         clf = LogisticRegression(C=c, solver="liblinear", max_iter=200)
         clf.fit(X[rows], y, sample_weight=w)
-        model.coef[:, k] = clf.coef_[0]
-        model.intercept[k] = clf.intercept_[0]
-    return model
+        fitted.append((label, clf.coef_[0].astype(np.float32), float(clf.intercept_[0])))
+    coef = np.stack([f[1] for f in fitted], axis=1) if fitted else np.zeros((len(vocab), 0), np.float32)
+    return LinearModel([f[0] for f in fitted], vocab, idf, coef,
+                       np.array([f[2] for f in fitted], dtype=np.float32))
 
 
 def _fold(item: dict, folds: int) -> int:
@@ -298,13 +304,17 @@ def _fit_stackers(taxonomy: Taxonomy, weak: list[Example], fixed: list[Example],
 
 
 def train(taxonomy: Taxonomy, unlabelled: list[dict], labelled: list[dict],
-          corrections: list[dict] | None = None, self_training: int = 1, log=print) -> TrainResult:
+          corrections: list[dict] | None = None, self_training: int = 1, log=print,
+          exclude: list[dict] | None = None) -> TrainResult:
     """Fit the text model, the stackers and suggested thresholds (see the module docstring).
+
+    `exclude`: labelled items kept out of training (a held-out split); their copies are dropped
+    from the unlabelled items too.
 
     Round 0 takes weak labels from the terms alone; each self-training round relabels the
     unlabelled items with the hybrid fitted in the round before.
     """
-    unlabelled, dropped = drop_near_duplicates(unlabelled, labelled)
+    unlabelled, dropped = drop_near_duplicates(unlabelled, labelled + (exclude or []))
     log(f"unlabelled items: {len(unlabelled)} (dropped {dropped} copies of labelled items)")
     fixed = taxonomy_examples(taxonomy) + correction_examples(corrections or [])
     gold = [labelled_example(i, taxonomy) for i in labelled]
