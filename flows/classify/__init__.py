@@ -27,6 +27,8 @@ from pathlib import Path
 from flows.classify.features import (
     DEFAULT_ISSUE_STACKER,
     DEFAULT_RELEVANCE_STACKER,
+    ISSUE_FEATURES,
+    RELEVANCE_FEATURES,
     issue_features,
     relevance_features,
 )
@@ -40,6 +42,7 @@ __all__ = ["Classifier", "load_classifier", "joined_text", "PACKAGED_MODEL", "Mo
 
 PACKAGED_MODEL = Path(__file__).resolve().parent / "model"
 MAX_EVIDENCE = 3
+PASSAGE_FLOOR = 0.25      # a passage below this adds nothing to an issue's other passages
 TITLE_WEIGHT = 2.0
 
 
@@ -70,6 +73,21 @@ class Classifier:
     def _logit(self, logits, label: str) -> float | None:
         k = self._model_index.get(label)
         return None if logits is None or k is None else float(logits[k])
+
+    def _model_view(self, issue_id: str, passage_logits, group: list[Sentence], scanned: list[SentenceTerms],
+                    cache: dict[int, object]) -> float | None:
+        """The text model's logit for an issue in a passage: the passage read as a whole, or the
+        sentence with this issue's terms it rates highest, whichever is higher (a lone strong
+        sentence in a long passage is not drowned by the words around it)."""
+        best = self._logit(passage_logits, issue_id)
+        if best is None:
+            return None
+        for s in group:
+            if issue_id in scanned[s.index].by_issue:
+                if s.index not in cache:
+                    cache[s.index] = self._model_logits(s.text)
+                best = max(best, self._logit(cache[s.index], issue_id))
+        return best
 
     def relevance_sides(self, full: str, sents: list[Sentence]) -> tuple[dict[str, float], list[Evidence]]:
         """Weighted counts of US, China and shared-stake cues, and the sentences naming two sides."""
@@ -120,6 +138,8 @@ class Classifier:
 
         best: dict[str, tuple[float, IssueEvidence, list[Sentence]]] = {}
         issue_rows: dict[str, list[float]] = {}
+        others: dict[str, float] = {}          # 1 - P(no other passage carries the issue)
+        sentence_logits: dict[int, object] = {}
         for group in groups:
             part: list[SentenceTerms] = title_part + [scanned[s.index] for s in group]
             if len(groups) == 1:
@@ -129,11 +149,19 @@ class Classifier:
                 logits = self._model_logits(f"{title_text}\n\n{full[group[0].start:group[-1].end]}")
             evidence = issue_evidence(part, self.taxonomy.ids)
             for issue_id, ev in evidence.items():
-                row = issue_features(ev, self._logit(logits, issue_id))
+                row = issue_features(ev, self._model_view(issue_id, logits, group, scanned, sentence_logits))
                 p = self.issue_stacker.prob(row)
                 if issue_id not in best or p > best[issue_id][0]:
+                    if issue_id in best and best[issue_id][0] >= PASSAGE_FLOOR:
+                        others[issue_id] = 1 - (1 - others.get(issue_id, 0.0)) * (1 - best[issue_id][0])
                     best[issue_id] = (p, ev, [st.sentence for st in part])
                     issue_rows[issue_id] = row
+                elif p >= PASSAGE_FLOOR:
+                    others[issue_id] = 1 - (1 - others.get(issue_id, 0.0)) * (1 - p)
+        # An issue several passages carry is more likely than its best passage alone says.
+        for issue_id, q in others.items():
+            p, ev, group = best[issue_id]
+            best[issue_id] = (1 - (1 - p) * (1 - q), ev, group)
 
         counts, rel_evidence = self.relevance_sides(full, sents)
         max_raw = max((ev.raw for _, ev, _ in best.values()), default=0.0)
@@ -177,6 +205,10 @@ def load_classifier(issues_file: str | Path, model_dir: str | Path | None = None
         return Classifier(taxonomy)
     model, meta = load_model(folder)
     stackers = meta.get("stackers", {})
+    for key, names in (("issue", ISSUE_FEATURES), ("relevance", RELEVANCE_FEATURES)):
+        if key in stackers and stackers[key].get("names") != names:
+            raise ModelError(f"{folder}: the model was trained with other {key} features "
+                             f"({stackers[key].get('names')}); run `uschina-digest train` again")
     return Classifier(
         taxonomy, model,
         Stacker.from_dict(stackers["issue"]) if "issue" in stackers else None,

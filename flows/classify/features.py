@@ -1,5 +1,9 @@
 """The evidence features the stacker turns into calibrated probabilities.
 
+A passing mention in a list of topics is handled inside the term evidence (its weight is
+discounted), not learned here: the rule comes from the taxonomy, and a few labelled lists must not
+be able to overturn it.
+
 Training (`flows.classify.training`) and prediction (`Classifier`) both build feature vectors
 here, so the two can never drift apart. The defaults are used when no model folder is available
 (a new taxonomy before its first `train`): terms alone, scaled like the original keyword scorer.
@@ -14,10 +18,10 @@ from flows.classify.terms import IssueEvidence
 
 MODEL_CLIP = 6.0
 
-ISSUE_FEATURES = ["term", "title", "distinct", "list_only", "model"]
+ISSUE_FEATURES = ["term", "model"]
 RELEVANCE_FEATURES = ["us", "china", "stake", "pair", "issue", "model"]
 
-DEFAULT_ISSUE_STACKER = Stacker(ISSUE_FEATURES, [2.2, 0.5, 0.3, -1.5, 0.0], -3.1)
+DEFAULT_ISSUE_STACKER = Stacker(ISSUE_FEATURES, [2.2, 0.0], -3.1)
 DEFAULT_RELEVANCE_STACKER = Stacker(RELEVANCE_FEATURES, [0.6, 0.6, 0.8, 2.5, 0.3, 0.0], -2.4)
 
 
@@ -28,13 +32,9 @@ def clip_logit(value: float | None) -> float:
 
 
 def issue_features(ev: IssueEvidence, model_logit: float | None) -> list[float]:
-    return [
-        math.log1p(ev.raw),
-        1.0 if ev.title_raw > 0 else 0.0,
-        math.log1p(max(0, len(ev.distinct_terms) - 1)),
-        1.0 if ev.raw > 0 and ev.listy_only else 0.0,
-        clip_logit(model_logit),
-    ]
+    # Where a cue stands (title, lead) is already in `raw`; a separate title feature learned
+    # from headline-and-lead items would under-rate evidence deep in a long article.
+    return [math.log1p(ev.raw), clip_logit(model_logit)]
 
 
 def relevance_features(us: float, china: float, stake: float, max_issue_raw: float,

@@ -85,9 +85,12 @@ class TermIndex:
             if i < 0:
                 continue
             vetoed = {issue for kind, issue, _ in m.payloads if kind == "-"}
+            strongest: dict[str, float] = {}     # "hack*" and "hacker*" on one word count once
             for kind, issue, weight in m.payloads:
                 if kind == "+" and issue not in vetoed:
-                    per_sentence[i][issue].append(TermHit(m.text, weight, m.start, m.end))
+                    strongest[issue] = max(weight, strongest.get(issue, weight))
+            for issue, weight in strongest.items():
+                per_sentence[i][issue].append(TermHit(m.text, weight, m.start, m.end))
         out: list[SentenceTerms] = []
         body_index = 0
         for sentence, by_issue in zip(sents, per_sentence):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 TITLE_SEPARATOR = "\n\n"
-PASSAGE_WORDS = 160          # a passage is about a long paragraph: long articles are judged in pieces
+PASSAGE_WORDS = 70           # about a news lead: long articles are judged in lead-sized pieces
 
 # A sentence ends at . ! ? … (optionally followed by closing quotes/brackets) before whitespace and an
 # opening capital, quote or digit; abbreviations like "U.S." and "Mr." do not end a sentence.

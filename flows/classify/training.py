@@ -42,6 +42,7 @@ MAX_VOCAB = 60000
 C_TEXT = 4.0
 FOLDS = 5
 MIN_POSITIVES = 15
+N_JOBS = 2
 SHINGLE = 4
 NEAR_DUPLICATE = 0.5
 
@@ -179,14 +180,16 @@ def fit_text_model(examples: list[Example], labels: list[str], vocab: dict[str, 
     """
     from sklearn.linear_model import LogisticRegression
 
-    fitted: list[tuple[str, np.ndarray, float]] = []
+    from joblib import Parallel, delayed
+
     probe = LinearModel([], vocab, idf, np.zeros((len(vocab), 0), np.float32), np.zeros(0, np.float32))
     X = _matrix(probe, examples)
-    for label in labels:
+
+    def fit_one(label: str):
         rows = [n for n, ex in enumerate(examples) if label in ex.labels]
         y = np.array([examples[n].labels[label] for n in rows])
         if y.sum() < MIN_POSITIVES or y.sum() == len(y):
-            continue
+            return None
         w = np.array([examples[n].weight for n in rows])
         pos = (y * w).sum()
         neg = ((1 - y) * w).sum()
@@ -194,7 +197,10 @@ def fit_text_model(examples: list[Example], labels: list[str], vocab: dict[str, 
         w = np.where(y == 1, w * (neg / pos) ** 0.5, w)
         clf = LogisticRegression(C=c, solver="liblinear", max_iter=200)
         clf.fit(X[rows], y, sample_weight=w)
-        fitted.append((label, clf.coef_[0].astype(np.float32), float(clf.intercept_[0])))
+        return label, clf.coef_[0].astype(np.float32), float(clf.intercept_[0])
+
+    results = Parallel(n_jobs=N_JOBS, prefer="threads")(delayed(fit_one)(label) for label in labels)
+    fitted = [r for r in results if r is not None]
     coef = np.stack([f[1] for f in fitted], axis=1) if fitted else np.zeros((len(vocab), 0), np.float32)
     return LinearModel([f[0] for f in fitted], vocab, idf, coef,
                        np.array([f[2] for f in fitted], dtype=np.float32))
