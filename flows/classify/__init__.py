@@ -50,10 +50,12 @@ class Classifier:
     """Term evidence with context plus a learned text model, stacked into calibrated scores."""
 
     def __init__(self, taxonomy: Taxonomy, model: LinearModel | None = None,
-                 issue_stacker: Stacker | None = None, relevance_stacker: Stacker | None = None):
+                 issue_stacker: Stacker | None = None, relevance_stacker: Stacker | None = None,
+                 passage_stacker: Stacker | None = None):
         self.taxonomy = taxonomy
         self.model = model
         self.issue_stacker = issue_stacker or DEFAULT_ISSUE_STACKER
+        self.passage_stacker = passage_stacker or self.issue_stacker
         self.relevance_stacker = relevance_stacker or DEFAULT_RELEVANCE_STACKER
         self.terms = TermIndex(taxonomy)
         rel = taxonomy.relevance
@@ -62,7 +64,7 @@ class Classifier:
         self._model_index = {i: model.label_index(i) for i in [RELEVANT, *taxonomy.ids]} if model else {}
         h = hashlib.sha256(taxonomy.model_dump_json().encode())
         h.update(str(model.meta.get("trained_at", "")).encode() if model else b"terms-only")
-        h.update(repr((self.issue_stacker, self.relevance_stacker)).encode())
+        h.update(repr((self.issue_stacker, self.relevance_stacker, self.passage_stacker)).encode())
         self.version = f"{'hybrid' if model else 'terms'}-{h.hexdigest()[:12]}"
 
     # ------------------------------------------------------------------ parts
@@ -83,7 +85,9 @@ class Classifier:
         if best is None:
             return None
         for s in group:
-            if issue_id in scanned[s.index].by_issue:
+            st = scanned[s.index]
+            hits = st.by_issue.get(issue_id)
+            if hits and not (st.listy and len(hits) == 1):     # a passing mention is not a view
                 if s.index not in cache:
                     cache[s.index] = self._model_logits(s.text)
                 best = max(best, self._logit(cache[s.index], issue_id))
@@ -140,17 +144,22 @@ class Classifier:
         issue_rows: dict[str, list[float]] = {}
         others: dict[str, float] = {}          # 1 - P(no other passage carries the issue)
         sentence_logits: dict[int, object] = {}
-        for group in groups:
-            part: list[SentenceTerms] = title_part + [scanned[s.index] for s in group]
+        title_text = full[: title_part[-1].sentence.end] if title_part else ""
+        for n, group in enumerate(groups):
+            # The head of an article is read like a news lead, with its title; the rest passage
+            # by passage, each on its own and with a stacker fitted to body text.
+            lead = n == 0
+            part: list[SentenceTerms] = (title_part if lead else []) + [scanned[s.index] for s in group]
+            stacker = self.issue_stacker if lead else self.passage_stacker
             if len(groups) == 1:
                 logits = full_logits
             else:
-                title_text = full[: title_part[-1].sentence.end] if title_part else ""
-                logits = self._model_logits(f"{title_text}\n\n{full[group[0].start:group[-1].end]}")
+                body = full[group[0].start:group[-1].end]
+                logits = self._model_logits(f"{title_text}\n\n{body}" if lead and title_text else body)
             evidence = issue_evidence(part, self.taxonomy.ids)
             for issue_id, ev in evidence.items():
                 row = issue_features(ev, self._model_view(issue_id, logits, group, scanned, sentence_logits))
-                p = self.issue_stacker.prob(row)
+                p = stacker.prob(row)
                 if issue_id not in best or p > best[issue_id][0]:
                     if issue_id in best and best[issue_id][0] >= PASSAGE_FLOOR:
                         others[issue_id] = 1 - (1 - others.get(issue_id, 0.0)) * (1 - best[issue_id][0])
@@ -205,7 +214,7 @@ def load_classifier(issues_file: str | Path, model_dir: str | Path | None = None
         return Classifier(taxonomy)
     model, meta = load_model(folder)
     stackers = meta.get("stackers", {})
-    for key, names in (("issue", ISSUE_FEATURES), ("relevance", RELEVANCE_FEATURES)):
+    for key, names in (("issue", ISSUE_FEATURES), ("passage", ISSUE_FEATURES), ("relevance", RELEVANCE_FEATURES)):
         if key in stackers and stackers[key].get("names") != names:
             raise ModelError(f"{folder}: the model was trained with other {key} features "
                              f"({stackers[key].get('names')}); run `uschina-digest train` again")
@@ -213,6 +222,7 @@ def load_classifier(issues_file: str | Path, model_dir: str | Path | None = None
         taxonomy, model,
         Stacker.from_dict(stackers["issue"]) if "issue" in stackers else None,
         Stacker.from_dict(stackers["relevance"]) if "relevance" in stackers else None,
+        Stacker.from_dict(stackers["passage"]) if "passage" in stackers else None,
     )
 
 

@@ -18,10 +18,10 @@ from flows.classify.terms import IssueEvidence
 
 MODEL_CLIP = 6.0
 
-ISSUE_FEATURES = ["term", "model"]
+ISSUE_FEATURES = ["term", "title", "model"]
 RELEVANCE_FEATURES = ["us", "china", "stake", "pair", "issue", "model"]
 
-DEFAULT_ISSUE_STACKER = Stacker(ISSUE_FEATURES, [2.2, 0.0], -3.1)
+DEFAULT_ISSUE_STACKER = Stacker(ISSUE_FEATURES, [2.2, 0.5, 0.0], -3.1)
 DEFAULT_RELEVANCE_STACKER = Stacker(RELEVANCE_FEATURES, [0.6, 0.6, 0.8, 2.5, 0.3, 0.0], -2.4)
 
 
@@ -32,9 +32,7 @@ def clip_logit(value: float | None) -> float:
 
 
 def issue_features(ev: IssueEvidence, model_logit: float | None) -> list[float]:
-    # Where a cue stands (title, lead) is already in `raw`; a separate title feature learned
-    # from headline-and-lead items would under-rate evidence deep in a long article.
-    return [math.log1p(ev.raw), clip_logit(model_logit)]
+    return [math.log1p(ev.raw), 1.0 if ev.title_raw > 0 else 0.0, clip_logit(model_logit)]
 
 
 def relevance_features(us: float, china: float, stake: float, max_issue_raw: float,

@@ -277,12 +277,14 @@ class TrainResult:
     thresholds: dict[str, float]
     counts: dict[str, int]
     out_of_fold: list[tuple[dict, Classification]] = field(default_factory=list)
+    passage_stacker: Stacker | None = None
 
 
 def _fit_stackers(taxonomy: Taxonomy, weak: list[Example], fixed: list[Example], labelled: list[dict],
                   labels: list[str], vocab: dict[str, int], idf: np.ndarray):
     """Stackers and thresholds from out-of-fold scores of the labelled items."""
     rows = StackRows()
+    body_rows = StackRows()      # the same items without their titles: how body text alone reads
     scored: list[tuple[dict, object]] = []
     for k in range(FOLDS):
         held = [i for i in labelled if _fold(i, FOLDS) == k]
@@ -290,10 +292,13 @@ def _fit_stackers(taxonomy: Taxonomy, weak: list[Example], fixed: list[Example],
             continue
         rest = [labelled_example(i, taxonomy) for i in labelled if _fold(i, FOLDS) != k]
         fold_model = fit_text_model(weak + fixed + rest, labels, vocab, idf)
-        scored += _stack_rows(Classifier(taxonomy, fold_model), held, rows)
+        fold_classifier = Classifier(taxonomy, fold_model)
+        scored += _stack_rows(fold_classifier, held, rows)
+        _stack_rows(fold_classifier, [dict(i, title="") for i in held], body_rows)
     if not rows.issue_y or not 0 < sum(rows.issue_y) < len(rows.issue_y) or len(set(rows.rel_y)) < 2:
         return None
     issue_stacker = fit_stacker(rows.issue_x, rows.issue_y, ISSUE_FEATURES)
+    passage_stacker = fit_stacker(body_rows.issue_x, body_rows.issue_y, ISSUE_FEATURES)
     relevance_stacker = fit_stacker(rows.rel_x, rows.rel_y, RELEVANCE_FEATURES)
     thresholds = suggest_thresholds(rows, issue_stacker, taxonomy.ids)
     out_of_fold = []
@@ -306,7 +311,7 @@ def _fit_stackers(taxonomy: Taxonomy, weak: list[Example], fixed: list[Example],
                 if p >= thresholds.get(issue_id, 0.5):
                     issues.append(IssueLabel(issue_id, p))
         out_of_fold.append((item, Classification(rel >= taxonomy.relevance.threshold, rel, issues)))
-    return issue_stacker, relevance_stacker, thresholds, out_of_fold
+    return issue_stacker, relevance_stacker, thresholds, out_of_fold, passage_stacker
 
 
 def train(taxonomy: Taxonomy, unlabelled: list[dict], labelled: list[dict],
@@ -341,26 +346,28 @@ def train(taxonomy: Taxonomy, unlabelled: list[dict], labelled: list[dict],
         if stacked is None:
             teacher = Classifier(taxonomy, model)
         else:
-            teacher = Classifier(taxonomy, model, stacked[0], stacked[1])
+            teacher = Classifier(taxonomy, model, stacked[0], stacked[1], stacked[4])
             oof = evaluate_pairs(stacked[3], taxonomy.ids)
             log(f"round {round_}: out-of-fold macro-F1 {oof.macro_f1:.3f}, micro-F1 {oof.micro.f1:.3f}, "
                 f"relevance F1 {oof.relevance_f1:.3f}")
     if stacked is None:   # no labelled items: keep the built-in calibration
         issue_stacker, relevance_stacker = teacher.issue_stacker, teacher.relevance_stacker
+        passage_stacker = teacher.passage_stacker
         thresholds, out_of_fold = {i: 0.5 for i in taxonomy.ids}, []
     else:
-        issue_stacker, relevance_stacker, thresholds, out_of_fold = stacked
+        issue_stacker, relevance_stacker, thresholds, out_of_fold, passage_stacker = stacked
     model.meta = {"trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                   "issues": taxonomy.ids}
     counts = {"unlabelled": len(unlabelled), "labelled": len(labelled), "examples": len(fixed),
               "vocabulary": len(vocab)}
-    return TrainResult(model, issue_stacker, relevance_stacker, thresholds, counts, out_of_fold)
+    return TrainResult(model, issue_stacker, relevance_stacker, thresholds, counts, out_of_fold, passage_stacker)
 
 
 def save(result: TrainResult, folder: str | Path) -> Path:
     folder = Path(folder)
     result.model.save(folder, extra={
-        "stackers": {"issue": result.issue_stacker.to_dict(), "relevance": result.relevance_stacker.to_dict()},
+        "stackers": {"issue": result.issue_stacker.to_dict(), "relevance": result.relevance_stacker.to_dict(),
+                     "passage": (result.passage_stacker or result.issue_stacker).to_dict()},
         "suggested_thresholds": result.thresholds,
         "counts": result.counts,
     })
