@@ -72,12 +72,20 @@ class Classifier:
     def _model_logits(self, text: str):
         return self.model.logits(text) if self.model is not None else None
 
+    def _span_logits(self, ids, full: str, spans: list[tuple[int, int]]):
+        """Model logits of some spans of the text, from its one tokenisation when there is one."""
+        if self.model is None:
+            return None
+        if ids is None:
+            return self.model.logits("\n\n".join(full[a:b] for a, b in spans))
+        return self.model.span_logits(ids, spans)
+
     def _logit(self, logits, label: str) -> float | None:
         k = self._model_index.get(label)
         return None if logits is None or k is None else float(logits[k])
 
     def _model_view(self, issue_id: str, passage_logits, group: list[Sentence], scanned: list[SentenceTerms],
-                    cache: dict[int, object]) -> float | None:
+                    cache: dict[int, object], ids, full: str) -> float | None:
         """The text model's logit for an issue in a passage: the passage read as a whole, or the
         sentence with this issue's terms it rates highest, whichever is higher (a lone strong
         sentence in a long passage is not drowned by the words around it)."""
@@ -89,7 +97,7 @@ class Classifier:
             hits = st.by_issue.get(issue_id)
             if hits and not (st.listy and len(hits) == 1):     # a passing mention is not a view
                 if s.index not in cache:
-                    cache[s.index] = self._model_logits(s.text)
+                    cache[s.index] = self._span_logits(ids, full, [(s.start, s.end)])
                 best = max(best, self._logit(cache[s.index], issue_id))
         return best
 
@@ -138,7 +146,8 @@ class Classifier:
         scanned = self.terms.scan(full, sents)
         title_part = [st for st in scanned if st.sentence.in_title]
         groups = passages(sents) or [[]]
-        full_logits = self._model_logits(full)
+        ids = self.model.token_ids(full) if self.model is not None else None
+        full_logits = self._span_logits(ids, full, [(0, len(full))])
 
         best: dict[str, tuple[float, IssueEvidence, list[Sentence]]] = {}
         issue_rows: dict[str, list[float]] = {}
@@ -154,11 +163,14 @@ class Classifier:
             if len(groups) == 1:
                 logits = full_logits
             else:
-                body = full[group[0].start:group[-1].end]
-                logits = self._model_logits(f"{title_text}\n\n{body}" if lead and title_text else body)
+                spans = [(group[0].start, group[-1].end)]
+                if lead and title_text:
+                    spans.insert(0, (0, len(title_text)))
+                logits = self._span_logits(ids, full, spans)
             evidence = issue_evidence(part, self.taxonomy.ids)
             for issue_id, ev in evidence.items():
-                row = issue_features(ev, self._model_view(issue_id, logits, group, scanned, sentence_logits))
+                row = issue_features(ev, self._model_view(issue_id, logits, group, scanned, sentence_logits,
+                                                          ids, full))
                 p = stacker.prob(row)
                 if issue_id not in best or p > best[issue_id][0]:
                     if issue_id in best and best[issue_id][0] >= PASSAGE_FLOOR:

@@ -24,9 +24,23 @@ _TOKEN = re.compile(r"[a-z0-9]+(?:\.[a-z0-9]+)*")
 _APOSTROPHE = re.compile(r"['’]s\b")
 
 
+def _normalised(text: str) -> str:
+    """Lower-cased, possessive "'s" blanked out (same length, so offsets still hold)."""
+    return _APOSTROPHE.sub(lambda m: " " * len(m.group()), text.lower())
+
+
 def tokens(text: str) -> list[str]:
     """Lower-cased words; "U.S." stays one token ("u.s"), a possessive "'s" is dropped."""
-    return _TOKEN.findall(_APOSTROPHE.sub("", text.lower()))
+    return _TOKEN.findall(_normalised(text))
+
+
+@dataclass
+class TokenIds:
+    """A text tokenised once: per token its start offset and vocabulary ids (-1 if unknown)."""
+
+    starts: np.ndarray          # (T,) char offset of each token
+    words: np.ndarray           # (T,) id of the token
+    pairs: np.ndarray           # (T,) id of (token before, token); -1 for the first
 
 
 def features(text: str) -> list[str]:
@@ -81,6 +95,47 @@ class LinearModel:
         norm = float(np.sqrt(np.dot(vals, vals)))
         return ids, vals / norm if norm else vals
 
+    def token_ids(self, text: str) -> TokenIds | None:
+        """Tokenise a whole text once, so any span's vector is a slice (None if lower-casing
+        changed the text's length, when offsets would not hold)."""
+        norm = _normalised(text)
+        if len(norm) != len(text):
+            return None
+        vocab = self.vocab
+        starts, words, pairs = [], [], []
+        prev = None
+        for m in _TOKEN.finditer(norm):
+            tok = m.group()
+            starts.append(m.start())
+            words.append(vocab.get(tok, -1))
+            pairs.append(vocab.get(f"{prev} {tok}", -1) if prev is not None else -1)
+            prev = tok
+        return TokenIds(np.array(starts, dtype=np.int64), np.array(words, dtype=np.int64),
+                        np.array(pairs, dtype=np.int64))
+
+    def span_logits(self, ids: TokenIds, spans: list[tuple[int, int]]) -> np.ndarray:
+        """Logits of the text made of these character spans of a tokenised text (pairs that
+        cross from one span to the next are left out)."""
+        chunks = []
+        for start, end in spans:
+            a = int(np.searchsorted(ids.starts, start, "left"))
+            b = int(np.searchsorted(ids.starts, end, "left"))
+            if b > a:
+                chunks.append(ids.words[a:b])
+                chunks.append(ids.pairs[a + 1:b])
+        if not chunks:
+            return self.intercept.copy()
+        feats = np.concatenate(chunks)
+        feats = feats[feats >= 0]
+        if not len(feats):
+            return self.intercept.copy()
+        uniq, counts = np.unique(feats, return_counts=True)
+        vals = (1.0 + np.log(counts.astype(np.float32))) * self.idf[uniq]
+        norm = float(np.sqrt(np.dot(vals, vals)))
+        if norm:
+            vals /= norm
+        return vals @ self.coef[uniq] + self.intercept
+
     def logits(self, text: str) -> np.ndarray:
         ids, vals = self.vector(text)
         if not len(ids):
@@ -98,7 +153,6 @@ class LinearModel:
         k = self.label_index(label)
         if k is None:
             return []
-        inverse = {}
         scored = []
         for f in set(features(text)):
             j = self.vocab.get(f)
@@ -106,7 +160,6 @@ class LinearModel:
                 w = float(self.coef[j, k] * self.idf[j])
                 if w > 0:
                     scored.append((w, f))
-                    inverse[f] = j
         scored.sort(reverse=True)
         return [f for _, f in scored[:n]]
 

@@ -124,25 +124,33 @@ class PhraseMatcher:
     """Find taxonomy terms in a text fast: leftmost-longest, non-overlapping.
 
     One regex alternation of hundreds of terms is slow in Python's engine; instead each word
-    token looks up the few terms that can start with it (by the term's first word, which may be a
-    prefix of the token: "tariff*", "anti-dumping" ~ "antidumping") and tries only their anchored
-    patterns. The longest match at a position claims its span, so "South China Sea" hides
+    token looks up the few terms that can start with it and tries only their anchored patterns.
+    Most terms start with a whole word (one dict lookup); terms whose first word may run on into
+    a longer token ("tariff*", "anti-dumping" ~ "antidumping") are found by the token's first
+    three letters. The longest match at a position claims its span, so "South China Sea" hides
     "China" and a negative phrase ("trade winds") hides the term it contains.
     """
 
-    MAX_PREFIX = 24
+    PREFIX_KEY = 3
 
     def __init__(self, entries: list[tuple[str, object]]):
-        self._index: dict[str, list[tuple[re.Pattern, str, object]]] = {}
+        self._exact: dict[str, list[tuple[re.Pattern, object]]] = {}
+        self._prefix: dict[str, list[tuple[str, re.Pattern, object]]] = {}
         for term, payload in entries:
-            first = _FIRST_RUN.search(term.rstrip("*"))
+            core = term.rstrip("*")
+            first = _FIRST_RUN.search(core)
             if not first:
                 continue
-            key = first.group().lower()[: self.MAX_PREFIX]
-            self._index.setdefault(key, []).append((term_pattern(term), term, payload))
+            key = first.group().lower()
+            after = core[first.end():first.end() + 1]
+            runs_on = (term.endswith("*") and first.end() == len(core)) or after in ("-", "'", "’")
+            if runs_on and len(key) >= self.PREFIX_KEY:
+                self._prefix.setdefault(key[: self.PREFIX_KEY], []).append((key, term_pattern(term), payload))
+            else:
+                self._exact.setdefault(key, []).append((term_pattern(term), payload))
 
     def find(self, text: str) -> list[PhraseMatch]:
-        index = self._index
+        exact, prefix, k = self._exact, self._prefix, self.PREFIX_KEY
         found: list[PhraseMatch] = []
         covered = 0
         for tok in _TOKEN.finditer(text):
@@ -150,16 +158,24 @@ class PhraseMatcher:
             if pos < covered:
                 continue
             word = tok.group().lower()
+            cands = exact.get(word)
+            more = prefix.get(word[:k])
+            if not cands and not more:
+                continue
             best_end = -1
             best: list = []
-            for k in range(1, min(len(word), self.MAX_PREFIX) + 1):
-                cands = index.get(word[:k])
-                if not cands:
+            for pattern, payload in (cands or ()):
+                m = pattern.match(text, pos)
+                if m:
+                    if m.end() > best_end:
+                        best_end, best = m.end(), [payload]
+                    elif m.end() == best_end:
+                        best.append(payload)
+            for key, pattern, payload in (more or ()):
+                if not word.startswith(key):
                     continue
-                for pattern, _term, payload in cands:
-                    m = pattern.match(text, pos)
-                    if not m:
-                        continue
+                m = pattern.match(text, pos)
+                if m:
                     if m.end() > best_end:
                         best_end, best = m.end(), [payload]
                     elif m.end() == best_end:
