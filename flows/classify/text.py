@@ -162,18 +162,11 @@ class PhraseMatcher:
             more = prefix.get(word[:k])
             if not cands and not more:
                 continue
+            if more:
+                cands = (cands or []) + [(pat, payload) for key, pat, payload in more if word.startswith(key)]
             best_end = -1
             best: list = []
-            for pattern, payload in (cands or ()):
-                m = pattern.match(text, pos)
-                if m:
-                    if m.end() > best_end:
-                        best_end, best = m.end(), [payload]
-                    elif m.end() == best_end:
-                        best.append(payload)
-            for key, pattern, payload in (more or ()):
-                if not word.startswith(key):
-                    continue
+            for pattern, payload in cands:
                 m = pattern.match(text, pos)
                 if m:
                     if m.end() > best_end:
