@@ -4,7 +4,8 @@ For each issue, every taxonomy term found in a sentence contributes its weight, 
 stands (title and lead count more) and damped when the same term repeats. A sentence that only
 lists topics in passing ("tensions over trade, tech and human rights") contributes little: a term
 in a list naming three or more issues is discounted. Negative phrases veto an issue's term where
-they cover it ("trade winds", "political climate"): the longest phrase at a position wins.
+they cover it ("trade winds", "political climate"); within an issue the longest phrase at a
+position wins, so "hack*" and "hacker*" on one word count once.
 """
 
 from __future__ import annotations
@@ -80,17 +81,25 @@ class TermIndex:
         """Per sentence, the non-vetoed issue terms in it, with the sentence's position weight."""
         starts = [s.start for s in sents]
         per_sentence: list[dict[str, list[TermHit]]] = [defaultdict(list) for _ in sents]
-        for m in self._matcher.find(full_text):
-            i = bisect.bisect_right(starts, m.start) - 1
-            if i < 0:
-                continue
-            vetoed = {issue for kind, issue, _ in m.payloads if kind == "-"}
-            strongest: dict[str, float] = {}     # "hack*" and "hacker*" on one word count once
-            for kind, issue, weight in m.payloads:
-                if kind == "+" and issue not in vetoed:
-                    strongest[issue] = max(weight, strongest.get(issue, weight))
-            for issue, weight in strongest.items():
-                per_sentence[i][issue].append(TermHit(m.text, weight, m.start, m.end))
+        # Per issue, leftmost-longest among its own terms and negative phrases: a negative phrase
+        # vetoes the issue's terms it covers, and hides nothing of the other issues.
+        by_issue: dict[str, list[tuple[int, int, str, float]]] = defaultdict(list)
+        for start, end, (kind, issue, weight) in self._matcher.candidates(full_text):
+            # sorted: leftmost, then longest, then a veto before a term, then the heaviest term
+            by_issue[issue].append((start, -end, kind != "-", -weight))
+        for issue, found in by_issue.items():
+            found.sort()
+            covered = -1
+            last_start = -1
+            for start, neg_end, positive, neg_weight in found:
+                if start < covered or start == last_start:
+                    continue          # inside a longer match, or a shorter term at the same place
+                last_start, covered = start, -neg_end
+                if not positive:
+                    continue
+                i = bisect.bisect_right(starts, start) - 1
+                if i >= 0:
+                    per_sentence[i][issue].append(TermHit(full_text[start:-neg_end], -neg_weight, start, -neg_end))
         out: list[SentenceTerms] = []
         body_index = 0
         for sentence, by_issue in zip(sents, per_sentence):

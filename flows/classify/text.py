@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Iterator
 
 TITLE_SEPARATOR = "\n\n"
 PASSAGE_WORDS = 70           # about a news lead: long articles are judged in lead-sized pieces
@@ -127,8 +128,8 @@ class PhraseMatcher:
     token looks up the few terms that can start with it and tries only their anchored patterns.
     Most terms start with a whole word (one dict lookup); terms whose first word may run on into
     a longer token ("tariff*", "anti-dumping" ~ "antidumping") are found by the token's first
-    three letters. The longest match at a position claims its span, so "South China Sea" hides
-    "China" and a negative phrase ("trade winds") hides the term it contains.
+    three letters. `find` lets the longest match at a position claim its span ("South China Sea"
+    hides "China"); `candidates` gives every match, for callers with their own rule.
     """
 
     PREFIX_KEY = 3
@@ -149,14 +150,10 @@ class PhraseMatcher:
             else:
                 self._exact.setdefault(key, []).append((term_pattern(term), payload))
 
-    def find(self, text: str) -> list[PhraseMatch]:
+    def candidates(self, text: str) -> Iterator[tuple[int, int, object]]:
+        """Every (start, end, payload) of every term matching at a word start, overlaps included."""
         exact, prefix, k = self._exact, self._prefix, self.PREFIX_KEY
-        found: list[PhraseMatch] = []
-        covered = 0
         for tok in _TOKEN.finditer(text):
-            pos = tok.start()
-            if pos < covered:
-                continue
             word = tok.group().lower()
             cands = exact.get(word)
             more = prefix.get(word[:k])
@@ -164,16 +161,32 @@ class PhraseMatcher:
                 continue
             if more:
                 cands = (cands or []) + [(pat, payload) for key, pat, payload in more if word.startswith(key)]
-            best_end = -1
-            best: list = []
+            pos = tok.start()
             for pattern, payload in cands:
                 m = pattern.match(text, pos)
                 if m:
-                    if m.end() > best_end:
-                        best_end, best = m.end(), [payload]
-                    elif m.end() == best_end:
-                        best.append(payload)
-            if best:
-                found.append(PhraseMatch(pos, best_end, text[pos:best_end], tuple(best)))
-                covered = best_end
+                    yield pos, m.end(), payload
+
+    def find(self, text: str) -> list[PhraseMatch]:
+        """Leftmost-longest, non-overlapping matches; every payload of the longest one kept."""
+        found: list[PhraseMatch] = []
+        covered = 0
+        best_start, best_end, best = -1, -1, []
+        for start, end, payload in self.candidates(text):
+            if start < covered:
+                continue
+            if start != best_start:
+                if best:
+                    found.append(PhraseMatch(best_start, best_end, text[best_start:best_end], tuple(best)))
+                    covered = best_end
+                    if start < covered:
+                        best_start, best_end, best = -1, -1, []
+                        continue
+                best_start, best_end, best = start, end, [payload]
+            elif end > best_end:
+                best_end, best = end, [payload]
+            elif end == best_end:
+                best.append(payload)
+        if best:
+            found.append(PhraseMatch(best_start, best_end, text[best_start:best_end], tuple(best)))
         return found

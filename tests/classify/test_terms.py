@@ -111,3 +111,12 @@ def test_passages_keep_paragraphs_whole_and_cover_every_body_sentence():
     assert [s for g in groups for s in g] == [s for s in sents if not s.in_title]
     for a, b in zip(groups, groups[1:]):
         assert a[-1].paragraph != b[0].paragraph
+
+
+def test_a_negative_phrase_hides_nothing_of_other_issues():
+    tax = load_taxonomy(ISSUES)
+    index = TermIndex(tax)
+    text = "Shares of Taiwan Semiconductor fell as export controls on chips tightened."
+    ev = issue_evidence(index.scan(text, sentences("", text)), tax.ids)
+    assert ev["taiwan"].raw == 0                       # vetoed: the company, not the island
+    assert "Semiconductor" in ev["technology"].hits[0].terms
