@@ -91,10 +91,12 @@ def _ingest(settings: Settings, quiet: bool, sources: str, max_items: int | None
     from flows import pipeline
 
     if _use_prefect():
+        import asyncio
+
         from flows.prefect_flows import ingest as ingest_flow
 
-        return ingest_flow(config_path=str(settings.config_path), sources=sources,
-                           max_items=max_items, force=force)
+        return asyncio.run(ingest_flow(config_path=str(settings.config_path), sources=sources,
+                                       max_items=max_items, force=force))
     options = pipeline.IngestOptions(sources=sources, max_items=max_items, force=force)
     try:
         report = pipeline.run_ingest(settings, options, on_progress=_progress(quiet))
@@ -107,9 +109,11 @@ def _digest(settings: Settings, **options: Any) -> dict:
     from flows import pipeline
 
     if _use_prefect():
+        import asyncio
+
         from flows.prefect_flows import digest as digest_flow
 
-        return digest_flow(config_path=str(settings.config_path), **options)
+        return asyncio.run(digest_flow(config_path=str(settings.config_path), **options))
     return pipeline.run_digest(settings, pipeline.DigestOptions(**options)).to_dict()
 
 
