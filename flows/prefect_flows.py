@@ -65,6 +65,9 @@ SHARD_DEPLOYMENT = "ingest-shard/served"
 MaxItems = Annotated[int, Field(ge=1, le=10_000)]
 Shards = Annotated[int, Field(ge=1, le=64)]
 Email = Annotated[str, Field(pattern=EMAIL_PATTERN, max_length=320)]
+# The server does not check `format: date-time`; a pattern makes it refuse what is not ISO 8601.
+ISO_DATETIME = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}(:?\d{2})?)?$"
+When = Annotated[datetime, Field(json_schema_extra={"pattern": ISO_DATETIME})]
 FeedUrls = Annotated[list[str], Field(min_length=1)]
 
 
@@ -246,8 +249,8 @@ async def _publish_digest(settings: Settings, result: dict) -> None:
 
 
 @flow(name="digest", log_prints=True)
-async def digest(period: Literal["daily", "weekly"] | None = None, since: datetime | None = None,
-                 until: datetime | None = None, issues: list[str] | None = None, send: bool = False,
+async def digest(period: Literal["daily", "weekly"] | None = None, since: When | None = None,
+                 until: When | None = None, issues: list[str] | None = None, send: bool = False,
                  to: Email | None = None, config_path: str | None = None) -> dict:
     """Write the digest of a period or a custom window, and send it when asked.
 
