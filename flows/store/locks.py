@@ -37,9 +37,9 @@ def try_acquire(store: Store, name: str, holder: str, ttl: timedelta, now: datet
         index_elements=["name"],
         set_={"holder": stmt.excluded.holder, "expires_at": stmt.excluded.expires_at},
         where=(Lock.expires_at < now) | (Lock.holder == holder),
-    )
+    ).returning(Lock.name)   # a row back only if we inserted or took over (no rowcount on PostgreSQL ORM inserts)
     with store.session() as s:
-        return s.execute(stmt).rowcount == 1
+        return s.execute(stmt).first() is not None
 
 
 def renew(store: Store, name: str, holder: str, ttl: timedelta, now: datetime | None = None) -> bool:
