@@ -31,15 +31,12 @@ def serve(settings: Settings, quiet: bool, limit: int | None) -> None:
     started from the UI — until interrupted. Restart it after editing the config to change the
     schedules. `make serve` starts a local Prefect server first when none is configured.
     """
-    from flows.serve import describe
     from flows.serve import serve as serve_deployments
 
     if not prefect_api_url():
         raise click.ClickException(
             "no Prefect server configured: set PREFECT_API_URL (e.g. http://127.0.0.1:4200/api after "
             "`prefect server start`), or run `make serve` to start a local one")
-    if not quiet:
-        click.echo(f"serving {describe(settings)}", err=True)
     serve_deployments(settings, limit=limit)
 
 

@@ -146,6 +146,7 @@ def _rss(base: str, feed: str) -> str:
 @dataclass
 class FeedServer:
     base: str
+    delay: float = 0.0          # seconds each feed response waits: a slow source, for overlap tests
 
     def url(self, feed: str) -> str:
         return f"{self.base}/feed/{feed}.xml"
@@ -161,9 +162,12 @@ def feed_server() -> Iterator[FeedServer]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
 
+    feeds = FeedServer(base)
+
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802
             if self.path.startswith("/feed/") and self.path[6:7] in FEED_ITEMS:
+                time.sleep(feeds.delay)
                 body, ctype = _rss(base, self.path[6:7]), "application/rss+xml"
             elif self.path.startswith("/article/"):
                 n = int(self.path.rsplit("/", 1)[1])
@@ -191,7 +195,7 @@ def feed_server() -> Iterator[FeedServer]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield FeedServer(base)
+        yield feeds
     finally:
         server.shutdown()
 
@@ -360,7 +364,7 @@ class Serve:
 
     def stop(self) -> None:
         if self.proc is not None:
-            stop_process(self.proc, signal.SIGINT)
+            stop_process(self.proc)              # SIGTERM: Prefect shuts the runner down gracefully
             self.log.close()
 
 

@@ -58,6 +58,11 @@ def test_start_digest_daily_from_the_ui_and_watch_it_complete(service: Service, 
     expect(page.get_by_text("Completed", exact=True).first).to_be_visible(timeout=120_000)
     elapsed = time.monotonic() - clicked
     page.screenshot(path=str(tmp_path / "run.png"), full_page=True)
+    # the run's artifacts are on its page: the digest summary and the per-issue table
+    page.get_by_role("tab", name="Artifacts").click()
+    expect(page.get_by_text("digest-summary").first).to_be_visible()
+    expect(page.get_by_text("digest-issues").first).to_be_visible()
+    page.screenshot(path=str(tmp_path / "artifacts.png"), full_page=True)
     print(f"\nUI: Submit → run page shows Completed in {elapsed:.1f}s (screenshots in {tmp_path})")
 
     (run,) = [r for r in service.api.runs(name={"any_": [run_name]})]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
+import threading
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -44,40 +44,91 @@ def run_together(tmp_path: Path, commands: dict[str, list[str]], timeout: float 
                 proc.kill()
 
 
+def article(n: int):
+    from flows.models import Article
+
+    return Article(key=f"https://news.example.org/story/{n}", source="Concurrent", source_kind="feed",
+                   url=f"https://news.example.org/story/{n}", title=f"Story {n}",
+                   text=f"Beijing and Washington, story {n}, on tariffs.")
+
+
 @pytest.fixture
 def pg_url(postgres: Postgres) -> str:
     return postgres.create_database(f"store_{uuid.uuid4().hex[:8]}")
 
 
-def test_concurrent_writers_neither_lose_nor_duplicate_items(pg_url, tmp_path):
+def run_threads(work: dict[str, callable]) -> dict:
+    """Run each callable in its own thread (each opens its own connections), released at once."""
+    barrier = threading.Barrier(len(work))
+    results: dict = {}
+    errors: list = []
+
+    def run(name, fn):
+        try:
+            results[name] = fn(barrier)
+        except Exception as e:  # surfaced below with the worker's name
+            errors.append((name, e))
+
+    threads = [threading.Thread(target=run, args=item) for item in work.items()]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors
+    return results
+
+
+def test_concurrent_writers_neither_lose_nor_duplicate_items(pg_url):
     from flows.store import open_store
-    from flows.store.items import count_items
-    from pg_worker import article
+    from flows.store.items import count_items, upsert_items
 
-    ranges = {"w1": (0, 300), "w2": (100, 400), "w3": (0, 500)}
+    ranges = {"w1": (0, 300), "w2": (100, 400), "w3": (200, 500), "w4": (0, 500)}
     open_store(pg_url).close()                     # tables exist before the race
-    results = run_together(tmp_path, {n: ["upsert", pg_url, str(a), str(b)] for n, (a, b) in ranges.items()})
 
+    def writer(first: int, last: int):
+        def write(barrier: threading.Barrier) -> set[str]:
+            store = open_store(pg_url, create=False)     # a connection pool of its own
+            numbers = list(range(first, last))
+            barrier.wait()
+            new: set[str] = set()
+            for start in range(0, len(numbers), 25):     # many small transactions, interleaved
+                new |= set(upsert_items(store, [article(n) for n in numbers[start:start + 25]]).new_ids)
+            return new
+        return write
+
+    results = run_threads({name: writer(*r) for name, r in ranges.items()})
     everything = {article(n).item_id for n in range(500)}
-    new_sets = [set(r["new"]) for r in results.values()]
     assert count_items(open_store(pg_url)) == 500
-    assert set().union(*new_sets) == everything                         # nothing lost
-    assert sum(map(len, new_sets)) == 500                               # each item new for exactly one writer
+    assert set().union(*results.values()) == everything                 # nothing lost
+    assert sum(map(len, results.values())) == 500                       # each item new for exactly one writer
     for name, (a, b) in ranges.items():                                 # and only items it wrote
-        assert set(results[name]["new"]) <= {article(n).item_id for n in range(a, b)}
+        assert results[name] <= {article(n).item_id for n in range(a, b)}
 
 
-def test_one_lease_holder_among_racing_processes_and_takeover_after_expiry(pg_url, tmp_path):
+def test_one_lease_holder_among_racing_writers_and_takeover_after_expiry(pg_url):
     from flows.store import open_store
     from flows.store.locks import lease_info, try_acquire
 
     open_store(pg_url).close()
-    results = run_together(tmp_path, {f"p{i}": ["acquire", pg_url, "ingest"] for i in range(4)})
-    winners = [name for name, r in results.items() if r["acquired"]]
-    assert len(winners) == 1
-    store = open_store(pg_url)
-    assert lease_info(store, "ingest").holder == winners[0]
-    assert not try_acquire(store, "ingest", "late-comer", timedelta(minutes=1))
+
+    def contender(name: str):
+        def race(barrier: threading.Barrier) -> bool:
+            store = open_store(pg_url, create=False)
+            barrier.wait()
+            return try_acquire(store, "ingest", name, timedelta(minutes=1))
+        return race
+
+    for round_ in range(3):                                               # several races, one winner each
+        names = [f"r{round_}-{i}" for i in range(6)]
+        results = run_threads({n: contender(n) for n in names})
+        winners = [n for n, won in results.items() if won]
+        store = open_store(pg_url)
+        if round_ == 0:
+            assert len(winners) == 1
+            first = winners[0]
+        else:                                                             # the first holder keeps it
+            assert winners == []
+        assert lease_info(store, "ingest").holder == first
     # an expired lease (its holder died) is taken over
     later = datetime.now(timezone.utc) + timedelta(minutes=2)
     assert try_acquire(store, "ingest", "successor", timedelta(minutes=1), now=later)
@@ -96,7 +147,11 @@ def test_two_ingests_at_once_on_postgres_one_runs_one_is_refused(pg_project, tmp
     from flows.store import open_store
     from flows.store.items import count_items, iter_items
 
-    results = run_together(tmp_path, {"first": ["ingest", str(pg_project)], "second": ["ingest", str(pg_project)]})
+    feed_server.delay = 3.0        # each ingest holds the lease for seconds: the two surely overlap
+    try:
+        results = run_together(tmp_path, {"first": ["ingest", str(pg_project)], "second": ["ingest", str(pg_project)]})
+    finally:
+        feed_server.delay = 0.0
     busy = [r for r in results.values() if "busy" in r]
     done = [r for r in results.values() if "busy" not in r]
     assert len(busy) == 1 and len(done) == 1, results
