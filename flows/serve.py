@@ -51,7 +51,8 @@ def _fix_parameter(deployment: "RunnerDeployment", name: str, value: str) -> Non
     """Pin a parameter to one value: the UI shows it read-only, the API refuses any other."""
     prop = deployment._parameter_openapi_schema.properties[name]
     deployment._parameter_openapi_schema.properties[name] = {
-        "title": prop.get("title", name), "description": prop.get("description"), "position": prop.get("position"),
+        "title": prop.get("title", name), "position": prop.get("position"),
+        "description": "Fixed for this deployment: the file `uschina-digest serve` was started with.",
         "type": "string", "enum": [value], "default": value, "readOnly": True,
     }
     deployment.parameters[name] = value

@@ -17,6 +17,10 @@ from flows.models import SourceReport
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+!|~])")
 
 
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else many or one + 's'}"
+
+
 def md_escape(text: str) -> str:
     """Text shown literally in markdown: specials backslash-escaped, newlines flattened."""
     return _MD_SPECIAL.sub(r"\\\1", " ".join(text.split()))
@@ -46,8 +50,8 @@ def digest_markdown(result: dict, *, since: datetime | None, until: datetime | N
         tz = ZoneInfo(timezone)
         lines += [f"**Window:** {since.astimezone(tz):%a %d %b %Y %H:%M} – "
                   f"{until.astimezone(tz):%a %d %b %Y %H:%M} ({timezone})", ""]
-    lines += [f"**{result['n_stories']} stories** from {result['n_sources']} sources "
-              f"({result['n_items']} items)", "",
+    lines += [f"**{_count(result['n_stories'], 'story', 'stories')}** from "
+              f"{_count(result['n_sources'], 'source')} ({_count(result['n_items'], 'item')})", "",
               f"**Read it:** {archive_link(result, archive_url)}", ""]
     sent = [d for d in result.get("deliveries") or [] if d.get("status") == "sent"]
     if result.get("deliveries"):
