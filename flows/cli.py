@@ -43,10 +43,14 @@ def common(fn: Callable) -> Callable:
             settings = load_settings(config_path)
         except ConfigError as e:
             raise click.ClickException(f"invalid configuration:\n{e}") from None
+        from flows.locks import LeaseBusy
+
         try:
             return fn(settings=settings, quiet=quiet, **kwargs)
         except ConfigError as e:
             raise click.ClickException(f"invalid configuration:\n{e}") from None
+        except LeaseBusy as e:
+            raise click.ClickException(str(e)) from None
 
     return wrapper
 
@@ -297,6 +301,12 @@ def export(settings: Settings, quiet: bool, fmt: str, output: Path | None) -> No
         if output:
             stream.close()
 
+
+from flows.cli_feeds import feeds  # noqa: E402
+from flows.cli_serve import serve  # noqa: E402
+
+main.add_command(feeds)
+main.add_command(serve)
 
 if __name__ == "__main__":
     main()
