@@ -43,10 +43,14 @@ def common(fn: Callable) -> Callable:
             settings = load_settings(config_path)
         except ConfigError as e:
             raise click.ClickException(f"invalid configuration:\n{e}") from None
+        from flows.locks import LeaseBusy
+
         try:
             return fn(settings=settings, quiet=quiet, **kwargs)
         except ConfigError as e:
             raise click.ClickException(f"invalid configuration:\n{e}") from None
+        except LeaseBusy as e:
+            raise click.ClickException(str(e)) from None
 
     return wrapper
 
@@ -91,10 +95,12 @@ def _ingest(settings: Settings, quiet: bool, sources: str, max_items: int | None
     from flows import pipeline
 
     if _use_prefect():
+        import asyncio
+
         from flows.prefect_flows import ingest as ingest_flow
 
-        return ingest_flow(config_path=str(settings.config_path), sources=sources,
-                           max_items=max_items, force=force)
+        return asyncio.run(ingest_flow(config_path=str(settings.config_path), sources=sources,
+                                       max_items=max_items, force=force))
     options = pipeline.IngestOptions(sources=sources, max_items=max_items, force=force)
     try:
         report = pipeline.run_ingest(settings, options, on_progress=_progress(quiet))
@@ -107,9 +113,11 @@ def _digest(settings: Settings, **options: Any) -> dict:
     from flows import pipeline
 
     if _use_prefect():
+        import asyncio
+
         from flows.prefect_flows import digest as digest_flow
 
-        return digest_flow(config_path=str(settings.config_path), **options)
+        return asyncio.run(digest_flow(config_path=str(settings.config_path), **options))
     return pipeline.run_digest(settings, pipeline.DigestOptions(**options)).to_dict()
 
 
@@ -293,6 +301,12 @@ def export(settings: Settings, quiet: bool, fmt: str, output: Path | None) -> No
         if output:
             stream.close()
 
+
+from flows.cli_feeds import feeds  # noqa: E402
+from flows.cli_serve import serve  # noqa: E402
+
+main.add_command(feeds)
+main.add_command(serve)
 
 from flows.cli_classify import register as _register_classify_commands  # noqa: E402
 
