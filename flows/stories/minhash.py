@@ -1,0 +1,73 @@
+"""Near-duplicate candidates: MinHash signatures of word 3-gram shingles, banded for LSH.
+
+Shingles are hashed with CRC-32 (stable across processes, unlike `hash()`), so the hashes can be
+stored and compared later. datasketch computes the signature; the LSH bands are plain integers
+that `flows/store/stories.py` keeps in an indexed table, so the index persists and a lookup costs
+a few B-tree probes however large the store grows.
+
+12 bands of 5 rows: a pair with Jaccard 0.8 becomes a candidate with probability 0.99, one with
+Jaccard 0.4 with probability 0.12.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+from functools import lru_cache
+
+import numpy as np
+from datasketch import MinHash
+
+SHINGLE_WORDS = 3
+BANDS = 12
+ROWS = 5
+NUM_PERM = BANDS * ROWS
+
+
+def shingle_hashes(tokens: list[str], k: int = SHINGLE_WORDS) -> np.ndarray:
+    """Sorted unique CRC-32 hashes of the k-word shingles (none for texts shorter than k words)."""
+    if len(tokens) < k:
+        return np.zeros(0, dtype=np.uint32)
+    hashes = {zlib.crc32(" ".join(tokens[i:i + k]).encode("utf-8")) for i in range(len(tokens) - k + 1)}
+    return np.array(sorted(hashes), dtype=np.uint32)
+
+
+def containment(a: np.ndarray, b: np.ndarray) -> float:
+    """Share of the smaller shingle set found in the larger (1.0 for a truncated copy)."""
+    if a.size == 0 or b.size == 0:
+        return 0.0
+    shared = np.intersect1d(a, b, assume_unique=True).size
+    return shared / min(a.size, b.size)
+
+
+def jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    if a.size == 0 or b.size == 0:
+        return 0.0
+    shared = np.intersect1d(a, b, assume_unique=True).size
+    return shared / (a.size + b.size - shared)
+
+
+@lru_cache(maxsize=1)
+def _permutations():
+    return MinHash(num_perm=NUM_PERM, seed=1, scheme="affine32").permutations
+
+
+def signature(shingles: np.ndarray) -> np.ndarray | None:
+    """The MinHash signature of a shingle set (None when there is nothing to sign)."""
+    if shingles.size == 0:
+        return None
+    m = MinHash(num_perm=NUM_PERM, hashfunc=int, permutations=_permutations(), scheme="affine32")
+    m.update_batch(shingles.tolist())
+    return m.hashvalues
+
+
+def band_keys(sig: np.ndarray | None) -> list[int]:
+    """One signed 64-bit key per LSH band (what the persistent index stores)."""
+    if sig is None:
+        return []
+    keys = []
+    for band in range(BANDS):
+        chunk = sig[band * ROWS:(band + 1) * ROWS].astype("<u4").tobytes()
+        digest = hashlib.blake2b(bytes([band]) + chunk, digest_size=8).digest()
+        keys.append(int.from_bytes(digest, "little", signed=True))
+    return keys
