@@ -45,7 +45,9 @@ PART = re.compile(r"\bpart ([ivx]+|\d+)\b")
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?”\"])\s+|\n+")
 
-SALIENT_TERMS = 8          # postings per item in the rewrite index
+SALIENT_TERMS = 8          # top-weighted terms per item in the rewrite index
+TITLE_INDEX_TERMS = 4      # plus this many of its rarest title terms
+TITLE_TERM_MIN_IDF = 3.5   # a title term in more than ~3 % of documents is too common to index
 LONG_TEXT_WORDS = 150      # texts this long are compared sentence by sentence
 MIN_SENTENCE_WORDS = 6
 
@@ -89,8 +91,11 @@ def words(text: str) -> list[str]:
 
 def terms(text: str, stopwords: frozenset[str] = STOPWORDS) -> list[str]:
     """Content-word stems: `suppressing` and `suppress` are one term."""
-    kept = [w for w in words(text) if len(w) > 1 and not w.isdigit() and w not in stopwords]
-    return _stemmer().stemWords(kept)
+    return stems(words(text), stopwords)
+
+
+def stems(tokens: list[str], stopwords: frozenset[str] = STOPWORDS) -> list[str]:
+    return _stemmer().stemWords([w for w in tokens if len(w) > 1 and not w.isdigit() and w not in stopwords])
 
 
 def tfidf(term_list: list[str]) -> dict[str, float]:
@@ -135,7 +140,7 @@ class Fingerprint:
     shingles: np.ndarray                      # sorted unique uint32 hashes of body word 3-grams
     vector: dict[str, float]                  # TF-IDF of title + body
     sentence_vectors: list[dict[str, float]]  # only for long texts
-    salient: tuple[str, ...]                  # the highest-weighted terms, for the index
+    salient: tuple[str, ...]                  # top terms and title terms, for the index
 
     def to_bytes(self) -> bytes:
         payload = {
@@ -175,12 +180,19 @@ def fingerprint(title: str, text: str) -> Fingerprint:
     """Reduce an item to its fingerprint (pure: same input, same fingerprint)."""
     title = title or ""
     text = text or ""
+    title_words = words(title)
     body_words = words(text)
-    vector = tfidf(terms(title) + terms(text))
+    vector = tfidf(stems(title_words) + stems(body_words))
     long_text = len(body_words) >= LONG_TEXT_WORDS
-    salient = tuple(t for t, _ in sorted(vector.items(), key=lambda kv: (-kv[1], kv[0]))[:SALIENT_TERMS])
+    title_terms = frozenset(stems(title_words, TITLE_STOPWORDS))
+    table = idf_table()
+    top = [t for t, _ in sorted(vector.items(), key=lambda kv: (-kv[1], kv[0]))[:SALIENT_TERMS]]
+    # The rarer title words too: a truncated copy shares its title with the original, not always
+    # its top terms. Common ones ("china") would make every item a candidate of every other.
+    rare_title = sorted((t for t in title_terms if table.idf(t) >= TITLE_TERM_MIN_IDF), key=lambda t: (-table.idf(t), t))
+    salient = tuple(dict.fromkeys([*top, *rare_title[:TITLE_INDEX_TERMS]]))
     return Fingerprint(
-        title_terms=frozenset(terms(title, TITLE_STOPWORDS)),
+        title_terms=title_terms,
         marks=title_marks(title),
         body_words=len(body_words),
         shingles=shingle_hashes(body_words),
