@@ -77,7 +77,8 @@ class _Prepared:
     day: int
     keys: list[str]
     bands: list[int]
-    blob: bytes = b""
+    salient: tuple[str, ...]
+    blob: bytes                 # the fingerprint as stored
 
 
 @dataclass
@@ -90,12 +91,34 @@ class _Known:
 
 
 @dataclass
-class _BatchIndex:
-    """The new items of this batch, indexed as they are assigned (the store sees them at commit)."""
+class _Index:
+    """Exact keys, LSH bands and salient-term postings: a slice of the stored index, or the new
+    items of this batch (indexed as they are assigned; the store sees them at commit)."""
 
-    keys: dict[str, str] = field(default_factory=dict)
+    keys: dict[str, str] = field(default_factory=dict)                 # key -> story id
     bands: dict[int, list[str]] = field(default_factory=lambda: defaultdict(list))
     terms: dict[str, list[tuple[int, str]]] = field(default_factory=lambda: defaultdict(list))
+
+    def add(self, p: "_Prepared", story_id: str) -> None:
+        for k in p.keys:
+            self.keys.setdefault(k, story_id)
+        for b in p.bands:
+            self.bands[b].append(p.item.id)
+        for t in p.salient:
+            self.terms[t].append((p.day, p.item.id))
+
+    def story_by_key(self, p: "_Prepared") -> str | None:
+        return next((self.keys[k] for k in p.keys if k in self.keys), None)
+
+    def candidates(self, p: "_Prepared") -> list[str]:
+        """Items sharing an LSH band, or enough salient terms within the window."""
+        by_band = {i for b in p.bands for i in self.bands.get(b, ())}
+        shared: Counter[str] = Counter()
+        lo, hi = p.day - WINDOW_DAYS, p.day + WINDOW_DAYS
+        for term in p.salient:
+            shared.update({i for d, i in self.terms.get(term, ()) if lo <= d <= hi})
+        by_terms = [i for i, n in shared.most_common(MAX_CANDIDATES) if n >= MIN_SHARED_TERMS]
+        return list(dict.fromkeys([*by_band, *by_terms]))
 
 
 def assign(store: Store, item_ids: list[str]) -> dict[str, str]:
@@ -109,51 +132,54 @@ def assign(store: Store, item_ids: list[str]) -> dict[str, str]:
     fresh = [r for r in rows if not r.assigned_story]
     if not fresh:
         return result
-    prepared = [_prepare(r) for r in fresh]
+    prepared = _prepare_all(fresh)
     prepared.sort(key=lambda p: (p.item.at, p.item.id))
 
-    stored_keys = repo.stories_for_keys(store, [k for p in prepared for k in p.keys])
-    stored_bands = repo.items_for_bands(store, [b for p in prepared for b in p.bands])
-    stored_terms = _stored_postings(store, prepared)
-    candidate_ids = {i for ids in stored_bands.values() for i in ids} | {
-        i for ids in stored_terms.values() for i in ids}
+    stored = _stored_index(store, prepared)
+    stored_candidates = {p.item.id: stored.candidates(p) for p in prepared}
     known: dict[str, _Known] = {
         row.item_id: _Known(row.story_id, row.at, Fingerprint.from_bytes(row.data))
-        for row in repo.indexed_items(store, candidate_ids).values()
+        for row in repo.indexed_items(store, {i for ids in stored_candidates.values() for i in ids}).values()
     }
 
-    batch = _BatchIndex()
+    batch = _Index()
     assignments: list[repo.NewAssignment] = []
     for p in prepared:
-        story_id = _story_by_key(p, batch, stored_keys)
+        story_id = batch.story_by_key(p) or stored.story_by_key(p)
         if story_id is None:
-            story_id = _best_match(p, _candidates(p, batch, stored_bands, stored_terms), known)
-        story_id = story_id or p.item.id
+            candidates = [*stored_candidates[p.item.id], *batch.candidates(p)]
+            story_id = _best_match(p, candidates, known) or p.item.id
         result[p.item.id] = story_id
         known[p.item.id] = _Known(story_id, p.item.at, p.fp)
-        for k in p.keys:
-            batch.keys.setdefault(k, story_id)
-        for b in p.bands:
-            batch.bands[b].append(p.item.id)
-        for t in p.fp.salient:
-            batch.terms[t].append((p.day, p.item.id))
-        assignments.append(repo.NewAssignment(p.item.id, story_id, p.item.at, p.day, p.fp.to_bytes(), p.keys,
-                                              p.bands, list(p.fp.salient)))
+        batch.add(p, story_id)
+        assignments.append(repo.NewAssignment(p.item.id, story_id, p.item.at, p.day, p.blob, p.keys,
+                                              p.bands, list(p.salient)))
     repo.save_assignments(store, assignments)
     return result
 
 
-def _prepare(item: repo.ItemForStory) -> _Prepared:
+def _features(item: repo.ItemForStory) -> tuple[Fingerprint, list[str], list[int], tuple[str, ...], bytes]:
+    """Everything about one item that depends on nothing else."""
     fp = fingerprint(item.title, item.text)
-    return _Prepared(item, fp, day_number(item.at), exact_keys(item, fp.body_words), band_keys(signature(fp.shingles)))
+    # Copies need a real body (rewrite.same_story), so stubs get no LSH bands.
+    bands = band_keys(signature(fp.shingles)) if fp.body_words >= MIN_BODY_WORDS else []
+    return fp, exact_keys(item, fp.body_words), bands, fp.salient, fp.to_bytes()
 
 
-def _stored_postings(store: Store, prepared: list[_Prepared]) -> dict[str, list[tuple[int, str]]]:
-    """Stored term postings near the batch's days, fetched per run of nearby days (not per item)."""
+def _prepare_all(items: list[repo.ItemForStory]) -> list[_Prepared]:
+    return [_Prepared(item, fp, day_number(item.at), keys, bands, salient, blob)
+            for item in items for fp, keys, bands, salient, blob in [_features(item)]]
+
+
+def _stored_index(store: Store, prepared: list[_Prepared]) -> _Index:
+    """The part of the stored index this batch can match: its keys, its bands, and the postings
+    of its terms near its days (fetched per run of nearby days, not per item)."""
+    index = _Index()
+    index.keys = repo.stories_for_keys(store, [k for p in prepared for k in p.keys])
+    index.bands.update(repo.items_for_bands(store, [b for p in prepared for b in p.bands]))
     by_day: dict[int, set[str]] = defaultdict(set)
     for p in prepared:
-        by_day[p.day].update(p.fp.salient)
-    postings: dict[str, list[tuple[int, str]]] = defaultdict(list)
+        by_day[p.day].update(p.salient)
     days = sorted(by_day)
     start = 0
     while start < len(days):
@@ -163,31 +189,9 @@ def _stored_postings(store: Store, prepared: list[_Prepared]) -> dict[str, list[
         terms = set().union(*(by_day[d] for d in days[start:end + 1]))
         for term, day, item_id in repo.items_for_terms(store, terms, days[start] - WINDOW_DAYS,
                                                        days[end] + WINDOW_DAYS):
-            postings[term].append((day, item_id))
+            index.terms[term].append((day, item_id))
         start = end + 1
-    return postings
-
-
-def _story_by_key(p: _Prepared, batch: _BatchIndex, stored: dict[str, str]) -> str | None:
-    for k in p.keys:
-        story_id = batch.keys.get(k) or stored.get(k)
-        if story_id:
-            return story_id
-    return None
-
-
-def _candidates(p: _Prepared, batch: _BatchIndex, stored_bands: dict[int, list[str]],
-                stored_terms: dict[str, list[tuple[int, str]]]) -> list[str]:
-    """Candidate items: any shared LSH band, or enough shared salient terms within the window."""
-    by_band = {i for b in p.bands for i in (*stored_bands.get(b, ()), *batch.bands.get(b, ()))}
-    shared: Counter[str] = Counter()
-    lo, hi = p.day - WINDOW_DAYS, p.day + WINDOW_DAYS
-    for term in p.fp.salient:
-        near = {i for d, i in stored_terms.get(term, ()) if lo <= d <= hi}
-        near.update(i for d, i in batch.terms.get(term, ()) if lo <= d <= hi)
-        shared.update(near)
-    by_terms = [i for i, n in shared.most_common() if n >= MIN_SHARED_TERMS][:MAX_CANDIDATES]
-    return list(dict.fromkeys([*by_band, *by_terms]))
+    return index
 
 
 def _best_match(p: _Prepared, candidates: list[str], known: dict[str, _Known]) -> str | None:

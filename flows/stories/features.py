@@ -8,17 +8,17 @@ TF-IDF; the document frequencies ship with the package (`idf.tsv.gz`, built from
 
 from __future__ import annotations
 
-import base64
 import gzip
-import json
+import heapq
+import marshal
 import math
 import re
 import threading
 import unicodedata
 import zlib
 from collections import Counter
-from dataclasses import dataclass
-from functools import lru_cache
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
 from importlib import resources
 
 import numpy as np
@@ -50,6 +50,7 @@ TITLE_INDEX_TERMS = 4      # plus this many of its rarest title terms
 TITLE_TERM_MIN_IDF = 3.5   # a title term in more than ~3 % of documents is too common to index
 LONG_TEXT_WORDS = 150      # texts this long are compared sentence by sentence
 MIN_SENTENCE_WORDS = 6
+FORMAT = 1                 # version of Fingerprint.to_bytes
 
 _local = threading.local()
 
@@ -65,10 +66,11 @@ def _stemmer() -> Stemmer.Stemmer:
 @dataclass(frozen=True)
 class IdfTable:
     n_docs: int
-    df: dict[str, int]
+    weights: dict[str, float]   # term -> idf, precomputed
+    unseen: float               # idf of a term the corpus never had
 
     def idf(self, term: str) -> float:
-        return math.log((self.n_docs + 1) / (self.df.get(term, 0) + 1)) + 1.0
+        return self.weights.get(term, self.unseen)
 
 
 @lru_cache(maxsize=1)
@@ -77,11 +79,11 @@ def idf_table() -> IdfTable:
     raw = resources.files("flows.stories").joinpath("idf.tsv.gz").read_bytes()
     lines = gzip.decompress(raw).decode("utf-8").splitlines()
     n_docs = int(lines[0].split("\t")[1])
-    df = {}
+    weights = {}
     for line in lines[1:]:
         term, count = line.split("\t")
-        df[term] = int(count)
-    return IdfTable(n_docs, df)
+        weights[term] = math.log((n_docs + 1) / (int(count) + 1)) + 1.0
+    return IdfTable(n_docs, weights, math.log(n_docs + 1) + 1.0)
 
 
 def words(text: str) -> list[str]:
@@ -89,21 +91,35 @@ def words(text: str) -> list[str]:
     return _WORD.findall(unicodedata.normalize("NFKC", text).casefold())
 
 
-def terms(text: str, stopwords: frozenset[str] = STOPWORDS) -> list[str]:
-    """Content-word stems: `suppressing` and `suppress` are one term."""
-    return stems(words(text), stopwords)
+_STEM_CACHES: dict[frozenset[str], dict[str, str]] = {}
+_STEM_CACHE_LIMIT = 200_000
 
 
 def stems(tokens: list[str], stopwords: frozenset[str] = STOPWORDS) -> list[str]:
-    return _stemmer().stemWords([w for w in tokens if len(w) > 1 and not w.isdigit() and w not in stopwords])
+    """Content-word stems of tokens: `suppressing` and `suppress` are one term."""
+    cache = _STEM_CACHES.setdefault(stopwords, {})
+    out = []
+    for w in tokens:
+        stem = cache.get(w)
+        if stem is None:
+            stem = "" if len(w) < 2 or w.isdigit() or w in stopwords else _stemmer().stemWord(w)
+            if len(cache) < _STEM_CACHE_LIMIT:
+                cache[w] = stem
+        if stem:
+            out.append(stem)
+    return out
 
 
-def tfidf(term_list: list[str]) -> dict[str, float]:
-    """L2-normalised sublinear TF-IDF weights."""
-    if not term_list:
+def terms(text: str, stopwords: frozenset[str] = STOPWORDS) -> list[str]:
+    return stems(words(text), stopwords)
+
+
+def tfidf(counts: dict[str, int]) -> dict[str, float]:
+    """L2-normalised sublinear TF-IDF weights of term counts."""
+    if not counts:
         return {}
-    table = idf_table()
-    weights = {t: (1.0 + math.log(n)) * table.idf(t) for t, n in Counter(term_list).items()}
+    idf = idf_table().idf
+    weights = {t: (1.0 + math.log(n)) * idf(t) if n > 1 else idf(t) for t, n in counts.items()}
     norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
     return {t: w / norm for t, w in weights.items()}
 
@@ -111,11 +127,8 @@ def tfidf(term_list: list[str]) -> dict[str, float]:
 def cosine(a: dict[str, float], b: dict[str, float]) -> float:
     if len(a) > len(b):
         a, b = b, a
-    return sum(w * b.get(t, 0.0) for t, w in a.items())
-
-
-def sentences(text: str) -> list[str]:
-    return [s for s in _SENTENCE_SPLIT.split(text) if len(s.split()) >= MIN_SENTENCE_WORDS]
+    get = b.get
+    return sum(w * get(t, 0.0) for t, w in a.items())
 
 
 def title_marks(title: str) -> frozenset[str]:
@@ -132,71 +145,78 @@ def title_marks(title: str) -> frozenset[str]:
 
 @dataclass
 class Fingerprint:
-    """Everything story matching needs to know about one item's text."""
+    """Everything story matching needs to know about one item's text.
 
-    title_terms: frozenset[str]
-    marks: frozenset[str]
+    Only counts and stems are stored; TF-IDF weights are derived on first use, so a stored
+    fingerprint is small and always weighted with the shipped IDF table.
+    """
+
+    title_terms: frozenset[str]                 # title stems (only glue words dropped)
+    marks: frozenset[str]                       # see title_marks
     body_words: int
-    shingles: np.ndarray                      # sorted unique uint32 hashes of body word 3-grams
-    vector: dict[str, float]                  # TF-IDF of title + body
-    sentence_vectors: list[dict[str, float]]  # only for long texts
-    salient: tuple[str, ...]                  # top terms and title terms, for the index
+    shingles: np.ndarray                        # sorted unique uint32 hashes of body word 3-grams
+    counts: dict[str, int]                      # content-stem counts of title + body
+    sentence_terms: list[list[str]] = field(default_factory=list)  # per sentence, long texts only
+
+    @cached_property
+    def vector(self) -> dict[str, float]:
+        return tfidf(self.counts)
+
+    @cached_property
+    def sentence_vectors(self) -> list[dict[str, float]]:
+        return [tfidf(Counter(s)) for s in self.sentence_terms]
+
+    @cached_property
+    def salient(self) -> tuple[str, ...]:
+        """What the rewrite index files the item under: its top-weighted terms, plus its rarer
+        title terms (a truncated copy shares its title with the original, not always its top
+        terms; common title words such as "china" would make every item a candidate)."""
+        idf = idf_table().idf
+        top = heapq.nsmallest(SALIENT_TERMS, self.vector.items(), key=lambda kv: (-kv[1], kv[0]))
+        rare = heapq.nsmallest(TITLE_INDEX_TERMS, (t for t in self.title_terms if idf(t) >= TITLE_TERM_MIN_IDF),
+                               key=lambda t: (-idf(t), t))
+        return tuple(dict.fromkeys([t for t, _ in top] + rare))
 
     def to_bytes(self) -> bytes:
-        payload = {
-            "t": sorted(self.title_terms),
-            "m": sorted(self.marks),
-            "w": self.body_words,
-            "h": base64.b64encode(self.shingles.astype("<u4").tobytes()).decode("ascii"),
-            "v": _pack(self.vector),
-            "s": [_pack(v) for v in self.sentence_vectors],
-            "k": list(self.salient),
-        }
-        return zlib.compress(json.dumps(payload, separators=(",", ":")).encode("utf-8"), 3)
+        """A compact stored form: marshal of plain values (fast, version-tagged), zlib-packed."""
+        payload = (FORMAT, sorted(self.title_terms), sorted(self.marks), self.body_words,
+                   self.shingles.astype("<u4").tobytes(), self.counts, self.sentence_terms)
+        return zlib.compress(marshal.dumps(payload), 1)
 
     @classmethod
     def from_bytes(cls, blob: bytes) -> "Fingerprint":
-        p = json.loads(zlib.decompress(blob))
+        version, title_terms, marks, body_words, shingles, counts, sentence_terms = marshal.loads(
+            zlib.decompress(blob))
+        if version != FORMAT:
+            raise ValueError(f"fingerprint format {version!r}, expected {FORMAT}")
         return cls(
-            title_terms=frozenset(p["t"]),
-            marks=frozenset(p["m"]),
-            body_words=p["w"],
-            shingles=np.frombuffer(base64.b64decode(p["h"]), dtype="<u4").astype(np.uint32),
-            vector=_unpack(p["v"]),
-            sentence_vectors=[_unpack(s) for s in p["s"]],
-            salient=tuple(p["k"]),
+            title_terms=frozenset(title_terms),
+            marks=frozenset(marks),
+            body_words=body_words,
+            shingles=np.frombuffer(shingles, dtype="<u4").astype(np.uint32),
+            counts=counts,
+            sentence_terms=sentence_terms,
         )
-
-
-def _pack(vector: dict[str, float]) -> list:
-    return [[t, round(w, 4)] for t, w in vector.items()]
-
-
-def _unpack(pairs: list) -> dict[str, float]:
-    return {t: w for t, w in pairs}
 
 
 def fingerprint(title: str, text: str) -> Fingerprint:
     """Reduce an item to its fingerprint (pure: same input, same fingerprint)."""
     title = title or ""
-    text = text or ""
     title_words = words(title)
-    body_words = words(text)
-    vector = tfidf(stems(title_words) + stems(body_words))
-    long_text = len(body_words) >= LONG_TEXT_WORDS
-    title_terms = frozenset(stems(title_words, TITLE_STOPWORDS))
-    table = idf_table()
-    top = [t for t, _ in sorted(vector.items(), key=lambda kv: (-kv[1], kv[0]))[:SALIENT_TERMS]]
-    # The rarer title words too: a truncated copy shares its title with the original, not always
-    # its top terms. Common ones ("china") would make every item a candidate of every other.
-    rare_title = sorted((t for t in title_terms if table.idf(t) >= TITLE_TERM_MIN_IDF), key=lambda t: (-table.idf(t), t))
-    salient = tuple(dict.fromkeys([*top, *rare_title[:TITLE_INDEX_TERMS]]))
+    folded = unicodedata.normalize("NFKC", text or "").casefold()
+    segments = [_WORD.findall(seg) for seg in _SENTENCE_SPLIT.split(folded)]
+    body = [w for seg in segments for w in seg]
+    sentence_terms = [stems(seg) for seg in segments]
+    counts = Counter(stems(title_words))
+    for seg in sentence_terms:
+        counts.update(seg)
+    long_text = len(body) >= LONG_TEXT_WORDS
     return Fingerprint(
-        title_terms=title_terms,
+        title_terms=frozenset(stems(title_words, TITLE_STOPWORDS)),
         marks=title_marks(title),
-        body_words=len(body_words),
-        shingles=shingle_hashes(body_words),
-        vector=vector,
-        sentence_vectors=[tfidf(terms(s)) for s in sentences(text)] if long_text else [],
-        salient=salient,
+        body_words=len(body),
+        shingles=shingle_hashes(body),
+        counts=dict(counts),
+        sentence_terms=[t for t, seg in zip(sentence_terms, segments) if len(seg) >= MIN_SENTENCE_WORDS]
+        if long_text else [],
     )

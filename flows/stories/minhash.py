@@ -24,12 +24,36 @@ ROWS = 5
 NUM_PERM = BANDS * ROWS
 
 
+_WORD_HASHES: dict[str, int] = {}
+_WORD_CACHE_LIMIT = 200_000
+# Odd multipliers that mix the words of a shingle in order ("a b c" differs from "c b a").
+_MIX = np.array([0x9E3779B1, 0x85EBCA77, 0xC2B2AE3D], dtype=np.uint64)
+
+
+def _word_hash(word: str) -> int:
+    h = _WORD_HASHES.get(word)
+    if h is None:
+        h = zlib.crc32(word.encode("utf-8"))
+        if len(_WORD_HASHES) < _WORD_CACHE_LIMIT:
+            _WORD_HASHES[word] = h
+    return h
+
+
 def shingle_hashes(tokens: list[str], k: int = SHINGLE_WORDS) -> np.ndarray:
-    """Sorted unique CRC-32 hashes of the k-word shingles (none for texts shorter than k words)."""
+    """Sorted unique 32-bit hashes of the k-word shingles (none for texts shorter than k words).
+
+    Each word is hashed once (CRC-32, stable across processes); a shingle's hash mixes its words'
+    hashes in order, so a text of n words costs n hashes, not n·k.
+    """
     if len(tokens) < k:
         return np.zeros(0, dtype=np.uint32)
-    hashes = {zlib.crc32(" ".join(tokens[i:i + k]).encode("utf-8")) for i in range(len(tokens) - k + 1)}
-    return np.array(sorted(hashes), dtype=np.uint32)
+    w = np.fromiter((_word_hash(t) for t in tokens), dtype=np.uint64, count=len(tokens))
+    n = len(tokens) - k + 1
+    mixed = np.zeros(n, dtype=np.uint64)
+    for i in range(k):
+        mixed = (mixed ^ w[i:i + n]) * _MIX[i]     # wraps modulo 2**64, as intended
+        mixed ^= mixed >> np.uint64(29)
+    return np.unique((mixed >> np.uint64(32)).astype(np.uint32))
 
 
 def containment(a: np.ndarray, b: np.ndarray) -> float:

@@ -10,13 +10,13 @@ against the way unrelated items look alike:
    truncated feed excerpt, a light edit). Needs a real body (≥ 25 words); any time apart.
 3. **Stubs** – when one body is a stub ("BEIJING", "Good morning."), the text proves nothing and
    the titles must agree: every title word of one is in the other, published within two days.
-4. **Rewrites of long articles** – a paraphrase shares few word sequences, but its sentences
+4. **Re-filed versions** – a new headline over a reworked lead: title + body TF-IDF cosine
+   ≥ `REFILE_COSINE`, published within `REWRITE_WINDOW_HOURS`.
+5. **Rewrites of long articles** – a paraphrase shares few word sequences, but its sentences
    still line up one by one with the original's (same facts, reworded): at least
    `ALIGNED_SHARE` of the shorter text's sentences have a counterpart with cosine
    ≥ `SENTENCE_MATCH`, and the texts as a whole are similar. An unrelated story on the same issue
    shares vocabulary but not sentence-by-sentence content.
-5. **Re-filed versions** – a new headline over a reworked lead: title + body TF-IDF cosine
-   ≥ `REFILE_COSINE`, published within `REWRITE_WINDOW_HOURS`.
 
 The thresholds were chosen on the labelled pair set in `tests/stories/pairs.jsonl`.
 """
@@ -81,9 +81,10 @@ def same_story(a: Fingerprint, b: Fingerprint, hours_apart: float) -> Verdict:
     if hours_apart > REWRITE_WINDOW_HOURS:
         return Verdict(False, 0.0, "too-far-apart")
     similarity = cosine(a.vector, b.vector)
-    aligned = sentence_alignment(a.sentence_vectors, b.sentence_vectors)
-    if aligned >= ALIGNED_SHARE and similarity >= ALIGNED_MIN_COSINE:
-        return Verdict(True, similarity + aligned, "rewrite")
     if similarity >= REFILE_COSINE:
         return Verdict(True, similarity, "refiled")
+    if similarity >= ALIGNED_MIN_COSINE and a.sentence_terms and b.sentence_terms:
+        aligned = sentence_alignment(a.sentence_vectors, b.sentence_vectors)
+        if aligned >= ALIGNED_SHARE:
+            return Verdict(True, similarity + aligned, "rewrite")
     return Verdict(False, similarity, "different")
