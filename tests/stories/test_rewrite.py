@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import json
+from datetime import timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -87,3 +90,35 @@ def test_pair_set_precision_and_recall_of_the_verdict():
     print(f"\nverdict on {len(pairs)} labelled pairs: {scores}")
     assert scores.precision >= PRECISION_TARGET, wrong
     assert scores.recall >= RECALL_TARGET, wrong
+
+
+@pytest.mark.usefixtures("corpus_available")
+def test_hand_written_paraphrases_of_short_leads():
+    """Held-out check: 12 paraphrases of NYT leads (rewrites.jsonl), written before the verdict
+    was run on them, against their originals and against each original's labelled hard negatives.
+
+    Short paraphrases are the verdict's weak spot (TF-IDF sees different words, and there are too
+    few sentences to align): it finds about half of them. It must never merge one with a
+    different story.
+    """
+    items, pairs = load_items(), load_pairs()
+    negatives: dict[str, set[str]] = {}
+    for p in pairs:
+        if not p.same and p.kind.startswith("hard-negative"):
+            negatives.setdefault(p.a, set()).add(p.b)
+            negatives.setdefault(p.b, set()).add(p.a)
+    found = false_merges = compared = 0
+    rewrites = [json.loads(line) for line in (Path(__file__).parent / "rewrites.jsonl").open(encoding="utf-8")]
+    for r in rewrites:
+        original = items[r["of"]]
+        fp = fingerprint(r["title"], r["text"])
+        found += same_story(fp, fingerprint(original.title, original.text), r["hours_after"]).same
+        published = original.published + timedelta(hours=r["hours_after"])
+        for other_id in negatives.get(r["of"], ()):
+            other = items[other_id]
+            compared += 1
+            hours = (published - other.published).total_seconds() / 3600
+            false_merges += same_story(fp, fingerprint(other.title, other.text), hours).same
+    print(f"\nparaphrased leads: {found}/{len(rewrites)} found; {false_merges}/{compared} false merges")
+    assert false_merges == 0
+    assert found >= 5
