@@ -42,7 +42,7 @@ TITLE_STOPWORDS = frozenset("a an the of in on at to for and or with by from as 
 WEEKDAYS = re.compile(r"\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b")
 TITLE_NUMBER = re.compile(r"\b\d+(?:[.,]\d+)?\b")
 PART = re.compile(r"\bpart ([ivx]+|\d+)\b")
-_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+_WORD = re.compile(r"[^\W_]+(?:['’](?!s\b)[^\W_]+)*")  # possessive 's is not part of the word
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?”\"])\s+|\n+")
 
 SALIENT_TERMS = 8          # top-weighted terms per item in the rewrite index
