@@ -55,15 +55,25 @@ def html_to_title_and_text(html: str) -> tuple[str | None, str]:
     return (title.strip() if title else None), doc.text_content()
 
 
+# Encodings real files use; among equally plausible guesses these win over DOS code pages.
+_COMMON_ENCODINGS = ("cp1252", "latin_1", "iso8859_15", "cp1250", "cp1251", "gb18030", "gbk", "big5",
+                     "shift_jis", "euc_jp", "euc_kr", "koi8_r", "utf_16", "iso8859_2")
+
+
 def decode_bytes(raw: bytes) -> str:
-    """UTF-8 (with or without BOM), else the encoding charset-normalizer detects."""
+    """UTF-8 (with or without BOM), else the most plausible common encoding charset-normalizer finds."""
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         from charset_normalizer import from_bytes
 
-        best = from_bytes(raw).best()
-        return str(best) if best is not None else raw.decode("utf-8", errors="replace")
+        results = list(from_bytes(raw))
+        if not results:
+            return raw.decode("utf-8", errors="replace")
+        least_chaos = min(r.chaos for r in results)
+        plausible = [r for r in results if r.chaos <= least_chaos + 0.01]
+        common = [r for r in plausible if r.encoding in _COMMON_ENCODINGS]
+        return str((common or plausible)[0])
 
 
 def read_seed(path: Path) -> Article:

@@ -30,7 +30,7 @@ _CREDIT = re.compile(
     r"\(reuters\)|\(ap\)|\(afp\))",
     re.I,
 )
-_BYLINE = re.compile(r"^\s*by\s+[A-Z][\w.'-]+(?:\s+[A-Z][\w.'-]+){0,3}(?:\s*(?:,|and|&)\s*[A-Z][\w.'-]+(?:\s+[A-Z][\w.'-]+){0,3})*\s*$")
+_BYLINE = re.compile(r"^\s*[Bb]y\s+[A-Z][\w.'-]+(?:\s+[A-Z][\w.'-]+){0,3}(?:\s*(?:,|and|&)\s*[A-Z][\w.'-]+(?:\s+[A-Z][\w.'-]+){0,3})*\s*$")
 _BROKEN_START = re.compile(r"^[A-Za-z]{1,2},\s+[a-z]")     # "P, noting the…": cut mid-word
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*(?:\s|$)")
 _TERMINAL = re.compile(r"[.!?…:;\"'”’)\]]\s*$")

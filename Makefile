@@ -1,0 +1,46 @@
+# uschina-digest — `make run` (install + one pipeline run on the defaults) and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+UV := $(shell command -v uv 2>/dev/null || echo .uv/bin/uv)
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test bench serve soak clean help
+
+help:
+	@echo "make run      install (first time) and run the pipeline once on config/pipeline.yaml"
+	@echo "make test     run the test suite"
+	@echo "make install  create .venv with uv from uv.lock"
+	@echo "make bench    print the benchmarks' figures"
+	@echo "make serve    start a local Prefect server (if none configured) and serve the deployments"
+	@echo "make soak     the long fault-injection soak (outside the default suite)"
+
+# uv itself is bootstrapped through pip into .uv/ when it is not on PATH.
+.uv/bin/uv:
+	$(PYTHON) -m venv .uv
+	.uv/bin/pip install --quiet uv
+
+$(STAMP): pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --all-extras
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/uschina-digest run
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+serve: $(STAMP)
+	$(BIN)/python -m flows.serve_local
+
+soak: $(STAMP)
+	$(BIN)/python -m pytest -q -m soak tests
+
+clean:
+	rm -rf $(VENV) .uv data

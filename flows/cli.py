@@ -1,0 +1,282 @@
+"""`uschina-digest`: ingest US–China news, classify it by issue, and write the digest.
+
+Without a Prefect server the commands run the pipeline in-process; with `PREFECT_API_URL` set,
+`run`, `ingest` and `digest` run as Prefect flow runs that the UI shows. Same code either way.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from flows.config import ConfigError, Settings, load_settings
+
+EPILOG = (
+    "Configuration: config/pipeline.yaml by default; --config PATH or USCHINA_DIGEST_CONFIG picks "
+    "another, and USCHINA_DIGEST_<KEY> environment variables override single keys."
+)
+
+
+def _setup_logging(quiet: bool) -> None:
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+def common(fn: Callable) -> Callable:
+    """--config and --quiet on every command; config errors become one clear line, exit 2."""
+
+    @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+                  envvar="USCHINA_DIGEST_CONFIG", help="Pipeline config file (default: config/pipeline.yaml).")
+    @click.option("--quiet", "-q", is_flag=True, help="Print only results and errors, no progress.")
+    @functools.wraps(fn)
+    def wrapper(config_path: Path | None, quiet: bool, **kwargs: Any) -> Any:
+        _setup_logging(quiet)
+        try:
+            settings = load_settings(config_path)
+        except ConfigError as e:
+            raise click.ClickException(f"invalid configuration:\n{e}") from None
+        try:
+            return fn(settings=settings, quiet=quiet, **kwargs)
+        except ConfigError as e:
+            raise click.ClickException(f"invalid configuration:\n{e}") from None
+
+    return wrapper
+
+
+def _use_prefect() -> bool:
+    return bool(os.environ.get("PREFECT_API_URL"))
+
+
+def _progress(quiet: bool):
+    def show(report) -> None:
+        if quiet:
+            return
+        if report.status == "error":
+            click.echo(f"  ✗ {report.source}: {report.error}", err=True)
+        elif report.status == "skipped":
+            click.echo(f"  – {report.source}: skipped ({report.error or 'not due'})", err=True)
+        else:
+            click.echo(f"  ✓ {report.source}: {report.items_new} new, {report.items_seen} already stored"
+                       + (" (not modified)" if report.status == "not_modified" else ""), err=True)
+    return show
+
+
+@click.group(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="uschina-digest")
+def main() -> None:
+    """Ingest US–China news from seed files and feeds, classify every item by issue (Taiwan, trade,
+    export controls, fentanyl, …), group rewrites of one story, and write a digest as HTML and text.
+
+    \b
+    Typical use:
+      uschina-digest run                 ingest everything, then write today's digest
+      uschina-digest ingest --report r.json
+      uschina-digest digest --period weekly
+      echo '{"id":"1","title":"…","text":"…"}' | uschina-digest classify
+    """
+
+
+# ------------------------------------------------------------------ run / ingest
+
+
+def _ingest(settings: Settings, quiet: bool, sources: str, max_items: int | None, force: bool) -> dict:
+    from flows import pipeline
+
+    if _use_prefect():
+        from flows.prefect_flows import ingest as ingest_flow
+
+        return ingest_flow(config_path=str(settings.config_path), sources=sources,
+                           max_items=max_items, force=force)
+    options = pipeline.IngestOptions(sources=sources, max_items=max_items, force=force)
+    try:
+        report = pipeline.run_ingest(settings, options, on_progress=_progress(quiet))
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--sources") from None
+    return report.to_dict()
+
+
+def _digest(settings: Settings, **options: Any) -> dict:
+    from flows import pipeline
+
+    if _use_prefect():
+        from flows.prefect_flows import digest as digest_flow
+
+        return digest_flow(config_path=str(settings.config_path), **options)
+    return pipeline.run_digest(settings, pipeline.DigestOptions(**options)).to_dict()
+
+
+def _summary(report: dict, quiet: bool) -> None:
+    if not quiet:
+        errors = sum(1 for s in report["sources"] if s["status"] == "error")
+        click.echo(f"ingest: {report['items_new']} new items, {report['items_seen']} already stored, "
+                   f"{report['classified']} classified"
+                   + (f"; {errors} source(s) failed (see above)" if errors else ""), err=True)
+
+
+_sources_option = click.option(
+    "--sources", default="all", show_default=True, metavar="all|seeds|feeds|NAME",
+    help="What to ingest: everything, only the seeds folder, only feeds, or one feed by name or URL.")
+_max_items_option = click.option("--max-items", type=click.IntRange(1), default=None,
+                                 help="At most this many entries per feed.")
+_force_option = click.option("--force", is_flag=True, help="Fetch feeds even when they are not due yet.")
+
+
+@main.command()
+@common
+@_sources_option
+@_max_items_option
+@_force_option
+@click.option("--send", is_flag=True, help="Also e-mail the digest to the configured recipients.")
+def run(settings: Settings, quiet: bool, sources: str, max_items: int | None, force: bool, send: bool) -> None:
+    """Run the whole pipeline once: ingest, classify, write the digest, print its path."""
+    report = _ingest(settings, quiet, sources, max_items, force)
+    _summary(report, quiet)
+    result = _digest(settings, send=send)
+    click.echo(result["html_path"])
+
+
+@main.command()
+@common
+@_sources_option
+@_max_items_option
+@_force_option
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, writable=True, path_type=Path),
+              help="Also write a JSON report: items_new, items_seen and per-source status.")
+def ingest(settings: Settings, quiet: bool, sources: str, max_items: int | None, force: bool,
+           report_path: Path | None) -> None:
+    """Fetch seeds and feeds into the store and classify new items. Safe to re-run: nothing is stored twice."""
+    report = _ingest(settings, quiet, sources, max_items, force)
+    _summary(report, quiet)
+    if report_path:
+        report_path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def _parse_when(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO date or date-time (e.g. 2026-11-01 or 2026-11-01T07:00)")
+    return when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when
+
+
+@main.command()
+@common
+@click.option("--period", type=click.Choice(["daily", "weekly"]), default=None,
+              help="Digest period (default: digest.period in the config).")
+@click.option("--since", help="Start of a custom window (ISO date/time, UTC unless given).")
+@click.option("--until", help="End of the window (default: now).")
+@click.option("--issue", "issues", multiple=True, metavar="ISSUE", help="Only these issues (repeatable).")
+@click.option("--send", is_flag=True, help="E-mail the digest to the configured recipients.")
+@click.option("--to", metavar="ADDRESS", help="Send only to this address (all issues), for a test.")
+def digest(settings: Settings, quiet: bool, period: str | None, since: str | None, until: str | None,
+           issues: tuple[str, ...], send: bool, to: str | None) -> None:
+    """Write the digest of items first seen since the previous digest of the period; print its path."""
+    since_dt, until_dt = _parse_when(since), _parse_when(until)
+    if since_dt and until_dt and since_dt >= until_dt:
+        raise click.BadParameter("--since must be before --until")
+    result = _digest(settings, period=period, since=since_dt, until=until_dt,
+                     issues=list(issues) or None, send=send or bool(to), to=to)
+    if not quiet:
+        click.echo(f"digest {result['id']}: {result['n_stories']} stories, {result['n_items']} items, "
+                   f"{result['n_sources']} sources", err=True)
+    click.echo(result["html_path"])
+
+
+# ------------------------------------------------------------------ classify / export
+
+
+def _classify_inputs(paths: tuple[Path, ...]):
+    if paths:
+        from flows.sources.seeds import SeedError, read_seed
+
+        for path in paths:
+            try:
+                article = read_seed(path)
+            except SeedError as e:
+                raise click.ClickException(str(e)) from None
+            yield path.name, article.title, article.text
+        return
+    for n, line in enumerate(sys.stdin, 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+            if not isinstance(obj, dict):
+                raise ValueError("not a JSON object")
+        except ValueError as e:
+            raise click.ClickException(f"stdin line {n}: invalid JSON ({e})") from None
+        yield str(obj.get("id", n)), str(obj.get("title") or ""), str(obj.get("text") or "")
+
+
+@main.command()
+@common
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def classify(settings: Settings, quiet: bool, paths: tuple[Path, ...]) -> None:
+    """Classify articles by US–China issue, with scores and evidence.
+
+    Reads JSON lines {"id", "title", "text"} on stdin, or article files (.txt/.md/.html) given as
+    PATHS, and writes one JSON line per item:
+    {"id", "relevant", "relevance", "issues": [{"id", "score", "evidence": [{"text", "start", "end"}]}]}.
+    Evidence offsets index into the title, a blank line, then the text.
+    """
+    from flows.classify import load_classifier
+
+    classifier = load_classifier(settings.issues_file)
+    out = sys.stdout
+    for item_id, title, text in _classify_inputs(paths):
+        out.write(json.dumps(classifier.classify(title, text).to_dict(item_id), ensure_ascii=False) + "\n")
+    out.flush()
+
+
+@main.command()
+@common
+@click.option("--format", "fmt", type=click.Choice(["jsonl"]), default="jsonl", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True, path_type=Path),
+              help="Write to this file instead of standard output.")
+def export(settings: Settings, quiet: bool, fmt: str, output: Path | None) -> None:
+    """Write every stored item with its source, URL, title, text, time, issues and story."""
+    from flows.pipeline import store_for
+    from flows.store.items import iter_items, labels_for
+
+    store = store_for(settings)
+    stream = output.open("w", encoding="utf-8") if output else sys.stdout
+    try:
+        batch: list = []
+
+        def flush() -> None:
+            labels = labels_for(store, [i.id for i in batch])
+            for item in batch:
+                stream.write(json.dumps({
+                    "id": item.id, "source": item.source, "url": item.url, "title": item.title,
+                    "text": item.text,
+                    "published": item.published.isoformat() if item.published else None,
+                    "undated": item.undated, "first_seen": item.first_seen.isoformat(),
+                    "language": item.language, "relevant": item.relevant, "relevance": item.relevance,
+                    "issues": [{"id": lab.issue_id, "score": round(lab.score, 4), "origin": lab.origin}
+                               for lab in labels[item.id]],
+                    "story_id": item.story_id,
+                }, ensure_ascii=False) + "\n")
+            batch.clear()
+
+        for item in iter_items(store):
+            batch.append(item)
+            if len(batch) >= 500:
+                flush()
+        flush()
+    finally:
+        if output:
+            stream.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,203 @@
+"""The pipeline as plain functions: ingest (sources → store → stories → classify) and digest.
+
+Each stage is a coarse function taking `Settings`. `run_ingest` and `run_digest` compose them
+through a `step` callable: called directly by the CLI without a Prefect server, wrapped as
+Prefect tasks by `flows.prefect_flows` — one code path, two entry points.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable, Literal
+
+from flows.config import FeedSource, Settings, load_taxonomy
+from flows.models import SourceReport
+from flows.store import Store, open_store
+
+log = logging.getLogger(__name__)
+
+Step = Callable[..., Any]
+ProgressFn = Callable[[SourceReport], None]
+
+
+def direct(fn: Callable, *args: Any, **kwargs: Any) -> Any:
+    """The in-process step runner: just call the function."""
+    return fn(*args, **kwargs)
+
+
+@lru_cache(maxsize=8)
+def _store(url: str) -> Store:
+    return open_store(url)
+
+
+def store_for(settings: Settings) -> Store:
+    """The store of these settings (one engine per URL per process)."""
+    return _store(settings.database_url)
+
+
+# ------------------------------------------------------------------ ingest
+
+
+@dataclass
+class IngestOptions:
+    sources: str = "all"            # all | seeds | feeds | a feed's name or URL
+    max_items: int | None = None    # per feed
+    force: bool = False             # fetch feeds even when not due
+
+
+@dataclass
+class IngestReport:
+    sources: list[SourceReport] = field(default_factory=list)
+    classified: int = 0
+    stories: int = 0
+
+    @property
+    def items_new(self) -> int:
+        return sum(s.items_new for s in self.sources)
+
+    @property
+    def items_seen(self) -> int:
+        return sum(s.items_seen for s in self.sources)
+
+    def to_dict(self) -> dict:
+        return {"items_new": self.items_new, "items_seen": self.items_seen,
+                "classified": self.classified, "stories": self.stories,
+                "sources": [s.to_dict() for s in self.sources]}
+
+
+def ingest_seeds(settings: Settings) -> SourceReport:
+    """Read the seeds folder into the store (idempotent: seeds are keyed by file name)."""
+    from flows.sources.seeds import read_seeds
+    from flows.store.items import upsert_items
+
+    if settings.seeds_dir is None:
+        return SourceReport("seeds", "skipped", kind="seed", error="no seeds_dir configured")
+    articles, errors = read_seeds(settings.seeds_dir)
+    for err in errors:
+        log.warning("seed skipped: %s", err)
+    result = upsert_items(store_for(settings), articles)
+    status = "ok" if not errors else ("error" if not articles else "ok")
+    return SourceReport("seeds", status, len(result.new_ids), len(result.seen_ids),
+                        "; ".join(errors) or None, kind="seed")
+
+
+def select_feeds(settings: Settings, sources: str) -> list[FeedSource]:
+    feeds = settings.all_feeds()
+    if sources in ("all", "feeds"):
+        return feeds
+    if sources == "seeds":
+        return []
+    chosen = [f for f in feeds if sources in (f.name, f.url)]
+    if not chosen:
+        raise ValueError(f"no feed named {sources!r} in the config (known: "
+                         f"{', '.join(f.label for f in feeds) or 'none'})")
+    return chosen
+
+
+def ingest_feeds(settings: Settings, feeds: list[FeedSource], force: bool = False,
+                 max_items: int | None = None, on_progress: ProgressFn | None = None) -> list[SourceReport]:
+    """Fetch a batch of feeds and their articles into the store; a failing feed never raises."""
+    from flows.sources.feeds import ingest_feeds as fetch_feeds
+
+    return fetch_feeds(settings, store_for(settings), feeds, force=force, max_items=max_items,
+                       on_progress=on_progress)
+
+
+def classify_pending(settings: Settings, reclassify: bool = False) -> int:
+    """Classify every item not yet classified by the current classifier version."""
+    from flows.classify import load_classifier
+    from flows.store.items import items_to_classify, save_classifications
+
+    classifier = load_classifier(settings.issues_file)
+    store = store_for(settings)
+    items = items_to_classify(store, classifier.version, all_items=reclassify)
+    results = ((item.id, classifier.classify(item.title, item.text)) for item in items)
+    return save_classifications(store, results, classifier.version)
+
+
+def run_ingest(settings: Settings, options: IngestOptions | None = None, step: Step = direct,
+               on_progress: ProgressFn | None = None) -> IngestReport:
+    """Ingest the chosen sources, then classify what is new."""
+    options = options or IngestOptions()
+    report = IngestReport()
+    feeds = select_feeds(settings, options.sources)
+    if options.sources in ("all", "seeds"):
+        seeds = step(ingest_seeds, settings)
+        report.sources.append(seeds)
+        if on_progress:
+            on_progress(seeds)
+    if feeds:
+        report.sources += step(ingest_feeds, settings, feeds, options.force, options.max_items, on_progress)
+    report.classified = step(classify_pending, settings)
+    log.info("ingest: %d new, %d already stored, %d classified",
+             report.items_new, report.items_seen, report.classified)
+    return report
+
+
+# ------------------------------------------------------------------ digest
+
+
+@dataclass
+class DigestOptions:
+    period: Literal["daily", "weekly"] | None = None     # None: the config's period
+    since: datetime | None = None
+    until: datetime | None = None
+    issues: list[str] | None = None                     # None: all issues (and "other")
+    send: bool = False
+    to: str | None = None                               # send only to this address, all issues
+
+
+@dataclass
+class DigestResult:
+    id: str
+    html_path: Path
+    text_path: Path
+    index_path: Path
+    n_stories: int
+    n_items: int
+    n_sources: int
+    issue_counts: dict[str, int]
+    top_issues: list[str]
+    deliveries: list[dict] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "html_path": str(self.html_path), "text_path": str(self.text_path),
+                "index_path": str(self.index_path), "n_stories": self.n_stories, "n_items": self.n_items,
+                "n_sources": self.n_sources, "issue_counts": self.issue_counts,
+                "top_issues": self.top_issues, "deliveries": self.deliveries}
+
+
+def build_digest(settings: Settings, options: DigestOptions) -> DigestResult:
+    """Select the window's stories, render HTML and text to the digests folder, record the digest."""
+    from datetime import timezone
+
+    from flows.digest.render import write_digest, write_index
+    from flows.digest.select import select_content, window
+    from flows.store.digests import list_digests, save_digest
+    from flows.store.schema import Digest
+
+    store = store_for(settings)
+    taxonomy = load_taxonomy(settings.issues_file)
+    period = options.period or settings.digest.period
+    ident, since, until = window(store, settings, period, options.since, options.until)
+    content = select_content(store, settings, taxonomy, ident, period, since, until, options.issues)
+    html_path, text_path = write_digest(content, settings.digests_dir)
+    save_digest(store, Digest(
+        id=ident, period=period if options.since is None else "custom", since=since, until=until,
+        created_at=datetime.now(timezone.utc), html_path=str(html_path), text_path=str(text_path),
+        n_stories=content.n_stories, n_items=content.n_items, n_sources=content.n_sources,
+        top_issues=content.top_issues(), issue_counts=content.issue_counts(),
+    ), {s.key: s.n_items for s in content.stories})
+    index = write_index(list_digests(store), settings.digests_dir, {i.id: i.name for i in taxonomy.issues})
+    return DigestResult(ident, html_path, text_path, index, content.n_stories, content.n_items,
+                        content.n_sources, content.issue_counts(), content.top_issues())
+
+
+def run_digest(settings: Settings, options: DigestOptions | None = None, step: Step = direct) -> DigestResult:
+    """Build the digest of the period (delivery plugs in here)."""
+    options = options or DigestOptions()
+    return step(build_digest, settings, options)

@@ -1,0 +1,33 @@
+"""One real flow run under a Prefect test server: the same pipeline, recorded as flow and task runs."""
+
+import asyncio
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def test_pipeline_flow_runs_under_prefect(prefect_server, project):
+    from prefect.client.orchestration import get_client
+
+    from flows.prefect_flows import run_all
+
+    state = run_all(config_path=str(project / "config" / "pipeline.yaml"), return_state=True)
+    assert state.is_completed()
+    result = state.result()
+    assert result["ingest"]["items_new"] == 5
+    assert result["digest"]["n_stories"] == 5
+    assert (project / "digests" / f"{result['digest']['id']}.html").exists()
+
+    async def runs():
+        async with get_client() as client:
+            flows = {f.id: f.name for f in await client.read_flows()}
+            flow_runs = await client.read_flow_runs()
+            task_runs = await client.read_task_runs()
+            return {flows[fr.flow_id] for fr in flow_runs if fr.state.is_completed()}, task_runs
+
+    completed_flows, task_runs = asyncio.run(runs())
+    assert {"ingest", "digest", "pipeline"} <= completed_flows
+    task_names = {tr.name.rsplit("-", 1)[0] for tr in task_runs}
+    assert {"ingest-seeds", "classify-pending", "build-digest"} <= task_names
+    assert all(tr.state.is_completed() for tr in task_runs)
