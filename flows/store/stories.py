@@ -110,6 +110,14 @@ def items_for_story(store: Store, item_ids: Sequence[str]) -> list[ItemForStory]
     return out
 
 
+def unassigned_item_ids(store: Store, limit: int) -> list[str]:
+    """Items stored but not yet assigned to a story, oldest first (for catching up after a crash)."""
+    with store.session() as s:
+        q = (select(Item.id).outerjoin(StoryFingerprint, StoryFingerprint.item_id == Item.id)
+             .where(StoryFingerprint.item_id.is_(None)).order_by(Item.first_seen, Item.id).limit(limit))
+        return list(s.scalars(q))
+
+
 def stories_for_keys(store: Store, keys: Iterable[str]) -> dict[str, str]:
     """key -> story id, for exact keys already in the index."""
     out: dict[str, str] = {}

@@ -12,7 +12,7 @@ from flows.sources.seeds import read_seeds
 from flows.store import open_store
 from flows.store.items import upsert_items
 from flows.store.schema import Item, Story, StoryBand, StoryFingerprint, StoryTerm
-from flows.stories import assign_stories, get_story, story_sources
+from flows.stories import assign_pending, assign_stories, get_story, story_sources
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
 BODY = ("Chinese and American negotiators ended two days of talks in Geneva on Tuesday without an agreement "
@@ -138,3 +138,13 @@ def test_batch_size_does_not_change_the_grouping(tmp_path):
 
     assert partition(all_at_once) == partition(one_by_one)
     assert len(partition(all_at_once)) == 4
+
+
+def test_assign_pending_catches_up_on_every_unassigned_item(store):
+    seeds, _ = read_seeds(SEEDS)
+    upsert_items(store, seeds, now=T0)
+    assign_stories(store, [seeds[0].item_id])
+    assert assign_pending(store, batch=2) == 4
+    assert assign_pending(store) == 0
+    with store.session() as s:
+        assert s.scalar(select(func.count()).select_from(Item).where(Item.story_id.is_(None))) == 0
