@@ -19,7 +19,7 @@ already shown never disappears.
 from __future__ import annotations
 
 import hashlib
-from collections import Counter, defaultdict
+from collections import Counter, OrderedDict, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -33,6 +33,7 @@ from flows.stories.rewrite import MIN_BODY_WORDS, REWRITE_WINDOW_HOURS, Verdict,
 WINDOW_DAYS = int(REWRITE_WINDOW_HOURS // 24)
 MIN_SHARED_TERMS = 2
 MAX_CANDIDATES = 40
+FINGERPRINT_CACHE = 20_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
@@ -137,10 +138,7 @@ def assign(store: Store, item_ids: list[str]) -> dict[str, str]:
 
     stored = _stored_index(store, prepared)
     stored_candidates = {p.item.id: stored.candidates(p) for p in prepared}
-    known: dict[str, _Known] = {
-        row.item_id: _Known(row.story_id, row.at, Fingerprint.from_bytes(row.data))
-        for row in repo.indexed_items(store, {i for ids in stored_candidates.values() for i in ids}).values()
-    }
+    known = _load_known(store, {i for ids in stored_candidates.values() for i in ids})
 
     batch = _Index()
     assignments: list[repo.NewAssignment] = []
@@ -151,6 +149,7 @@ def assign(store: Store, item_ids: list[str]) -> dict[str, str]:
             story_id = _best_match(p, candidates, known) or p.item.id
         result[p.item.id] = story_id
         known[p.item.id] = _Known(story_id, p.item.at, p.fp)
+        _RECENT.put(p.item.id, p.fp)
         batch.add(p, story_id)
         assignments.append(repo.NewAssignment(p.item.id, story_id, p.item.at, p.day, p.blob, p.keys,
                                               p.bands, list(p.salient)))
@@ -164,6 +163,45 @@ def _features(item: repo.ItemForStory) -> tuple[Fingerprint, list[str], list[int
     # Copies need a real body (rewrite.same_story), so stubs get no LSH bands.
     bands = band_keys(signature(fp.shingles)) if fp.body_words >= MIN_BODY_WORDS else []
     return fp, exact_keys(item, fp.body_words), bands, fp.salient, fp.to_bytes()
+
+
+class _FingerprintCache:
+    """Decoded fingerprints of recently matched items.
+
+    Consecutive batches meet the same recent items as candidates; keeping their decoded
+    fingerprints (with weights computed) saves decoding them again. Bounded, oldest out first.
+    Only the fingerprint is cached: the story id always comes from the store.
+    """
+
+    def __init__(self, size: int):
+        self.size = size
+        self.items: OrderedDict[str, Fingerprint] = OrderedDict()
+
+    def get(self, item_id: str) -> Fingerprint | None:
+        fp = self.items.get(item_id)
+        if fp is not None:
+            self.items.move_to_end(item_id)
+        return fp
+
+    def put(self, item_id: str, fp: Fingerprint) -> None:
+        self.items[item_id] = fp
+        self.items.move_to_end(item_id)
+        while len(self.items) > self.size:
+            self.items.popitem(last=False)
+
+
+_RECENT = _FingerprintCache(FINGERPRINT_CACHE)
+
+
+def _load_known(store: Store, item_ids: set[str]) -> dict[str, _Known]:
+    known = {}
+    for row in repo.indexed_items(store, item_ids).values():
+        fp = _RECENT.get(row.item_id)
+        if fp is None:
+            fp = Fingerprint.from_bytes(row.data)
+            _RECENT.put(row.item_id, fp)
+        known[row.item_id] = _Known(row.story_id, row.at, fp)
+    return known
 
 
 def _prepare_all(items: list[repo.ItemForStory]) -> list[_Prepared]:

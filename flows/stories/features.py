@@ -204,19 +204,23 @@ def fingerprint(title: str, text: str) -> Fingerprint:
     title = title or ""
     title_words = words(title)
     folded = unicodedata.normalize("NFKC", text or "").casefold()
-    segments = [_WORD.findall(seg) for seg in _SENTENCE_SPLIT.split(folded)]
-    body = [w for seg in segments for w in seg]
-    sentence_terms = [stems(seg) for seg in segments]
+    body = _WORD.findall(folded)
     counts = Counter(stems(title_words))
-    for seg in sentence_terms:
-        counts.update(seg)
-    long_text = len(body) >= LONG_TEXT_WORDS
+    sentence_terms: list[list[str]] = []
+    if len(body) >= LONG_TEXT_WORDS:
+        for segment in _SENTENCE_SPLIT.split(folded):
+            tokens = _WORD.findall(segment)
+            segment_terms = stems(tokens)
+            counts.update(segment_terms)
+            if len(tokens) >= MIN_SENTENCE_WORDS:
+                sentence_terms.append(segment_terms)
+    else:
+        counts.update(stems(body))
     return Fingerprint(
         title_terms=frozenset(stems(title_words, TITLE_STOPWORDS)),
         marks=title_marks(title),
         body_words=len(body),
         shingles=shingle_hashes(body),
         counts=dict(counts),
-        sentence_terms=[t for t, seg in zip(sentence_terms, segments) if len(seg) >= MIN_SENTENCE_WORDS]
-        if long_text else [],
+        sentence_terms=[t for t in sentence_terms if t],
     )
