@@ -98,7 +98,7 @@ class _Index:
 
     keys: dict[str, str] = field(default_factory=dict)                 # key -> story id
     bands: dict[int, list[str]] = field(default_factory=lambda: defaultdict(list))
-    terms: dict[str, list[tuple[int, str]]] = field(default_factory=lambda: defaultdict(list))
+    terms: dict[str, dict[int, list[str]]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(list)))
 
     def add(self, p: "_Prepared", story_id: str) -> None:
         for k in p.keys:
@@ -106,7 +106,7 @@ class _Index:
         for b in p.bands:
             self.bands[b].append(p.item.id)
         for t in p.salient:
-            self.terms[t].append((p.day, p.item.id))
+            self.terms[t][p.day].append(p.item.id)
 
     def story_by_key(self, p: "_Prepared") -> str | None:
         return next((self.keys[k] for k in p.keys if k in self.keys), None)
@@ -117,7 +117,9 @@ class _Index:
         shared: Counter[str] = Counter()
         lo, hi = p.day - WINDOW_DAYS, p.day + WINDOW_DAYS
         for term in p.salient:
-            shared.update({i for d, i in self.terms.get(term, ()) if lo <= d <= hi})
+            by_day = self.terms.get(term)
+            if by_day:
+                shared.update({i for d in range(lo, hi + 1) for i in by_day.get(d, ())})
         by_terms = [i for i, n in shared.most_common(MAX_CANDIDATES) if n >= MIN_SHARED_TERMS]
         return list(dict.fromkeys([*by_band, *by_terms]))
 
@@ -227,7 +229,7 @@ def _stored_index(store: Store, prepared: list[_Prepared]) -> _Index:
         terms = set().union(*(by_day[d] for d in days[start:end + 1]))
         for term, day, item_id in repo.items_for_terms(store, terms, days[start] - WINDOW_DAYS,
                                                        days[end] + WINDOW_DAYS):
-            index.terms[term].append((day, item_id))
+            index.terms[term][day].append(item_id)
         start = end + 1
     return index
 

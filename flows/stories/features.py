@@ -9,7 +9,6 @@ TF-IDF; the document frequencies ship with the package (`idf.tsv.gz`, built from
 from __future__ import annotations
 
 import gzip
-import heapq
 import marshal
 import math
 import re
@@ -91,23 +90,30 @@ def words(text: str) -> list[str]:
     return _WORD.findall(unicodedata.normalize("NFKC", text).casefold())
 
 
-_STEM_CACHES: dict[frozenset[str], dict[str, str]] = {}
+class _StemCache(dict):
+    """word -> stem ("" for a stop word); filled on first sight, so a word is stemmed once."""
+
+    def __init__(self, stopwords: frozenset[str]):
+        super().__init__()
+        self.stopwords = stopwords
+
+    def __missing__(self, word: str) -> str:
+        stem = "" if len(word) < 2 or word.isdigit() or word in self.stopwords else _stemmer().stemWord(word)
+        if len(self) < _STEM_CACHE_LIMIT:
+            self[word] = stem
+        return stem
+
+
 _STEM_CACHE_LIMIT = 200_000
+_STEM_CACHES: dict[frozenset[str], _StemCache] = {}
 
 
 def stems(tokens: list[str], stopwords: frozenset[str] = STOPWORDS) -> list[str]:
     """Content-word stems of tokens: `suppressing` and `suppress` are one term."""
-    cache = _STEM_CACHES.setdefault(stopwords, {})
-    out = []
-    for w in tokens:
-        stem = cache.get(w)
-        if stem is None:
-            stem = "" if len(w) < 2 or w.isdigit() or w in stopwords else _stemmer().stemWord(w)
-            if len(cache) < _STEM_CACHE_LIMIT:
-                cache[w] = stem
-        if stem:
-            out.append(stem)
-    return out
+    cache = _STEM_CACHES.get(stopwords)
+    if cache is None:
+        cache = _STEM_CACHES[stopwords] = _StemCache(stopwords)
+    return [stem for stem in map(cache.__getitem__, tokens) if stem]
 
 
 def terms(text: str, stopwords: frozenset[str] = STOPWORDS) -> list[str]:
@@ -118,8 +124,10 @@ def tfidf(counts: dict[str, int]) -> dict[str, float]:
     """L2-normalised sublinear TF-IDF weights of term counts."""
     if not counts:
         return {}
-    idf = idf_table().idf
-    weights = {t: (1.0 + math.log(n)) * idf(t) if n > 1 else idf(t) for t, n in counts.items()}
+    table = idf_table()
+    known, unseen, log = table.weights, table.unseen, math.log
+    weights = {t: (1.0 + log(n)) * known.get(t, unseen) if n > 1 else known.get(t, unseen)
+               for t, n in counts.items()}
     norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
     return {t: w / norm for t, w in weights.items()}
 
@@ -171,11 +179,13 @@ class Fingerprint:
         """What the rewrite index files the item under: its top-weighted terms, plus its rarer
         title terms (a truncated copy shares its title with the original, not always its top
         terms; common title words such as "china" would make every item a candidate)."""
+        vector = self.vector
+        # sorted() is stable: equal weights keep the text's order, so the result is deterministic.
+        top = sorted(vector, key=vector.__getitem__, reverse=True)[:SALIENT_TERMS]
         idf = idf_table().idf
-        top = heapq.nsmallest(SALIENT_TERMS, self.vector.items(), key=lambda kv: (-kv[1], kv[0]))
-        rare = heapq.nsmallest(TITLE_INDEX_TERMS, (t for t in self.title_terms if idf(t) >= TITLE_TERM_MIN_IDF),
-                               key=lambda t: (-idf(t), t))
-        return tuple(dict.fromkeys([t for t, _ in top] + rare))
+        rare = sorted((t for t in sorted(self.title_terms) if idf(t) >= TITLE_TERM_MIN_IDF),
+                      key=idf, reverse=True)[:TITLE_INDEX_TERMS]
+        return tuple(dict.fromkeys(top + rare))
 
     def to_bytes(self) -> bytes:
         """A compact stored form: marshal of plain values (fast, version-tagged), zlib-packed."""

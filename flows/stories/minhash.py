@@ -24,19 +24,20 @@ ROWS = 5
 NUM_PERM = BANDS * ROWS
 
 
-_WORD_HASHES: dict[str, int] = {}
+class _WordHashes(dict):
+    """word -> CRC-32, computed on first sight."""
+
+    def __missing__(self, word: str) -> int:
+        h = zlib.crc32(word.encode("utf-8"))
+        if len(self) < _WORD_CACHE_LIMIT:
+            self[word] = h
+        return h
+
+
+_WORD_HASHES = _WordHashes()
 _WORD_CACHE_LIMIT = 200_000
 # Odd multipliers that mix the words of a shingle in order ("a b c" differs from "c b a").
 _MIX = np.array([0x9E3779B1, 0x85EBCA77, 0xC2B2AE3D], dtype=np.uint64)
-
-
-def _word_hash(word: str) -> int:
-    h = _WORD_HASHES.get(word)
-    if h is None:
-        h = zlib.crc32(word.encode("utf-8"))
-        if len(_WORD_HASHES) < _WORD_CACHE_LIMIT:
-            _WORD_HASHES[word] = h
-    return h
 
 
 def shingle_hashes(tokens: list[str], k: int = SHINGLE_WORDS) -> np.ndarray:
@@ -47,7 +48,7 @@ def shingle_hashes(tokens: list[str], k: int = SHINGLE_WORDS) -> np.ndarray:
     """
     if len(tokens) < k:
         return np.zeros(0, dtype=np.uint32)
-    w = np.fromiter((_word_hash(t) for t in tokens), dtype=np.uint64, count=len(tokens))
+    w = np.fromiter(map(_WORD_HASHES.__getitem__, tokens), dtype=np.uint64, count=len(tokens))
     n = len(tokens) - k + 1
     mixed = np.zeros(n, dtype=np.uint64)
     for i in range(k):
