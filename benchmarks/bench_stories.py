@@ -9,15 +9,18 @@ AMP) and 10 % light edits of one (words dropped, new headline). About 300 items 
 time window holds a realistic day's traffic. Items are stored batch by batch (not timed), then
 `assign_stories` runs on the batch (timed), as the pipeline does after each ingest.
 
-Printed: total assignment time, peak memory of the process, and the per-item cost around 10k,
-50k and 100k items; the baseline is the cost of the first 10k, and "flat" means the last
-window costs less than twice the baseline.
+Printed: total assignment time (wall clock and this process's CPU time), peak memory of the
+process, and the per-item cost over the 5,000 items before 10k, 50k and 100k. The baseline is
+the cost at 10k; "flat" means the cost at the end is less than 1.5x the baseline, judged on CPU
+time, which other load on the machine disturbs less than the wall clock (the load average is
+printed too: on a shared machine the wall clock is only as good as the share it got).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
 import sys
@@ -114,13 +117,14 @@ def main() -> int:
         print(f"SKIP: {CORPUS} not found (the shared eval corpus is needed to build items)")
         return 0
     gen = Generator(load_corpus())
+    load_at_start = os.getloadavg()[0]
     checkpoints = sorted({c for c in (10_000, 50_000, 100_000, args.items) if c <= args.items})
     with tempfile.TemporaryDirectory() as tmp:
         store = open_store(f"sqlite:///{tmp}/bench.db")
         total = cpu = 0.0
         done = 0
-        window: list[tuple[int, float]] = []   # (items, seconds) per batch
-        per_item: dict[int, float] = {}
+        window: list[tuple[int, float, float]] = []   # (items, wall s, CPU s) per batch
+        per_item: dict[int, tuple[float, float]] = {}  # checkpoint -> (wall ms, CPU ms) per item
         stories: set[str] = set()
         while done < args.items:
             batch = [gen.next() for _ in range(min(args.batch, args.items - done))]
@@ -131,24 +135,30 @@ def main() -> int:
             t0, c0 = time.perf_counter(), time.process_time()
             result = assign_stories(store, ids)
             elapsed = time.perf_counter() - t0
-            cpu += time.process_time() - c0
+            used = time.process_time() - c0
+            cpu += used
             stories.update(result.values())
             total += elapsed
             done += len(batch)
-            window.append((len(batch), elapsed))
+            window.append((len(batch), elapsed, used))
             for c in checkpoints:
                 if c not in per_item and done >= c:
                     recent = window[-max(1, 5_000 // args.batch):]
-                    per_item[c] = sum(s for _, s in recent) / sum(n for n, _ in recent) * 1e3
+                    n = sum(r[0] for r in recent)
+                    per_item[c] = (sum(r[1] for r in recent) / n * 1e3, sum(r[2] for r in recent) / n * 1e3)
         store.close()
-    baseline = per_item[checkpoints[0]]
+    baseline = per_item[checkpoints[0]][1]
+    print(f"load average          {load_at_start:.1f} at start, {os.getloadavg()[0]:.1f} at end "
+          f"({os.cpu_count()} CPUs)")
     print(f"items assigned        {done}")
     print(f"stories               {len(stories)}")
     print(f"assignment time       {total:.1f} s wall, {cpu:.1f} s CPU (limit {LIMIT_SECONDS:.0f} s)")
     print(f"peak memory (RSS)     {peak_mb():.0f} MB (limit {LIMIT_MB:.0f} MB)")
     for c in checkpoints:
-        print(f"per-item cost at {c:>7,}  {per_item[c]:.3f} ms  ({per_item[c] / baseline:.2f}x the cost at {checkpoints[0]:,})")
-    flat = per_item[checkpoints[-1]] < 2 * baseline
+        wall_ms, cpu_ms = per_item[c]
+        print(f"per-item cost at {c:>7,}  {cpu_ms:.3f} ms CPU, {wall_ms:.3f} ms wall  "
+              f"({cpu_ms / baseline:.2f}x the CPU cost at {checkpoints[0]:,})")
+    flat = per_item[checkpoints[-1]][1] < 1.5 * baseline
     ok = total < LIMIT_SECONDS * done / 100_000 and peak_mb() < LIMIT_MB and flat
     print("RESULT", "PASS" if ok else "FAIL", "(time, memory, flat cost)")
     return 0 if ok else 1
