@@ -5,7 +5,9 @@ or a closing "recap" that rewords sentences from above ("However, it is worth no
 refusal …" restating "Despite the desire for stability, China refused …"). A reader should see
 it once.
 
-A paragraph is dropped when both hold, measured against the paragraphs kept before it:
+A paragraph that repeats a kept one word for word (same content words in the same order) is
+dropped whatever its length. Otherwise a paragraph is dropped when both hold, measured against
+the paragraphs kept before it:
 
 * at least half of its sentences restate an earlier sentence: their TF-IDF vectors of
   content-word stems (the weighting story matching uses) have cosine ≥ `RESTATES` – reworded
@@ -29,7 +31,8 @@ from flows.stories.features import cosine, idf_table, terms, tfidf
 
 RESTATES = 0.5
 ALREADY_SAID = 0.85
-MIN_PARAGRAPH_WORDS = 12
+MIN_PARAGRAPH_WORDS = 12      # shorter ones (list lines, captions) are only dropped when verbatim
+MIN_VERBATIM_WORDS = 4
 MIN_SENTENCE_WORDS = 5
 
 # A sentence ends at . ! ? (and closing quotes) before whitespace and a capital, digit or quote.
@@ -55,10 +58,13 @@ def drop_repeated_passages(paragraphs: list[str]) -> list[str]:
     kept: list[str] = []
     earlier: list[dict[str, float]] = []   # sentence vectors of kept paragraphs
     said: set[str] = set()                 # content terms of kept paragraphs
+    verbatim: set[tuple[str, ...]] = set()  # content-term sequences of kept paragraphs
     for paragraph in paragraphs:
+        content = terms(paragraph)
+        if len(content) >= MIN_VERBATIM_WORDS and tuple(content) in verbatim:
+            continue
         vectors = [v for v in (tfidf(Counter(terms(s))) for s in split_sentences(paragraph)
                                if len(s.split()) >= MIN_SENTENCE_WORDS) if v]
-        content = terms(paragraph)
         if len(paragraph.split()) >= MIN_PARAGRAPH_WORDS and vectors and earlier:
             restated = sum(1 for v in vectors if max(cosine(v, e) for e in earlier) >= RESTATES)
             weight = sum(idf(t) for t in content)
@@ -68,4 +74,5 @@ def drop_repeated_passages(paragraphs: list[str]) -> list[str]:
         kept.append(paragraph)
         earlier.extend(vectors)
         said.update(content)
+        verbatim.add(tuple(content))
     return kept
