@@ -107,6 +107,13 @@ def ingest_feeds(settings: Settings, feeds: list[FeedSource], force: bool = Fals
                        on_progress=on_progress)
 
 
+def assign_pending_stories(settings: Settings) -> int:
+    """Group every item not yet in a story (copies, re-filed versions and rewrites join one)."""
+    from flows.stories import assign_pending
+
+    return assign_pending(store_for(settings))
+
+
 def classify_pending(settings: Settings, reclassify: bool = False) -> int:
     """Classify every item not yet classified by the current classifier version."""
     from flows.classify import load_classifier
@@ -132,6 +139,7 @@ def run_ingest(settings: Settings, options: IngestOptions | None = None, step: S
             on_progress(seeds)
     if feeds:
         report.sources += step(ingest_feeds, settings, feeds, options.force, options.max_items, on_progress)
+    report.stories = step(assign_pending_stories, settings)
     report.classified = step(classify_pending, settings)
     log.info("ingest: %d new, %d already stored, %d classified",
              report.items_new, report.items_seen, report.classified)
