@@ -33,7 +33,7 @@ from flows.stories.rewrite import MIN_BODY_WORDS, REWRITE_WINDOW_HOURS, Verdict,
 WINDOW_DAYS = int(REWRITE_WINDOW_HOURS // 24)
 MIN_SHARED_TERMS = 2
 MAX_CANDIDATES = 40
-FINGERPRINT_CACHE = 20_000
+FINGERPRINT_CACHE = 10_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
@@ -73,13 +73,20 @@ def exact_keys(item: repo.ItemForStory, body_words: int) -> list[str]:
 
 @dataclass
 class _Prepared:
+    """A new item with everything about it that depends on nothing else."""
+
     item: repo.ItemForStory
     fp: Fingerprint
     day: int
     keys: list[str]
     bands: list[int]
-    salient: tuple[str, ...]
-    blob: bytes                 # the fingerprint as stored
+
+    @classmethod
+    def of(cls, item: repo.ItemForStory) -> "_Prepared":
+        fp = fingerprint(item.title, item.text)
+        # Copies need a real body (rewrite.same_story), so stubs get no LSH bands.
+        bands = band_keys(signature(fp.shingles)) if fp.body_words >= MIN_BODY_WORDS else []
+        return cls(item, fp, day_number(item.at), exact_keys(item, fp.body_words), bands)
 
 
 @dataclass
@@ -105,7 +112,7 @@ class _Index:
             self.keys.setdefault(k, story_id)
         for b in p.bands:
             self.bands[b].append(p.item.id)
-        for t in p.salient:
+        for t in p.fp.salient:
             self.terms[t][p.day].append(p.item.id)
 
     def story_by_key(self, p: "_Prepared") -> str | None:
@@ -116,7 +123,7 @@ class _Index:
         by_band = {i for b in p.bands for i in self.bands.get(b, ())}
         shared: Counter[str] = Counter()
         lo, hi = p.day - WINDOW_DAYS, p.day + WINDOW_DAYS
-        for term in p.salient:
+        for term in p.fp.salient:
             by_day = self.terms.get(term)
             if by_day:
                 shared.update({i for d in range(lo, hi + 1) for i in by_day.get(d, ())})
@@ -135,8 +142,7 @@ def assign(store: Store, item_ids: list[str]) -> dict[str, str]:
     fresh = [r for r in rows if not r.assigned_story]
     if not fresh:
         return result
-    prepared = _prepare_all(fresh)
-    prepared.sort(key=lambda p: (p.item.at, p.item.id))
+    prepared = sorted(map(_Prepared.of, fresh), key=lambda p: (p.item.at, p.item.id))
 
     stored = _stored_index(store, prepared)
     stored_candidates = {p.item.id: stored.candidates(p) for p in prepared}
@@ -151,43 +157,40 @@ def assign(store: Store, item_ids: list[str]) -> dict[str, str]:
             story_id = _best_match(p, candidates, known) or p.item.id
         result[p.item.id] = story_id
         known[p.item.id] = _Known(story_id, p.item.at, p.fp)
-        _RECENT.put(p.item.id, p.fp)
+        blob = p.fp.to_bytes()
+        _RECENT.put(blob, p.fp)
         batch.add(p, story_id)
-        assignments.append(repo.NewAssignment(p.item.id, story_id, p.item.at, p.day, p.blob, p.keys,
-                                              p.bands, list(p.salient)))
+        assignments.append(repo.NewAssignment(p.item.id, story_id, p.item.at, p.day, blob, p.keys,
+                                              p.bands, list(p.fp.salient)))
     repo.save_assignments(store, assignments)
     return result
 
 
-def _features(item: repo.ItemForStory) -> tuple[Fingerprint, list[str], list[int], tuple[str, ...], bytes]:
-    """Everything about one item that depends on nothing else."""
-    fp = fingerprint(item.title, item.text)
-    # Copies need a real body (rewrite.same_story), so stubs get no LSH bands.
-    bands = band_keys(signature(fp.shingles)) if fp.body_words >= MIN_BODY_WORDS else []
-    return fp, exact_keys(item, fp.body_words), bands, fp.salient, fp.to_bytes()
-
-
 class _FingerprintCache:
-    """Decoded fingerprints of recently matched items.
+    """Decoded fingerprints of recently matched items, keyed by their stored bytes.
 
     Consecutive batches meet the same recent items as candidates; keeping their decoded
-    fingerprints (with weights computed) saves decoding them again. Bounded, oldest out first.
-    Only the fingerprint is cached: the story id always comes from the store.
+    fingerprints (with weights computed) saves decoding them again. Keyed by the stored bytes,
+    not the item id, so a hit is always the fingerprint the store holds, whichever store it is.
+    Bounded, least recently used out first.
     """
 
     def __init__(self, size: int):
         self.size = size
-        self.items: OrderedDict[str, Fingerprint] = OrderedDict()
+        self.items: OrderedDict[bytes, Fingerprint] = OrderedDict()
 
-    def get(self, item_id: str) -> Fingerprint | None:
-        fp = self.items.get(item_id)
-        if fp is not None:
-            self.items.move_to_end(item_id)
+    def decode(self, blob: bytes) -> Fingerprint:
+        fp = self.items.get(blob)
+        if fp is None:
+            fp = Fingerprint.from_bytes(blob)
+            self.put(blob, fp)
+        else:
+            self.items.move_to_end(blob)
         return fp
 
-    def put(self, item_id: str, fp: Fingerprint) -> None:
-        self.items[item_id] = fp
-        self.items.move_to_end(item_id)
+    def put(self, blob: bytes, fp: Fingerprint) -> None:
+        self.items[blob] = fp
+        self.items.move_to_end(blob)
         while len(self.items) > self.size:
             self.items.popitem(last=False)
 
@@ -196,19 +199,8 @@ _RECENT = _FingerprintCache(FINGERPRINT_CACHE)
 
 
 def _load_known(store: Store, item_ids: set[str]) -> dict[str, _Known]:
-    known = {}
-    for row in repo.indexed_items(store, item_ids).values():
-        fp = _RECENT.get(row.item_id)
-        if fp is None:
-            fp = Fingerprint.from_bytes(row.data)
-            _RECENT.put(row.item_id, fp)
-        known[row.item_id] = _Known(row.story_id, row.at, fp)
-    return known
-
-
-def _prepare_all(items: list[repo.ItemForStory]) -> list[_Prepared]:
-    return [_Prepared(item, fp, day_number(item.at), keys, bands, salient, blob)
-            for item in items for fp, keys, bands, salient, blob in [_features(item)]]
+    return {row.item_id: _Known(row.story_id, row.at, _RECENT.decode(row.data))
+            for row in repo.indexed_items(store, item_ids).values()}
 
 
 def _stored_index(store: Store, prepared: list[_Prepared]) -> _Index:
@@ -219,7 +211,7 @@ def _stored_index(store: Store, prepared: list[_Prepared]) -> _Index:
     index.bands.update(repo.items_for_bands(store, [b for p in prepared for b in p.bands]))
     by_day: dict[int, set[str]] = defaultdict(set)
     for p in prepared:
-        by_day[p.day].update(p.salient)
+        by_day[p.day].update(p.fp.salient)
     days = sorted(by_day)
     start = 0
     while start < len(days):
