@@ -16,7 +16,6 @@ import zlib
 from functools import lru_cache
 
 import numpy as np
-from datasketch import MinHash
 
 SHINGLE_WORDS = 3
 BANDS = 12
@@ -73,15 +72,24 @@ def jaccard(a: np.ndarray, b: np.ndarray) -> float:
 
 
 @lru_cache(maxsize=1)
+def _minhash_class():
+    # Imported on first use: datasketch pulls in scipy, which text cleaning (which shares the
+    # shingling and weighting helpers) should not pay for.
+    from datasketch import MinHash
+
+    return MinHash
+
+
+@lru_cache(maxsize=1)
 def _permutations():
-    return MinHash(num_perm=NUM_PERM, seed=1, scheme="affine32").permutations
+    return _minhash_class()(num_perm=NUM_PERM, seed=1, scheme="affine32").permutations
 
 
 def signature(shingles: np.ndarray) -> np.ndarray | None:
     """The MinHash signature of a shingle set (None when there is nothing to sign)."""
     if shingles.size == 0:
         return None
-    m = MinHash(num_perm=NUM_PERM, hashfunc=int, permutations=_permutations(), scheme="affine32")
+    m = _minhash_class()(num_perm=NUM_PERM, hashfunc=int, permutations=_permutations(), scheme="affine32")
     m.update_batch(shingles.tolist())
     return m.hashvalues
 
