@@ -32,7 +32,7 @@ from flows.stories.rewrite import MIN_BODY_WORDS, REWRITE_WINDOW_HOURS, Verdict,
 
 WINDOW_DAYS = int(REWRITE_WINDOW_HOURS // 24)
 MIN_SHARED_TERMS = 2
-MAX_CANDIDATES = 40
+MAX_CANDIDATES = 15
 FINGERPRINT_CACHE = 10_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
