@@ -119,11 +119,12 @@ class StoryKey(Base):
 
 
 class StoryBand(Base):
-    """MinHash LSH band keys of assigned items: the persistent near-duplicate index."""
+    """MinHash LSH band keys of assigned items by day: the persistent near-duplicate index."""
 
     __tablename__ = "story_bands"
 
     band: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    day: Mapped[int] = mapped_column(Integer, primary_key=True)
     item_id: Mapped[str] = mapped_column(String(32), primary_key=True)
 
 

@@ -130,13 +130,14 @@ def stories_for_keys(store: Store, keys: Iterable[str]) -> dict[str, str]:
     return out
 
 
-def items_for_bands(store: Store, bands: Iterable[int]) -> dict[int, list[str]]:
-    """band key -> ids of assigned items with that LSH band."""
-    out: dict[int, list[str]] = {}
+def items_for_bands(store: Store, bands: Iterable[int], first_day: int, last_day: int) -> list[tuple[int, int, str]]:
+    """(band, day, item id) of assigned items with these LSH bands between two day numbers."""
+    out: list[tuple[int, int, str]] = []
     with store.session() as s:
         for chunk in _chunks(set(bands)):
-            for band, item_id in s.execute(select(StoryBand.band, StoryBand.item_id).where(StoryBand.band.in_(chunk))):
-                out.setdefault(band, []).append(item_id)
+            q = select(StoryBand.band, StoryBand.day, StoryBand.item_id).where(
+                StoryBand.band.in_(chunk), StoryBand.day >= first_day, StoryBand.day <= last_day)
+            out.extend(tuple(row) for row in s.execute(q))
     return out
 
 
@@ -182,7 +183,7 @@ def save_assignments(store: Store, assignments: Sequence[NewAssignment]) -> None
                                 "data": a.data} for a in assignments])
         first_holder = {k: a.item_id for a in reversed(assignments) for k in a.keys}
         add(StoryKey, [{"key": k, "item_id": i} for k, i in first_holder.items()])
-        add(StoryBand, [{"band": b, "item_id": a.item_id} for a in assignments for b in set(a.bands)])
+        add(StoryBand, [{"band": b, "day": a.day, "item_id": a.item_id} for a in assignments for b in set(a.bands)])
         add(StoryTerm, [{"term": t, "day": a.day, "item_id": a.item_id} for a in assignments for t in set(a.terms)])
         items = Item.__table__
         conn.execute(

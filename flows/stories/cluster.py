@@ -4,7 +4,7 @@ No pass over the store: a new item is compared only with the items the persisten
 as candidates –
 
 * items sharing an exact key (canonical URL, feed guid, content hash of a real body),
-* items sharing a MinHash LSH band (near-duplicate text, any date),
+* items published within `COPY_WINDOW_DAYS` sharing a MinHash LSH band (near-duplicate text),
 * items published within `WINDOW_DAYS` that share at least `MIN_SHARED_TERMS` of its salient
   terms (rewrites and re-filed versions),
 
@@ -28,9 +28,10 @@ from flows.store import stories as repo
 from flows.stories.canonical import canonical_url
 from flows.stories.features import Fingerprint, fingerprint
 from flows.stories.minhash import band_keys, signature
-from flows.stories.rewrite import MIN_BODY_WORDS, REWRITE_WINDOW_HOURS, Verdict, same_story
+from flows.stories.rewrite import COPY_WINDOW_HOURS, MIN_BODY_WORDS, REWRITE_WINDOW_HOURS, Verdict, same_story
 
 WINDOW_DAYS = int(REWRITE_WINDOW_HOURS // 24)
+COPY_WINDOW_DAYS = int(COPY_WINDOW_HOURS // 24)
 MIN_SHARED_TERMS = 2
 MAX_CANDIDATES = 15
 FINGERPRINT_CACHE = 10_000
@@ -104,14 +105,14 @@ class _Index:
     items of this batch (indexed as they are assigned; the store sees them at commit)."""
 
     keys: dict[str, str] = field(default_factory=dict)                 # key -> story id
-    bands: dict[int, list[str]] = field(default_factory=lambda: defaultdict(list))
+    bands: dict[int, list[tuple[int, str]]] = field(default_factory=lambda: defaultdict(list))
     terms: dict[str, dict[int, list[str]]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(list)))
 
     def add(self, p: "_Prepared", story_id: str) -> None:
         for k in p.keys:
             self.keys.setdefault(k, story_id)
         for b in p.bands:
-            self.bands[b].append(p.item.id)
+            self.bands[b].append((p.day, p.item.id))
         for t in p.fp.salient:
             self.terms[t][p.day].append(p.item.id)
 
@@ -119,8 +120,9 @@ class _Index:
         return next((self.keys[k] for k in p.keys if k in self.keys), None)
 
     def candidates(self, p: "_Prepared") -> list[str]:
-        """Items sharing an LSH band, or enough salient terms within the window."""
-        by_band = {i for b in p.bands for i in self.bands.get(b, ())}
+        """Items sharing an LSH band, or enough salient terms, within their windows."""
+        lo, hi = p.day - COPY_WINDOW_DAYS, p.day + COPY_WINDOW_DAYS
+        by_band = {i for b in p.bands for d, i in self.bands.get(b, ()) if lo <= d <= hi}
         shared: Counter[str] = Counter()
         lo, hi = p.day - WINDOW_DAYS, p.day + WINDOW_DAYS
         for term in p.fp.salient:
@@ -204,26 +206,30 @@ def _load_known(store: Store, item_ids: set[str]) -> dict[str, _Known]:
 
 
 def _stored_index(store: Store, prepared: list[_Prepared]) -> _Index:
-    """The part of the stored index this batch can match: its keys, its bands, and the postings
-    of its terms near its days (fetched per run of nearby days, not per item)."""
+    """The part of the stored index this batch can match: its exact keys, and its LSH bands and
+    salient terms near its days (fetched per run of nearby days, not per item)."""
     index = _Index()
     index.keys = repo.stories_for_keys(store, [k for p in prepared for k in p.keys])
-    index.bands.update(repo.items_for_bands(store, [b for p in prepared for b in p.bands]))
-    by_day: dict[int, set[str]] = defaultdict(set)
-    for p in prepared:
-        by_day[p.day].update(p.fp.salient)
-    days = sorted(by_day)
-    start = 0
-    while start < len(days):
-        end = start
-        while end + 1 < len(days) and days[end + 1] - days[end] <= 2 * WINDOW_DAYS:
-            end += 1
-        terms = set().union(*(by_day[d] for d in days[start:end + 1]))
-        for term, day, item_id in repo.items_for_terms(store, terms, days[start] - WINDOW_DAYS,
-                                                       days[end] + WINDOW_DAYS):
+    for first, last, group in _day_runs(prepared, COPY_WINDOW_DAYS):
+        for band, day, item_id in repo.items_for_bands(store, {b for p in group for b in p.bands}, first, last):
+            index.bands[band].append((day, item_id))
+    for first, last, group in _day_runs(prepared, WINDOW_DAYS):
+        for term, day, item_id in repo.items_for_terms(store, {t for p in group for t in p.fp.salient}, first, last):
             index.terms[term][day].append(item_id)
-        start = end + 1
     return index
+
+
+def _day_runs(prepared: list[_Prepared], window: int) -> list[tuple[int, int, list[_Prepared]]]:
+    """Split a batch into runs of items whose windows overlap: (first day, last day, items)."""
+    runs: list[tuple[int, int, list[_Prepared]]] = []
+    for p in sorted(prepared, key=lambda p: p.day):
+        if runs and p.day - window <= runs[-1][1]:
+            first, _, group = runs[-1]
+            group.append(p)
+            runs[-1] = (first, p.day + window, group)
+        else:
+            runs.append((p.day - window, p.day + window, [p]))
+    return runs
 
 
 def _best_match(p: _Prepared, candidates: list[str], known: dict[str, _Known]) -> str | None:

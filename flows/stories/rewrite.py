@@ -7,7 +7,9 @@ against the way unrelated items look alike:
    ("Day 1"/"Day 2", "Your Tuesday Briefing"/"Your Friday Briefing") are different items, however
    alike their boilerplate text. Checked first.
 2. **Copies** – most of the shorter body's word 3-grams appear in the other (a wire copy, a
-   truncated feed excerpt, a light edit). Needs a real body (≥ 25 words); any time apart.
+   truncated feed excerpt, a light edit). Needs a real body (≥ 25 words), published within
+   `COPY_WINDOW_HOURS` (a month: the same text run again much later is a new appearance, and an
+   unbounded window would make popular texts ever more expensive to match).
 3. **Stubs** – when one body is a stub ("BEIJING", "Good morning."), the text proves nothing and
    the titles must agree: every title word of one is in the other, published within two days.
 4. **Re-filed versions** – a new headline over a reworked lead: title + body TF-IDF cosine
@@ -28,6 +30,7 @@ from dataclasses import dataclass
 from flows.stories.features import Fingerprint, cosine
 from flows.stories.minhash import containment
 
+COPY_WINDOW_HOURS = 30 * 24.0
 REWRITE_WINDOW_HOURS = 72.0
 STUB_WINDOW_HOURS = 48.0
 MIN_BODY_WORDS = 25
@@ -64,11 +67,11 @@ def same_story(a: Fingerprint, b: Fingerprint, hours_apart: float) -> Verdict:
         return Verdict(False, 0.0, "conflicting-installments")
 
     shortest_body = min(a.body_words, b.body_words)
-    if shortest_body >= MIN_BODY_WORDS:
+    if shortest_body >= MIN_BODY_WORDS and hours_apart <= COPY_WINDOW_HOURS:
         contained = containment(a.shingles, b.shingles)
         if contained >= COPY_CONTAINMENT:
             return Verdict(True, 1.0 + contained, "copy")
-    else:
+    elif shortest_body < MIN_BODY_WORDS:
         if hours_apart > STUB_WINDOW_HOURS:
             return Verdict(False, 0.0, "stub-too-far")
         small, large = sorted((a.title_terms, b.title_terms), key=len)
