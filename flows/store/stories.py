@@ -43,6 +43,7 @@ class ItemForStory:
     guid: str | None
     feed_url: str | None
     content_hash: str
+    word_count: int
     at: datetime                 # published, else first seen
     assigned_story: str | None   # set when the item already has a fingerprint
 
@@ -63,7 +64,7 @@ class NewAssignment:
     story_id: str
     at: datetime
     day: int
-    data: bytes
+    data: bytes          # the fingerprint; empty for an exact copy, which is not indexed for matching
     keys: list[str]
     bands: list[int]
     terms: list[str]
@@ -99,14 +100,14 @@ def items_for_story(store: Store, item_ids: Sequence[str]) -> list[ItemForStory]
         for chunk in _chunks(dict.fromkeys(item_ids)):
             q = (
                 select(Item.id, Item.title, Item.text, Item.url, Item.guid, Item.feed_url, Item.content_hash,
-                       Item.published, Item.first_seen, StoryFingerprint.story_id)
+                       Item.word_count, Item.published, Item.first_seen, StoryFingerprint.story_id)
                 .outerjoin(StoryFingerprint, StoryFingerprint.item_id == Item.id)
                 .where(Item.id.in_(chunk))
             )
             for row in s.execute(q):
                 at = as_utc(row.published) or as_utc(row.first_seen)
                 out.append(ItemForStory(row.id, row.title or "", row.text or "", row.url or "", row.guid,
-                                        row.feed_url, row.content_hash, at, row.story_id))
+                                        row.feed_url, row.content_hash, row.word_count or 0, at, row.story_id))
     return out
 
 

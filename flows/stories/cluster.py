@@ -46,7 +46,7 @@ def _key(kind: str, value: str) -> str:
     return f"{kind}:" + hashlib.sha256(value.encode("utf-8")).hexdigest()[:40]
 
 
-def exact_keys(item: repo.ItemForStory, body_words: int) -> list[str]:
+def exact_keys(item: repo.ItemForStory) -> list[str]:
     """Keys that name the same article whatever feed or item key it arrived under.
 
     A content hash only counts for a real body: stubs such as "Good morning." are shared by
@@ -67,7 +67,7 @@ def exact_keys(item: repo.ItemForStory, body_words: int) -> list[str]:
             keys.append(_key("guid", guid))
         elif item.feed_url:
             keys.append(_key("guid", f"{item.feed_url}\n{guid}"))
-    if body_words >= MIN_BODY_WORDS and item.content_hash:
+    if item.word_count >= MIN_BODY_WORDS and item.content_hash:
         keys.append(_key("hash", item.content_hash))
     return list(dict.fromkeys(keys))
 
@@ -77,17 +77,16 @@ class _Prepared:
     """A new item with everything about it that depends on nothing else."""
 
     item: repo.ItemForStory
-    fp: Fingerprint
     day: int
     keys: list[str]
-    bands: list[int]
+    fp: Fingerprint | None = None     # computed unless the item is an exact copy
+    bands: list[int] = field(default_factory=list)
 
-    @classmethod
-    def of(cls, item: repo.ItemForStory) -> "_Prepared":
-        fp = fingerprint(item.title, item.text)
+    def fingerprint(self) -> None:
+        self.fp = fingerprint(self.item.title, self.item.text)
         # Copies need a real body (rewrite.same_story), so stubs get no LSH bands.
-        bands = band_keys(signature(fp.shingles)) if fp.body_words >= MIN_BODY_WORDS else []
-        return cls(item, fp, day_number(item.at), exact_keys(item, fp.body_words), bands)
+        if self.fp.body_words >= MIN_BODY_WORDS:
+            self.bands = band_keys(signature(self.fp.shingles))
 
 
 @dataclass
@@ -111,6 +110,8 @@ class _Index:
     def add(self, p: "_Prepared", story_id: str) -> None:
         for k in p.keys:
             self.keys.setdefault(k, story_id)
+        if p.fp is None:
+            return
         for b in p.bands:
             self.bands[b].append((p.day, p.item.id))
         for t in p.fp.salient:
@@ -144,10 +145,22 @@ def assign(store: Store, item_ids: list[str]) -> dict[str, str]:
     fresh = [r for r in rows if not r.assigned_story]
     if not fresh:
         return result
-    prepared = sorted(map(_Prepared.of, fresh), key=lambda p: (p.item.at, p.item.id))
+    prepared = [_Prepared(r, day_number(r.at), exact_keys(r)) for r in sorted(fresh, key=lambda r: (r.at, r.id))]
+    stored_keys = repo.stories_for_keys(store, [k for p in prepared for k in p.keys])
+    # An exact copy (a key seen before, here or in this batch) joins its story as it is and is
+    # not fingerprinted: the item it copies already stands for its text in the index.
+    seen_keys = set(stored_keys)
+    originals = []
+    for p in prepared:
+        if not seen_keys.intersection(p.keys):
+            originals.append(p)
+        seen_keys.update(p.keys)
+    for p in originals:
+        p.fingerprint()
 
-    stored = _stored_index(store, prepared)
-    stored_candidates = {p.item.id: stored.candidates(p) for p in prepared}
+    stored = _stored_index(store, originals)
+    stored.keys = stored_keys
+    stored_candidates = {p.item.id: stored.candidates(p) for p in originals}
     known = _load_known(store, {i for ids in stored_candidates.values() for i in ids})
 
     batch = _Index()
@@ -158,10 +171,13 @@ def assign(store: Store, item_ids: list[str]) -> dict[str, str]:
             candidates = [*stored_candidates[p.item.id], *batch.candidates(p)]
             story_id = _best_match(p, candidates, known) or p.item.id
         result[p.item.id] = story_id
+        batch.add(p, story_id)
+        if p.fp is None:
+            assignments.append(repo.NewAssignment(p.item.id, story_id, p.item.at, p.day, b"", p.keys, [], []))
+            continue
         known[p.item.id] = _Known(story_id, p.item.at, p.fp)
         blob = p.fp.to_bytes()
         _RECENT.put(blob, p.fp)
-        batch.add(p, story_id)
         assignments.append(repo.NewAssignment(p.item.id, story_id, p.item.at, p.day, blob, p.keys,
                                               p.bands, list(p.fp.salient)))
     repo.save_assignments(store, assignments)
@@ -206,10 +222,9 @@ def _load_known(store: Store, item_ids: set[str]) -> dict[str, _Known]:
 
 
 def _stored_index(store: Store, prepared: list[_Prepared]) -> _Index:
-    """The part of the stored index this batch can match: its exact keys, and its LSH bands and
-    salient terms near its days (fetched per run of nearby days, not per item)."""
+    """The part of the stored index this batch's fingerprinted items can match: their LSH bands
+    and salient terms near their days (fetched per run of nearby days, not per item)."""
     index = _Index()
-    index.keys = repo.stories_for_keys(store, [k for p in prepared for k in p.keys])
     for first, last, group in _day_runs(prepared, COPY_WINDOW_DAYS):
         for band, day, item_id in repo.items_for_bands(store, {b for p in group for b in p.bands}, first, last):
             index.bands[band].append((day, item_id))
