@@ -73,7 +73,8 @@ class Generator:
             base = rng.choice(self.history[-2000:])
             if roll < 0.15:          # a copy under another URL
                 title, text = base["title"], base["text"]
-                url = base["url"] + rng.choice(["?utm_source=rss", "?amp=1", "#comments"]).replace("?", "&" if "?" in base["url"] else "?")
+                extra = rng.choice(["?utm_source=rss", "?amp=1", "#comments"])
+                url = base["url"] + (extra.replace("?", "&") if "?" in base["url"] else extra)
             else:                    # a light edit: a new headline, some words dropped
                 words = [w for w in base["text"].split() if rng.random() > 0.08]
                 title, text = "Update: " + base["title"], " ".join(words)

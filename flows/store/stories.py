@@ -216,7 +216,8 @@ def _refresh_stories(s, story_ids: set[str], insert) -> None:
         stmt = insert(Story.__table__)
         stmt = stmt.on_conflict_do_update(
             index_elements=["id"],
-            set_={c: getattr(stmt.excluded, c) for c in ("representative_id", "title", "first_seen", "last_seen", "n_items")},
+            set_={c: getattr(stmt.excluded, c)
+                  for c in ("representative_id", "title", "first_seen", "last_seen", "n_items")},
         )
         s.execute(stmt, rows)
 

@@ -97,7 +97,8 @@ def test_the_index_persists_and_later_arrivals_join_earlier_stories(tmp_path):
     story_id = store_and_assign(store, [first])[first.item_id]
     store.close()
 
-    later_copy = article("feed-b:2", "U.S. and China fail to agree on chip controls", BODY.replace("Tuesday", "Tuesday evening"),
+    later_copy = article("feed-b:2", "U.S. and China fail to agree on chip controls",
+                         BODY.replace("Tuesday", "Tuesday evening"),
                          url="https://elsewhere.example/chips", published=T0 + timedelta(hours=20), source="Other")
     unrelated = article("feed-b:3", "Hong Kong court jails activists", "A Hong Kong court sentenced a group of "
                         "pro-democracy activists to prison terms on Wednesday under the national security law, "
