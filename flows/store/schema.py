@@ -113,6 +113,7 @@ class StoryKey(Base):
     """Exact identity keys (canonical URL, feed guid, content hash) of assigned items."""
 
     __tablename__ = "story_keys"
+    __table_args__ = {"sqlite_with_rowid": False}   # the key is the row: one B-tree, not two
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     item_id: Mapped[str] = mapped_column(String(32))
@@ -122,6 +123,7 @@ class StoryBand(Base):
     """MinHash LSH band keys of assigned items by day: the persistent near-duplicate index."""
 
     __tablename__ = "story_bands"
+    __table_args__ = {"sqlite_with_rowid": False}   # the key is the row: one B-tree, not two
 
     band: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     day: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -132,6 +134,7 @@ class StoryTerm(Base):
     """Salient terms of assigned items by day: the persistent, time-windowed rewrite index."""
 
     __tablename__ = "story_terms"
+    __table_args__ = {"sqlite_with_rowid": False}   # the key is the row: one B-tree, not two
 
     term: Mapped[str] = mapped_column(String(64), primary_key=True)
     day: Mapped[int] = mapped_column(Integer, primary_key=True)
