@@ -56,6 +56,7 @@ class IndexedItem:
     story_id: str
     at: datetime
     data: bytes
+    feed_url: str | None
 
 
 @dataclass(frozen=True)
@@ -157,9 +158,12 @@ def indexed_items(store: Store, item_ids: Iterable[str]) -> dict[str, IndexedIte
     out: dict[str, IndexedItem] = {}
     with store.session() as s:
         for chunk in _chunks(set(item_ids)):
-            q = select(StoryFingerprint).where(StoryFingerprint.item_id.in_(chunk))
-            for fp in s.scalars(q):
-                out[fp.item_id] = IndexedItem(fp.item_id, fp.story_id, as_utc(fp.at), fp.data)
+            q = (select(StoryFingerprint.item_id, StoryFingerprint.story_id, StoryFingerprint.at,
+                        StoryFingerprint.data, Item.feed_url)
+                 .join(Item, Item.id == StoryFingerprint.item_id)
+                 .where(StoryFingerprint.item_id.in_(chunk)))
+            for row in s.execute(q):
+                out[row.item_id] = IndexedItem(row.item_id, row.story_id, as_utc(row.at), row.data, row.feed_url)
     return out
 
 

@@ -22,6 +22,7 @@ import hashlib
 from collections import Counter, OrderedDict, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from urllib.parse import urlsplit
 
 from flows.store import Store
 from flows.store import stories as repo
@@ -54,13 +55,20 @@ def exact_keys(item: repo.ItemForStory) -> list[str]:
     short numeric guids are scoped to their feed.
     """
     keys = []
+    guid = (item.guid or "").strip()
+    # Fragments are dropped from URLs, unless the feed names its entries by anchors on one page
+    # (guid "…/now.html#2026-02-16"): then the anchor is the entry.
+    anchor = urlsplit(guid).fragment if guid.startswith(("http://", "https://")) else ""
     url = canonical_url(item.url)
     if url:
+        if anchor and urlsplit(item.url).fragment == anchor:
+            url += "#" + anchor
         keys.append(_key("url", url))
-    if item.guid:
-        guid = item.guid.strip()
+    if guid:
         specific = len(guid) >= 12 and not guid.isdigit()
         guid_url = canonical_url(guid)
+        if guid_url and anchor:
+            guid_url += "#" + anchor
         if guid_url:
             keys.append(_key("url", guid_url))
         elif specific:
@@ -96,6 +104,7 @@ class _Known:
     story_id: str
     at: datetime
     fp: Fingerprint
+    feed_url: str | None
 
 
 @dataclass
@@ -175,7 +184,7 @@ def assign(store: Store, item_ids: list[str]) -> dict[str, str]:
         if p.fp is None:
             assignments.append(repo.NewAssignment(p.item.id, story_id, p.item.at, p.day, b"", p.keys, [], []))
             continue
-        known[p.item.id] = _Known(story_id, p.item.at, p.fp)
+        known[p.item.id] = _Known(story_id, p.item.at, p.fp, p.item.feed_url)
         blob = p.fp.to_bytes()
         _RECENT.put(blob, p.fp)
         assignments.append(repo.NewAssignment(p.item.id, story_id, p.item.at, p.day, blob, p.keys,
@@ -217,7 +226,7 @@ _RECENT = _FingerprintCache(FINGERPRINT_CACHE)
 
 
 def _load_known(store: Store, item_ids: set[str]) -> dict[str, _Known]:
-    return {row.item_id: _Known(row.story_id, row.at, _RECENT.decode(row.data))
+    return {row.item_id: _Known(row.story_id, row.at, _RECENT.decode(row.data), row.feed_url)
             for row in repo.indexed_items(store, item_ids).values()}
 
 
@@ -253,7 +262,8 @@ def _best_match(p: _Prepared, candidates: list[str], known: dict[str, _Known]) -
         other = known.get(cid)
         if other is None or cid == p.item.id:
             continue
-        verdict = same_story(p.fp, other.fp, (p.item.at - other.at).total_seconds() / 3600)
+        same_feed = p.item.feed_url is not None and p.item.feed_url == other.feed_url
+        verdict = same_story(p.fp, other.fp, (p.item.at - other.at).total_seconds() / 3600, same_feed)
         if verdict.same and (best is None or verdict.score > best[0].score):
             best = (verdict, other.story_id)
     return best[1] if best else None

@@ -149,3 +149,35 @@ def test_assign_pending_catches_up_on_every_unassigned_item(store):
     assert assign_pending(store) == 0
     with store.session() as s:
         assert s.scalar(select(func.count()).select_from(Item).where(Item.story_id.is_(None))) == 0
+
+
+def test_entries_named_by_anchors_on_one_page_stay_apart(store):
+    page = "https://example.org/log.html"
+    a = article("log:1", "More RSS tweaks", BODY, url=f"{page}#entry-1", guid=f"{page}#entry-1")
+    b = article("log:2", "A brand new feed appeared", "An unrelated note about the site's new feed, "
+                "its layout and the tools used to build it, written months apart from the other entry.",
+                url=f"{page}#entry-2", guid=f"{page}#entry-2", published=T0 + timedelta(days=200))
+    result = store_and_assign(store, [a, b])
+    assert result[a.item_id] != result[b.item_id]
+
+
+def test_look_alike_posts_of_one_feed_are_not_merged_unless_copies(store):
+    feed = "https://blog.example/feed.xml"
+    first = Article(key="blog:1", source="A blog", source_kind="feed", feed_url=feed,
+                    url="https://blog.example/git-rebase", title="Updating a branch with git rebase",
+                    text="The command git rebase can be used to update a branch with the changes of another "
+                         "branch. In this post we use git rebase to update a feature branch with main, "
+                         "and then push the updated branch with git push --force-with-lease.",
+                    published=T0)
+    second = Article(key="blog:2", source="A blog", source_kind="feed", feed_url=feed,
+                     url="https://blog.example/git-rebase-onto", title="Fixing the base of a branch with git rebase",
+                     text="The command git rebase can also fix the base of a branch created from the wrong "
+                          "branch. In this post we use git rebase --onto to move a feature branch onto main, "
+                          "and then push the fixed branch with git push --force-with-lease.",
+                     published=T0 + timedelta(hours=30))
+    elsewhere = Article(key="other:1", source="Aggregator", source_kind="feed", feed_url="https://agg.example/rss",
+                        url="https://agg.example/p/1", title=second.title, text=second.text.replace("also ", ""),
+                        published=T0 + timedelta(hours=31))
+    result = store_and_assign(store, [first, second, elsewhere])
+    assert result[first.item_id] != result[second.item_id]
+    assert result[elsewhere.item_id] == result[second.item_id]      # another feed's copy joins
