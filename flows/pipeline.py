@@ -108,6 +108,13 @@ def ingest_feeds(settings: Settings, feeds: list[FeedSource], force: bool = Fals
                        on_progress=on_progress)
 
 
+def assign_pending_stories(settings: Settings) -> int:
+    """Group every item not yet in a story (copies, re-filed versions and rewrites join one)."""
+    from flows.stories import assign_pending
+
+    return assign_pending(store_for(settings))
+
+
 def classify_pending(settings: Settings, reclassify: bool = False) -> int:
     """Classify every item not yet classified by the current classifier version."""
     from flows.classify import classifier_for
@@ -134,6 +141,7 @@ def run_ingest(settings: Settings, options: IngestOptions | None = None, step: S
                 on_progress(seeds)
         if feeds:
             report.sources += step(ingest_feeds, settings, feeds, options.force, options.max_items, on_progress)
+        report.stories = step(assign_pending_stories, settings)
         report.classified = step(classify_pending, settings)
     log.info("ingest: %d new, %d already stored, %d classified",
              report.items_new, report.items_seen, report.classified)
@@ -158,12 +166,13 @@ def feeds_by_url(settings: Settings, urls: list[str]) -> list[FeedSource]:
 def run_feed_shard(settings: Settings, feeds: list[FeedSource], options: IngestOptions,
                    parent_lease: str | None = None, step: Step = direct) -> IngestReport:
     """Fetch one shard of the feeds. Under a parent ingest (its lease token given) only fetch:
-    the parent classifies once all shards are in. Started on its own, it takes the ingest lease
-    itself and classifies too."""
+    the parent groups stories and classifies once all shards are in. Started on its own, it takes
+    the ingest lease itself and does both too."""
     report = IngestReport()
     with lease(store_for(settings), "ingest", holder=parent_lease, inherit=parent_lease is not None):
         report.sources = step(ingest_feeds, settings, feeds, options.force, options.max_items)
         if parent_lease is None:
+            report.stories = step(assign_pending_stories, settings)
             report.classified = step(classify_pending, settings)
     log.info("feed shard: %d feeds, %d new, %d already stored", len(feeds), report.items_new, report.items_seen)
     return report
