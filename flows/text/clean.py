@@ -99,7 +99,7 @@ def clean_paragraphs(paragraphs: list[str]) -> list[str]:
 
     kept = []
     for p in paragraphs:
-        p = _SHORTCODE.sub("", p).strip()
+        p = _SPACES.sub(" ", _SHORTCODE.sub("", p)).strip()
         if is_junk(p):
             continue
         p = repair_fragment(p)
@@ -127,7 +127,9 @@ def title_from_text(paragraphs: list[str], max_words: int = 16) -> str:
         return "(untitled)"
     first = paragraphs[0]
     m = _SENTENCE_END.search(first)
-    sentence = (first[: m.start() + 1] if m else first).strip().rstrip(".")
+    sentence = (first[: m.start() + 1] if m else first).strip().rstrip(".").rstrip()
+    if not sentence:
+        return "(untitled)"
     if len(sentence.split()) <= max_words:
         return sentence
     best = -1
