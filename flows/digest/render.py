@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -21,7 +21,12 @@ _env = Environment(
 
 
 def _local(value: datetime, tz: str, fmt: str = "%a %d %b %Y") -> str:
-    return value.astimezone(ZoneInfo(tz)).strftime(fmt)
+    """Local time of the digest's zone; a date at the calendar's edge (year 1 or 9999, which a
+    hostile feed can send) cannot move to every zone and is shown in UTC instead of failing."""
+    try:
+        return value.astimezone(ZoneInfo(tz)).strftime(fmt)
+    except OverflowError:
+        return value.astimezone(timezone.utc).strftime(fmt)
 
 
 _env.filters["local"] = _local
