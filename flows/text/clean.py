@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\u200e\u200f\ufeff]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\u200e\u200f\ufeff\ud800-\udfff]")  # + lone surrogates (JSON "\\ud800"): unstorable
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 
 _HASH_STUB = re.compile(r"^\s*[0-9a-f]{16,}(?:[_-][\w-]+)?\s*$", re.I)
