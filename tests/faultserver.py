@@ -128,7 +128,7 @@ class FaultServer:
 
     def start(self) -> "FaultServer":
         handler = type("Handler", (_Handler,), {"fault_server": self})
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._httpd = _QuietServer(("127.0.0.1", 0), handler)
         self._httpd.daemon_threads = True
         self._httpd.block_on_close = False
         if self.pages_dir is not None and self.pages_dir.is_dir():
@@ -263,6 +263,11 @@ class FaultServer:
             return None
         digest = hashlib.sha256(path.encode("utf-8", "surrogateescape")).digest()
         return self._page_ids[int.from_bytes(digest[:4], "big") % len(self._page_ids)]
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request, client_address) -> None:
+        """Clients hanging up mid-request are what faults are made of; no traceback on stderr."""
 
 
 def _etag(body: bytes) -> str:

@@ -67,3 +67,25 @@ def kill_group(proc: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
     except ProcessLookupError:
         pass
     proc.wait(timeout=30)
+
+
+RELEVANT_TEXT = ("Beijing warned Washington over US arms sales to Taiwan, and the Chinese foreign ministry "
+                 "summoned the American ambassador. The United States said the package for Taiwan was routine.")
+
+
+def run_cli(*args: str, timeout: float = 120, mem_limit_mb: float | None = None,
+            env: dict[str, str] | None = None):
+    """Run the CLI to completion under a wall-clock and a memory bound; returns (returncode,
+    stdout, stderr, sampler). Past either bound the process group is killed and returncode is None."""
+    from .memwatch import TreeSampler
+
+    proc = start_cli(*args, env=env)
+    with TreeSampler(proc.pid, limit_mb=mem_limit_mb, on_exceed=lambda: kill_group(proc)) as sampler:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+            code = None if sampler.exceeded else proc.returncode
+        except subprocess.TimeoutExpired:
+            kill_group(proc)
+            out, err = proc.communicate()
+            code = None
+    return code, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"), sampler
