@@ -11,10 +11,13 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
+from flows.config import load_settings
+from flows.pipeline import DigestOptions, run_digest
 from tests.faultserver import FaultServer, billion_laughs, endless_feed, external_entity_feed, gzip_bomb, json_feed
 
 from .hostile import HOSTILE_STRINGS, active_content, assert_no_active_content
@@ -145,7 +148,7 @@ def hostile_run(tmp_path_factory):
         report_path = root / "report.json"
         code, out, err, sampler = run_cli("ingest", "--config", str(config), "--force", "--report", str(report_path),
                                           timeout=TIME_LIMIT_S, mem_limit_mb=MEMORY_LIMIT_MB)
-        digest = run_cli("digest", "--config", str(config), "--since", "2000-01-01", timeout=120)
+        digest = run_digest(load_settings(config), DigestOptions(since=datetime(2000, 1, 1, tzinfo=timezone.utc)))
         yield {"code": code, "err": err, "sampler": sampler, "root": root, "feeds": feeds, "edge": edge,
                "report": json.loads(report_path.read_text()) if report_path.exists() else None,
                "requests": dict(fs.requests), "digest": digest, "canary": canary}
@@ -247,10 +250,7 @@ def test_nothing_executable_reaches_the_store_digest_or_email(hostile_run) -> No
     for guid, url, summary in rows:
         assert not re.match(r"\s*(?:javascript|vbscript|data):", url, re.I), (guid, url)
         assert not active_content(f"<html><body>{summary}</body></html>"), (guid, summary[:300])
-    code, out, err, _ = hostile_run["digest"]
-    assert code == 0, err[-2000:]
-    html_path = Path(out.strip().splitlines()[-1])
-    html = html_path.read_text(encoding="utf-8")
+    html = hostile_run["digest"].html_path.read_text(encoding="utf-8")
     assert "Taiwan arms sale" in html, "the hostile items did not reach the digest, so it proves nothing"
     assert_no_active_content(html)
     for outbox in (hostile_run["root"] / "digests").rglob("*.eml"):
