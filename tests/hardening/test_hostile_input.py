@@ -28,7 +28,7 @@ pytest.importorskip("flows.fetch", reason="the hardened fetcher (flows/fetch) ha
                     "the placeholder feed reader is not meant to survive hostile input")
 
 MAX_BYTES = 4 * 1024 * 1024
-MAX_ITEMS = 200
+MAX_ITEMS = 60
 MEMORY_LIMIT_MB = 2500          # the CLI, its fork server and two workers, all together
 TIME_LIMIT_S = 240
 
