@@ -47,6 +47,12 @@ def common(fn: Callable) -> Callable:
             return fn(settings=settings, quiet=quiet, **kwargs)
         except ConfigError as e:
             raise click.ClickException(f"invalid configuration:\n{e}") from None
+        except Exception as e:
+            from flows.store import StoreUnavailable
+
+            if isinstance(e, StoreUnavailable):        # locked or down through every retry: one line
+                raise click.ClickException(str(e)) from None
+            raise
 
     return wrapper
 
