@@ -1,0 +1,119 @@
+"""Full text of an article page with trafilatura (run in a worker process), and of feed HTML.
+
+`extract_page` is what a worker runs: decode the page (charset rules in `flows.fetch.charset`),
+read its language from the markup, extract the main text with its metadata, clean the text.
+It returns None when the page yields no article text; the caller then falls back to the feed's
+own content and records why in `Article.extraction_note`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from flows.fetch.charset import decode_html
+from flows.text.clean import clean_text
+
+EXTRACT_TIMEOUT_S = 60.0
+_LANG = re.compile(r"^([a-z]{2,3})(?:[-_][a-z0-9]{1,8})*$", re.I)
+_BLOCK_TAGS = frozenset(
+    "p div br li ul ol h1 h2 h3 h4 h5 h6 blockquote pre table tr section article header footer "
+    "figure figcaption dd dt hr".split()
+)
+
+
+@dataclass
+class PageText:
+    text: str
+    title: str | None = None
+    author: str | None = None
+    date: str | None = None          # as the page gives it (trafilatura: YYYY-MM-DD)
+    site_name: str | None = None
+    language: str | None = None
+    canonical_url: str | None = None
+
+
+def language_tag(value: str | None) -> str | None:
+    """'en' from 'en-US', 'EN_gb' or 'en'; None for anything that is not a language tag."""
+    if not value:
+        return None
+    match = _LANG.match(value.strip())
+    return match.group(1).lower() if match else None
+
+
+def _page_language(tree) -> str | None:
+    candidates = [tree.get("lang"), tree.get("{http://www.w3.org/XML/1998/namespace}lang")]
+    candidates += tree.xpath("//meta[@http-equiv][translate(@http-equiv,'CONTENT-LANGUAGE',"
+                             "'content-language')='content-language']/@content")
+    candidates += tree.xpath("//meta[@property='og:locale']/@content")
+    for value in candidates:
+        tag = language_tag(value)
+        if tag:
+            return tag
+    return None
+
+
+def extract_page(body: bytes, url: str, content_type: str | None = None) -> PageText | None:
+    """Main text and metadata of an HTML page; None when there is no article text in it."""
+    import trafilatura
+
+    tree = trafilatura.load_html(decode_html(body, content_type))
+    if tree is None:
+        return None
+    language = _page_language(tree)
+    # fast=True skips trafilatura's fallback extractors: on the 167 benchmark pages it is both
+    # faster and more accurate (token F1 0.960 vs 0.945 for `trafilatura.extract` defaults), and
+    # that pays for the metadata. A page's date matters only for undated entries: no deep search.
+    doc = trafilatura.bare_extraction(
+        tree, url=url, fast=True, with_metadata=True, include_comments=False,
+        date_extraction_params={"extensive_search": False, "original_date": True},
+    )
+    if doc is None or not (doc.text or "").strip():
+        return None
+    text = clean_text(doc.text)
+    if not text.strip():
+        return None
+    return PageText(
+        text=text,
+        title=(doc.title or "").strip() or None,
+        author=(doc.author or "").strip() or None,
+        date=doc.date or None,
+        site_name=(doc.sitename or "").strip() or None,
+        language=language_tag(doc.language) or language,
+        canonical_url=doc.url if doc.url and doc.url.startswith(("http://", "https://")) else None,
+    )
+
+
+def fragment_text(html: str | None) -> str:
+    """Plain text of an HTML fragment from a feed (a summary or `content:encoded`), paragraphs kept."""
+    if not html or not html.strip():
+        return ""
+    if "<" not in html:
+        return clean_text(html)
+    from lxml import etree
+    from lxml import html as lxml_html
+
+    try:
+        root = lxml_html.fragment_fromstring(html, create_parent="div")
+    except (etree.ParserError, ValueError):
+        return clean_text(re.sub(r"<[^>]+>", " ", html))
+    for bad in root.xpath(".//script|.//style|.//noscript|.//iframe|.//form"):
+        bad.drop_tree()
+    parts: list[str] = []
+
+    def walk(node) -> None:
+        if isinstance(node.tag, str) and node.tag.lower() in _BLOCK_TAGS:
+            parts.append("\n\n")
+        if node.text and isinstance(node.tag, str):
+            parts.append(node.text)
+        for child in node:
+            walk(child)
+            if child.tail:
+                parts.append(child.tail)
+        if isinstance(node.tag, str) and node.tag.lower() in _BLOCK_TAGS:
+            parts.append("\n\n")
+
+    walk(root)
+    text = "".join(parts)
+    text = "\n\n".join(" ".join(block.split()) for block in re.split(r"\n\s*\n", text))
+    return clean_text(text)

@@ -1,0 +1,94 @@
+"""A process pool for CPU-bound steps (feed parsing, full-text extraction) under an event loop.
+
+Why processes: the work is pure-Python CPU (feedparser, trafilatura) that threads cannot run in
+parallel, and trafilatura once segfaulted in threads; a crashed worker here costs its item a
+fallback, not the run. Workers start with `forkserver`, so they do not inherit the event loop's
+threads and sockets. The pool starts on first use, so a run with nothing new never starts it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, Callable
+
+MAX_RESTARTS = 3
+
+
+class WorkerError(Exception):
+    """A job that did not finish in its worker (crash, timeout, or an exception), in one line."""
+
+
+def available_cpus() -> int:
+    try:
+        return max(len(os.sched_getaffinity(0)), 1)
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+# Imported once by the fork server, so every worker (and every later pool in this process)
+# starts with them loaded: a pool costs a fork, not a second of imports.
+PRELOAD = ["feedparser", "trafilatura", "flows.extract", "flows.sources.feedparse"]
+
+
+class CpuPool:
+    """`await pool.run(fn, *args, timeout=…)`; `close()` when done (or use `with`)."""
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = workers or available_cpus()
+        self._pool: ProcessPoolExecutor | None = None
+        self.restarts = 0
+
+    def __enter__(self) -> "CpuPool":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _executor(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(PRELOAD)   # no effect once the fork server runs
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+        return self._pool
+
+    def _discard(self, pool: ProcessPoolExecutor, kill: bool) -> None:
+        """Drop a broken or stuck pool; the next job starts a fresh one."""
+        if self._pool is not pool:
+            return
+        self._pool = None
+        self.restarts += 1
+        if kill:
+            # A job stuck past its timeout cannot be cancelled; its worker must go.
+            for process in list(getattr(pool, "_processes", {}).values()):
+                process.kill()
+        pool.shutdown(wait=False, cancel_futures=True)
+
+    async def run(self, fn: Callable[..., Any], *args: Any, timeout: float,
+                  passthrough: tuple[type[Exception], ...] = ()) -> Any:
+        """fn(*args) in a worker. Exceptions of the `passthrough` types are raised as they are;
+        anything else that goes wrong (crash, timeout, another exception) is a WorkerError."""
+        if self.restarts > MAX_RESTARTS:
+            raise WorkerError("worker pool disabled after repeated crashes")
+        pool = self._executor()
+        loop = asyncio.get_running_loop()
+        try:
+            return await asyncio.wait_for(loop.run_in_executor(pool, fn, *args), timeout)
+        except BrokenProcessPool:
+            self._discard(pool, kill=False)
+            raise WorkerError("worker process crashed") from None
+        except TimeoutError:
+            self._discard(pool, kill=True)
+            raise WorkerError(f"took longer than {timeout:g}s") from None
+        except passthrough:
+            raise
+        except Exception as exc:  # an exception raised by fn inside the worker
+            raise WorkerError(f"{type(exc).__name__}: {str(exc)[:300]}") from None
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
