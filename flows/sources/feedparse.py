@@ -43,6 +43,23 @@ _SY_PERIODS = {"hourly": 3600, "daily": 86400, "weekly": 7 * 86400, "monthly": 3
                "yearly": 365 * 86400}
 
 
+_CHAR_REF = re.compile(rb"&#(?:[xX]([0-9a-fA-F]{1,16})|([0-9]{1,20}));?")
+
+
+def _impossible_refs_replaced(body: bytes) -> bytes:
+    """feedparser 6 raises on a character reference to a surrogate or past U+10FFFF (`&#xD800;`),
+    which would make one hostile entry cost the whole feed on every run; such a reference becomes
+    U+FFFD instead."""
+    if b"&#" not in body:
+        return body
+
+    def sub(m: re.Match) -> bytes:
+        value = int(m.group(1), 16) if m.group(1) else int(m.group(2))
+        return b"&#xFFFD;" if 0xD800 <= value <= 0xDFFF or value > 0x10FFFF else m.group(0)
+
+    return _CHAR_REF.sub(sub, body)
+
+
 class NotAFeed(Exception):
     """The bytes are neither a feed nor a page that links one (message says what they are)."""
 
@@ -80,6 +97,7 @@ def parse_feed(body: bytes, url: str, headers: dict[str, str]) -> ParsedFeed:
         raise NotAFeed("empty document")
     if "json" in media_type(content_type) or stripped[:1] in (b"{", b"["):
         return parse_json_feed(stripped, url)
+    body = _impossible_refs_replaced(body)
     parsed = _parse_xml(body, url, headers)
     if parsed.entries or (parsed.kind and not parsed.problem):
         return parsed
