@@ -148,6 +148,15 @@ def _utc(struct) -> datetime | None:
         return None
 
 
+def _http_link(base: str, link: str | None) -> str | None:
+    """An entry's link resolved against the feed's URL; None unless http(s) (a `javascript:` or
+    `data:` "link" must never become an item's URL)."""
+    if not link or not link.strip():
+        return None
+    resolved = urljoin(base, link.strip())
+    return resolved if resolved.lower().startswith(("http://", "https://")) else None
+
+
 def _plain(value: str | None) -> str:
     """Titles may carry markup (Atom type="html"); a title is plain text."""
     if not value:
@@ -197,7 +206,7 @@ def _parse_xml(body: bytes, url: str, headers: dict[str, str]) -> ParsedFeed:
         entries.append(FeedEntry(
             title=_plain(e.get("title")),
             guid=(e.get("id") or "").strip() or None,
-            link=urljoin(url, e["link"].strip()) if (e.get("link") or "").strip() else None,
+            link=_http_link(url, e.get("link")),
             published=_utc(e.get("published_parsed") or e.get("updated_parsed") or e.get("created_parsed")),
             author=_plain(e.get("author")) or None,
             summary_html=e.get("summary") or None,
@@ -303,7 +312,7 @@ def parse_json_feed(body: bytes, url: str) -> ParsedFeed:
         entries.append(FeedEntry(
             title=_plain(_text(item.get("title"))),
             guid=_text(item.get("id")),
-            link=urljoin(url, link) if link else None,
+            link=_http_link(url, link),
             published=_json_date(item.get("date_published")) or _json_date(item.get("date_modified")),
             author=_json_author(item, data),
             summary_html=_text(item.get("summary")),
