@@ -22,8 +22,8 @@ from tests.faultserver import FaultServer
 
 from .util import kill_group, make_project, need_fixtures, run_cli, start_cli
 
-# Small real feeds (about 30 entries), so a kill lands in fetching, extraction or storing.
-CRASH_FEEDS = ["c297e9381ecd4a00.feed", "c8ffd33cfd9f8891.feed", "137dd53eb3d6d860.feed", "4bf53cb602417030.feed"]
+# Small real feeds (21 entries) and the 5 seeds, so a kill lands in fetching, extraction or storing.
+CRASH_FEEDS = ["c297e9381ecd4a00.feed", "c8ffd33cfd9f8891.feed", "137dd53eb3d6d860.feed"]
 KILLS = 2
 SEED = random.randrange(1_000_000)
 
@@ -73,7 +73,7 @@ def reference(server, tmp_path_factory) -> tuple[set[str], float]:
     start = time.monotonic()
     report = run_ingest(settings, IngestOptions(force=True))
     took = time.monotonic() - start
-    assert report.items_new >= 25, report.to_dict()
+    assert report.items_new >= 20, report.to_dict()
     return check_store(root), took
 
 

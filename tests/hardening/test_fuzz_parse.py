@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from .hostile import HOSTILE_STRINGS
 from .util import need_fixtures
 
-FUZZ = settings(max_examples=120, deadline=timedelta(seconds=10),
+FUZZ = settings(max_examples=80, deadline=timedelta(seconds=10),
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 values = st.one_of(st.sampled_from(HOSTILE_STRINGS), st.text(max_size=60),

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from flows.models import MAX_TEXT_CHARS, MAX_TITLE_CHARS, Article, item_id_for
 
-PROPS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 raw_text = st.text(st.characters(codec=None, categories=None), max_size=300)
 
 

@@ -16,7 +16,7 @@ from flows.digest.select import DigestContent, IssueSection, StoryEntry, snippet
 
 from .hostile import HOSTILE_STRINGS, assert_no_active_content
 
-PROPS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # Only these elements come from the template; anything else would be the content's own markup.
 TEMPLATE_TAGS = {"html", "head", "meta", "title", "style", "body", "div", "header", "h1", "h2", "h3",

@@ -20,7 +20,7 @@ from flows.text.clean import (
 )
 from flows.text.repeats import content_words, drop_repeated_passages
 
-PROPS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # Text that looks like articles and junk: words, punctuation, shortcodes, control characters,
 # exotic spaces, line breaks — drawn together so the generator hits the interesting mixtures.

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 canonical = pytest.importorskip("flows.stories.canonical", reason="flows.stories.canonical has not landed on this branch")
 canonical_url = canonical.canonical_url
 
-PROPS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 label = st.from_regex(r"[a-z][a-z0-9-]{0,10}[a-z0-9]", fullmatch=True)
 host = st.builds(lambda parts, tld: ".".join([*parts, tld]), st.lists(label, min_size=1, max_size=3),
