@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import random
+import signal
 import sqlite3
 import statistics
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -53,7 +56,24 @@ def _percentiles(values: list[float]) -> dict[str, float]:
             "mean": statistics.fmean(values)}
 
 
+CYCLE_TIMEOUT_S = 300                            # one ingest taking longer than this is a hang
+
+
+def _reader(stream) -> "queue.Queue[str]":
+    """Lines of a stream through a queue, so a hung worker cannot hang the soak."""
+    lines: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:
+        for line in stream:
+            lines.put(line)
+        lines.put("")
+
+    threading.Thread(target=pump, daemon=True).start()
+    return lines
+
+
 @pytest.mark.soak
+@pytest.mark.timeout(int(SOAK_BUDGET_S + CYCLE_TIMEOUT_S + 600))
 def test_soak(tmp_path: Path, capsys) -> None:
     need_proc()
     feeds_dir = need_fixtures("feeds")
@@ -73,7 +93,10 @@ def test_soak(tmp_path: Path, capsys) -> None:
         worker = subprocess.Popen([os.sys.executable, "-m", "tests.hardening.soak_worker", str(config)], cwd=ROOT,
                                   env=clean_env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                   stderr=subprocess.DEVNULL, text=True, start_new_session=True)
-        cycles, crashed = [], []
+        cycles, crashed, hung = [], [], []
+        lines = _reader(worker.stdout)
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        progress = (RESULTS / "soak-progress.jsonl").open("w")
         server.set_rate(FAULT_RATE)
         fault_phase_end = CYCLES - CLEAN_CYCLES
         try:
@@ -83,25 +106,36 @@ def test_soak(tmp_path: Path, capsys) -> None:
                     server.set_rate(0.0)
                 if over_budget and cycle <= fault_phase_end:
                     fault_phase_end = cycle - 1                       # cut the fault phase short
+                injected = server.faults_injected
                 worker.stdin.write("ingest\n")
                 worker.stdin.flush()
-                line = worker.stdout.readline()
+                try:
+                    line = lines.get(timeout=CYCLE_TIMEOUT_S)
+                except queue.Empty:
+                    hung.append(cycle)
+                    break
                 if not line:
                     crashed.append(cycle)
                     break
                 result = json.loads(line)
-                result.update(cycle=cycle, faults=server.rate > 0)
+                result.update(cycle=cycle, faults=server.rate > 0, injected=server.faults_injected - injected)
                 cycles.append(result)
+                progress.write(json.dumps({k: v for k, v in result.items() if k != "report"}) + "\n")
+                progress.flush()
                 if over_budget and cycle >= fault_phase_end + CLEAN_CYCLES:
                     break
         finally:
-            if worker.poll() is None:
+            progress.close()
+            if worker.poll() is None and not hung:
                 worker.stdin.write("quit\n")
                 worker.stdin.flush()
                 try:
                     worker.wait(timeout=60)
                 except subprocess.TimeoutExpired:
-                    os.killpg(worker.pid, 9)
+                    pass
+            if worker.poll() is None:
+                os.killpg(worker.pid, signal.SIGKILL)      # the process group this test started
+                worker.wait(timeout=30)
         stored = _stored(tmp_path / "soak")
         faults = dict(server.stats)
 
@@ -117,6 +151,7 @@ def test_soak(tmp_path: Path, capsys) -> None:
         "clean_cycles": len(cycles) - len(fault_cycles), "fault_rate": FAULT_RATE, "feeds": len(names),
         "faults_injected": sum(faults.values()), "faults_by_kind": faults,
         "feed_failures_survived": failures, "run_errors": len(run_errors), "worker_crashed_at": crashed,
+        "worker_hung_at": hung,
         "items_expected": len(expected), "items_stored": len(stored),
         "items_missing": len(set(expected) - set(stored)), "items_unexpected": len(set(stored) - set(expected)),
         "items_text_degraded_to_feed": len(degraded),
@@ -127,12 +162,12 @@ def test_soak(tmp_path: Path, capsys) -> None:
         "fault_cycle_seconds": _percentiles([c["seconds"] for c in fault_cycles]) if fault_cycles else None,
         "reference_ingest_s": reference_s, "total_s": time.monotonic() - started,
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "soak.json").write_text(json.dumps(summary, indent=2) + "\n")
     with capsys.disabled():
         print("\nsoak:", json.dumps(summary, indent=2))
 
     assert not crashed, f"the ingest process died at cycle {crashed[0]}"
+    assert not hung, f"an ingest hung for over {CYCLE_TIMEOUT_S} s at cycle {hung[0]}"
     assert not run_errors, f"{len(run_errors)} runs raised: {run_errors[0]['error']}"
     assert len(cycles) >= min(CYCLES, 50)
     assert set(stored) == set(expected), (f"after {summary['clean_cycles']} clean cycles: "
