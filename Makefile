@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 .PHONY: install run test bench serve soak clean help
 
 help:
-	@echo "make run      install (first time) and run the pipeline once on config/pipeline.yaml"
+	@echo "make run      install (first time), run the pipeline once and send the digest (outbox without SMTP)"
 	@echo "make test     run the test suite"
 	@echo "make install  create .venv with uv from uv.lock"
 	@echo "make bench    print the benchmarks' figures"
@@ -28,7 +28,7 @@ $(STAMP): pyproject.toml uv.lock | $(UV)
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/uschina-digest run
+	$(BIN)/uschina-digest run --send
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

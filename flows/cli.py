@@ -125,6 +125,20 @@ def _digest(settings: Settings, **options: Any) -> dict:
     return pipeline.run_digest(settings, pipeline.DigestOptions(**options)).to_dict()
 
 
+def _report_deliveries(result: dict, quiet: bool) -> None:
+    """One line per message handled; where messages wait (and why) is printed even with --quiet."""
+    marks = {"sent": "✓ sent", "already_sent": "= already sent", "queued": "… waiting in the outbox",
+             "failed": "✗ not sent", "busy": "~ being sent by another run", "gave_up": "✗ given up"}
+    if not quiet:
+        for d in result.get("deliveries") or []:
+            line = f"  {marks.get(d['status'], d['status'])}: {d['digest_id']} → {d['recipient']}"
+            if d.get("error") and d["status"] in ("failed", "gave_up"):
+                line += f" ({d['error']})"
+            click.echo(line, err=True)
+    if result.get("outbox"):
+        click.echo(result["outbox"], err=True)
+
+
 def _summary(report: dict, quiet: bool) -> None:
     if not quiet:
         errors = sum(1 for s in report["sources"] if s["status"] == "error")
@@ -152,6 +166,7 @@ def run(settings: Settings, quiet: bool, sources: str, max_items: int | None, fo
     report = _ingest(settings, quiet, sources, max_items, force)
     _summary(report, quiet)
     result = _digest(settings, send=send)
+    _report_deliveries(result, quiet)
     click.echo(result["html_path"])
 
 
@@ -201,6 +216,7 @@ def digest(settings: Settings, quiet: bool, period: str | None, since: str | Non
     if not quiet:
         click.echo(f"digest {result['id']}: {result['n_stories']} stories, {result['n_items']} items, "
                    f"{result['n_sources']} sources", err=True)
+    _report_deliveries(result, quiet)
     click.echo(result["html_path"])
 
 

@@ -112,7 +112,12 @@ class EmailSettings(_Model):
     )
     recipients: list[Recipient] = Field(default_factory=list)
     timeout: float = Field(default=30.0, gt=0)
-    unsubscribe_url: str | None = None
+    retries: int = Field(default=3, ge=1, le=10, description="SMTP tries per message in one run.")
+    retry_backoff: float = Field(default=2.0, ge=0, le=300, description="Seconds before the 2nd try, doubled after.")
+    ca_file: Path | None = Field(default=None, description="CA bundle to trust for TLS (a private relay).")
+    unsubscribe_url: str | None = Field(
+        default=None, description="Unsubscribe link; `{address}` is replaced by the recipient's address."
+    )
 
 
 class ScheduleSettings(_Model):
@@ -368,6 +373,7 @@ def load_settings(path: str | Path | None = None, environ: dict[str, str] | None
     settings.seeds_dir = _resolve(base, settings.seeds_dir)
     settings.issues_file = _resolve(base, settings.issues_file)
     settings.feeds_opml = _resolve(base, settings.feeds_opml)
+    settings.email.ca_file = _resolve(base, settings.email.ca_file)
     settings.config_path = cfg_path
     if settings.seeds_dir is not None and not settings.seeds_dir.is_dir():
         raise ConfigError(f"{cfg_path}: seeds_dir: folder {settings.seeds_dir} does not exist")

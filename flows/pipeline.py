@@ -163,12 +163,13 @@ class DigestResult:
     issue_counts: dict[str, int]
     top_issues: list[str]
     deliveries: list[dict] = field(default_factory=list)
+    outbox: str | None = None        # set when messages were left in the outbox, and why
 
     def to_dict(self) -> dict:
         return {"id": self.id, "html_path": str(self.html_path), "text_path": str(self.text_path),
                 "index_path": str(self.index_path), "n_stories": self.n_stories, "n_items": self.n_items,
                 "n_sources": self.n_sources, "issue_counts": self.issue_counts,
-                "top_issues": self.top_issues, "deliveries": self.deliveries}
+                "top_issues": self.top_issues, "deliveries": self.deliveries, "outbox": self.outbox}
 
 
 def build_digest(settings: Settings, options: DigestOptions) -> DigestResult:
@@ -184,20 +185,111 @@ def build_digest(settings: Settings, options: DigestOptions) -> DigestResult:
     taxonomy = load_taxonomy(settings.issues_file)
     period = options.period or settings.digest.period
     ident, since, until = window(store, settings, period, options.since, options.until)
+    period = period if options.since is None else "custom"
     content = select_content(store, settings, taxonomy, ident, period, since, until, options.issues)
     html_path, text_path = write_digest(content, settings.digests_dir)
     save_digest(store, Digest(
-        id=ident, period=period if options.since is None else "custom", since=since, until=until,
+        id=ident, period=period, since=since, until=until,
         created_at=datetime.now(timezone.utc), html_path=str(html_path), text_path=str(text_path),
         n_stories=content.n_stories, n_items=content.n_items, n_sources=content.n_sources,
         top_issues=content.top_issues(), issue_counts=content.issue_counts(),
     ), {s.key: s.n_items for s in content.stories})
-    index = write_index(list_digests(store), settings.digests_dir, {i.id: i.name for i in taxonomy.issues})
+    names = {i.id: i.name for i in taxonomy.issues}
+    index = write_index(list_digests(store), settings.digests_dir, names, settings.schedule.timezone)
     return DigestResult(ident, html_path, text_path, index, content.n_stories, content.n_items,
                         content.n_sources, content.issue_counts(), content.top_issues())
 
 
+def smtp_password(settings: Settings):
+    """The SMTP password: from the environment, else the configured Prefect Secret block."""
+    if settings.email.password is not None or not settings.email.password_block:
+        return settings.email.password
+    from flows.prefect_secrets import load_secret
+
+    return load_secret(settings.email.password_block)
+
+
+def deliver_digest(settings: Settings, result: DigestResult, options: DigestOptions) -> DigestResult:
+    """E-mail a written digest: each recipient their issues, exactly once (see flows.deliver.outbox).
+
+    Messages left by earlier runs go first. Without an SMTP host everything waits in
+    `digests/outbox/`, and `result.outbox` says so.
+    """
+    from flows.config import ConfigError, Recipient
+    from flows.deliver.email import build_message, message_id, to_bytes, unsubscribe_link
+    from flows.deliver.outbox import Outbox
+    from flows.deliver.smtp import SmtpConfig, SmtpTransport
+    from flows.digest.render import chart_png, render_email
+    from flows.digest.select import OTHER, arrange, load_digest_data
+    from flows.store.digests import get_digest
+    from flows.store.items import as_utc
+
+    email = settings.email
+    store = store_for(settings)
+    taxonomy = load_taxonomy(settings.issues_file)
+    digest = get_digest(store, result.id)
+    if digest is None:
+        raise ValueError(f"digest {result.id} is not in the store")
+    recipients = [Recipient(address=options.to)] if options.to else list(email.recipients)
+    known = set(taxonomy.ids) | {OTHER}
+    for n, r in enumerate(recipients):
+        unknown = [] if r.issues == "all" else [i for i in r.issues if i not in known]
+        if unknown:
+            raise ConfigError(f"email.recipients[{n}] ({r.address}): unknown issue(s) {unknown} "
+                              f"(known: {', '.join(sorted(known))})")
+
+    data = load_digest_data(store, settings, taxonomy, digest.id, digest.period,
+                            as_utc(digest.since), as_utc(digest.until))
+    charts: dict[frozenset | None, bytes] = {}
+
+    def message_for(r) -> bytes:
+        issues = None if r.issues == "all" else list(r.issues)
+        if options.issues:
+            issues = [i for i in (issues or options.issues) if i in options.issues]
+        content = arrange(data, issues)
+        key = None if issues is None else frozenset(issues)
+        if key not in charts:
+            charts[key] = chart_png(content)
+        unsubscribe = unsubscribe_link(email.unsubscribe_url, r.address, email.from_address)
+        rendered = render_email(content, settings.digest.archive_url, unsubscribe, charts[key])
+        return to_bytes(build_message(rendered, from_address=email.from_address, to_address=r.address,
+                                      to_name=r.name, digest_id=digest.id, unsubscribe=unsubscribe))
+
+    transport = None
+    if email.smtp_host:
+        transport = SmtpTransport(SmtpConfig(
+            host=email.smtp_host, port=email.smtp_port, security=email.security, username=email.username,
+            password=smtp_password(settings), timeout=email.timeout, ca_file=email.ca_file,
+            retries=email.retries, backoff=email.retry_backoff))
+    outbox_dir = settings.digests_dir / "outbox"
+    outbox = Outbox(store, outbox_dir, transport, email.from_address)
+    try:
+        outcomes = outbox.flush()
+        flushed = {(o.digest_id, o.recipient) for o in outcomes}
+        for r in recipients:
+            outcome = outbox.deliver(digest.id, r.address, message_id(digest.id, r.address, email.from_address),
+                                     lambda r=r: message_for(r))
+            if (outcome.digest_id, outcome.recipient) not in flushed:
+                outcomes.append(outcome)
+    finally:
+        if transport is not None:
+            transport.close()
+    result.deliveries = [o.to_dict() for o in outcomes]
+    waiting = [o for o in outcomes if o.status in ("queued", "failed")]
+    if transport is None and waiting:
+        result.outbox = (f"no SMTP server configured: {len(waiting)} message(s) wait in {outbox_dir} "
+                         f"(set email.smtp_host or USCHINA_DIGEST_SMTP_HOST to send them)")
+    elif waiting:
+        result.outbox = f"{len(waiting)} message(s) not sent, kept in {outbox_dir} for the next run"
+    for o in outcomes:
+        log.debug("delivery %s → %s: %s%s", o.digest_id, o.recipient, o.status, f" ({o.error})" if o.error else "")
+    return result
+
+
 def run_digest(settings: Settings, options: DigestOptions | None = None, step: Step = direct) -> DigestResult:
-    """Build the digest of the period (delivery plugs in here)."""
+    """Build the digest of the period, then (with `send`) e-mail it."""
     options = options or DigestOptions()
-    return step(build_digest, settings, options)
+    result = step(build_digest, settings, options)
+    if options.send or options.to:
+        result = step(deliver_digest, settings, result, options)
+    return result

@@ -1,21 +1,42 @@
-"""What a digest contains: the window, the stories in it, grouped by issue in the taxonomy's order."""
+"""What a digest contains: the window, its stories, and how they are arranged for one reader.
+
+Two steps. `load_digest_data` reads the store once: every story first seen in the window (with all
+its sources, older ones included), and the label rows of the periods before it for the trend.
+`arrange` is pure: it places each story once, under its strongest issue among those the reader
+follows, builds the sections in taxonomy order, the top stories, the movers and the trend. So one
+digest renders for the archive (all issues) and for each recipient (their issues) from one read.
+"""
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+from markupsafe import Markup
+
 from flows.config import Settings, Taxonomy
+from flows.digest.chart import Trend, TrendSeries
+from flows.digest.safe_html import clean_feed_html
+from flows.digest.summary import summarize
 from flows.store import Store
 from flows.store.digests import covered_story_keys, previous_digest
-from flows.store.items import as_utc, items_first_seen_between, labels_for
+from flows.store.items import as_utc, labels_for
 from flows.store.schema import Item
+from flows.store.selection import (
+    label_rows_between,
+    relevant_items_between,
+    story_members,
+    story_representatives,
+)
 
 PERIOD_LENGTH = {"daily": timedelta(days=1), "weekly": timedelta(days=7)}
 WORDS_PER_MINUTE = 230
 OTHER = "other"
+OTHER_NAME = "Other"
+MOVERS = 3
+SHORT_TEXT_WORDS = 40      # below this, a feed's own summary (sanitized) may say more than the text
 
 
 @dataclass
@@ -26,55 +47,123 @@ class StoryEntry:
     link: str | None               # http(s) link to the representative item, None for seeds
     sources: list[str]
     published: datetime
-    snippet: str
     reading_minutes: int
-    issues: list[str]
+    issue_scores: dict[str, float]  # issue id -> best score over the story's items
     relevance: float
+    summary: str = ""              # 1–2 extractive sentences of the representative item
+    summary_html: Markup | None = None   # the feed's own summary, sanitized, for near-empty texts
     evidence: dict[str, str] = field(default_factory=dict)   # issue id -> best evidence sentence
     n_items: int = 1
-    updated: bool = False          # shown in an earlier digest, with new sources since
+    updated: bool = False          # shown in an earlier digest, with new items since
 
     @property
     def n_sources(self) -> int:
         return len(self.sources)
+
+    @property
+    def issues(self) -> list[str]:
+        return sorted(self.issue_scores, key=lambda i: -self.issue_scores[i])
+
+
+@dataclass(frozen=True)
+class Window:
+    """One period of the trend: the stories first seen in it and their issue scores."""
+
+    start: datetime
+    end: datetime
+    stories: dict[str, dict[str, float]]
 
 
 @dataclass
 class IssueSection:
     id: str
     name: str
-    stories: list[StoryEntry]
+    stories: list[StoryEntry]      # shown (at most max_items_per_issue)
+    count: int = 0                 # stories placed here, shown or not
+    previous: int | None = None    # stories placed here in the period before (None: no history)
+
+    @property
+    def more(self) -> int:
+        return self.count - len(self.stories)
+
+    @property
+    def change(self) -> str:
+        return change_label(self.count, self.previous)
 
 
 @dataclass
-class DigestContent:
+class DigestData:
+    """Everything a digest is made of, read from the store once."""
+
     id: str
     period: str
     since: datetime
     until: datetime
     timezone: str
+    stories: list[StoryEntry]      # ranked: most sources, then relevance
+    windows: list[Window]          # oldest first; the last is [since, until)
+    issue_names: dict[str, str]    # taxonomy order, then "other"
+    top_stories: int = 5
+    max_per_issue: int = 25
+
+
+@dataclass
+class DigestContent:
+    """A digest arranged for one audience (all issues, or a recipient's)."""
+
+    data: DigestData
+    issues: list[str] | None       # the audience's issues; None = all (and "other")
     sections: list[IssueSection]
-    n_items: int
-    n_sources: int
+    top: list[StoryEntry]
+    movers: list[IssueSection]
+    trend: Trend
+    placed: list[StoryEntry]       # every story placed in a section, ranked, shown or beyond the cap
+
+    id = property(lambda self: self.data.id)
+    period = property(lambda self: self.data.period)
+    since = property(lambda self: self.data.since)
+    until = property(lambda self: self.data.until)
+    timezone = property(lambda self: self.data.timezone)
 
     @property
     def stories(self) -> list[StoryEntry]:
-        seen: dict[str, StoryEntry] = {}
-        for section in self.sections:
-            for story in section.stories:
-                seen.setdefault(story.key, story)
-        return list(seen.values())
+        return self.placed
 
     @property
     def n_stories(self) -> int:
-        return len(self.stories)
+        return len(self.placed)
+
+    @property
+    def n_items(self) -> int:
+        return sum(s.n_items for s in self.placed)
+
+    @property
+    def n_sources(self) -> int:
+        return len({src for s in self.placed for src in s.sources})
+
+    @property
+    def subscribed_names(self) -> list[str]:
+        if self.issues is None:
+            return []
+        return [self.data.issue_names[i] for i in self.data.issue_names if i in self.issues]
 
     def issue_counts(self) -> dict[str, int]:
-        return {s.id: len(s.stories) for s in self.sections}
+        return {s.id: s.count for s in self.sections}
 
     def top_issues(self, n: int = 3) -> list[str]:
-        ranked = sorted((s for s in self.sections if s.id != OTHER), key=lambda s: -len(s.stories))
+        ranked = sorted((s for s in self.sections if s.id != OTHER), key=lambda s: -s.count)
         return [s.id for s in ranked[:n]]
+
+    def for_issues(self, issues: list[str] | None) -> "DigestContent":
+        """The same digest for a reader of these issues (None: all)."""
+        return arrange(self.data, issues)
+
+    def capped(self, per_issue: int) -> "DigestContent":
+        """At most `per_issue` stories shown per section (the rest counted, in the archive)."""
+        return arrange(replace(self.data, max_per_issue=per_issue), self.issues)
+
+
+# ------------------------------------------------------------------ window
 
 
 def digest_id(period: str, until: datetime, tz: str) -> str:
@@ -103,75 +192,173 @@ def window(store: Store, settings: Settings, period: str, since: datetime | None
     return ident, min(start, until), until
 
 
-_SENT = re.compile(r"(?<=[.!?…])[\"'”’]?\s+")
+# ------------------------------------------------------------------ placement and change
 
 
-def snippet(text: str, max_chars: int = 280) -> str:
-    """The first sentences of the body, up to `max_chars`, cut at a sentence end where possible."""
-    first = text.strip().split("\n\n", 1)[0]
-    if len(first) <= max_chars:
-        return first
-    out = ""
-    for sentence in _SENT.split(first):
-        if len(out) + len(sentence) + 1 > max_chars:
-            break
-        out = f"{out} {sentence}".strip()
-    return out or first[: max_chars - 1].rsplit(" ", 1)[0] + "…"
+def place(scores: dict[str, float], allowed: set[str] | None, order: dict[str, int]) -> str | None:
+    """The one section a story goes in: its strongest issue the reader follows.
+
+    A story with no issue goes under "Other" (when the reader takes all issues or asked for it);
+    a story whose issues the reader does not follow is left out.
+    """
+    if not scores:
+        return OTHER if allowed is None or OTHER in allowed else None
+    candidates = [i for i in scores if (allowed is None or i in allowed) and i in order]
+    if not candidates:
+        return None
+    return max(candidates, key=lambda i: (scores[i], -order[i]))
+
+
+def change_label(current: int, previous: int | None) -> str:
+    """"▲ 3×", "▲", "▼", "steady" or "▲ new" — how an issue moved against the period before."""
+    if previous is None:
+        return ""
+    if current == previous:
+        return "steady"
+    if previous == 0:
+        return "▲ new"
+    if current > previous:
+        ratio = current / previous
+        return f"▲ {round(ratio)}×" if ratio >= 1.95 else "▲"
+    return "▼"
+
+
+def _count(stories: dict[str, dict[str, float]], allowed: set[str] | None, order: dict[str, int]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for scores in stories.values():
+        where = place(scores, allowed, order)
+        if where is not None:
+            out[where] = out.get(where, 0) + 1
+    return out
+
+
+def _label(when: datetime, period: str, tz: str) -> str:
+    local = when.astimezone(ZoneInfo(tz))
+    if period == "weekly":
+        return f"W{local.isocalendar()[1]:02d}"
+    return f"{local:%d %b}".lstrip("0")
+
+
+def arrange(data: DigestData, issues: list[str] | None) -> DigestContent:
+    """Sections, top stories, movers and trend of `data` for a reader of `issues` (None: all)."""
+    allowed = set(issues) if issues is not None else None
+    order = {issue: n for n, issue in enumerate(data.issue_names)}
+    placed: dict[str, list[StoryEntry]] = {}
+    for story in data.stories:
+        where = place(story.issue_scores, allowed, order)
+        if where is not None:
+            placed.setdefault(where, []).append(story)
+
+    history = [_count(w.stories, allowed, order) for w in data.windows]
+    has_history = len(history) > 1 and any(sum(h.values()) for h in history[:-1])
+    before = history[-2] if has_history else None
+
+    sections = [
+        IssueSection(issue, name, placed[issue][: data.max_per_issue], len(placed[issue]),
+                     None if before is None or issue == OTHER else before.get(issue, 0))
+        for issue, name in data.issue_names.items() if placed.get(issue)
+    ]
+    shown_ids = [s for s in data.issue_names if s != OTHER and (allowed is None or s in allowed)]
+    movers: list[IssueSection] = []
+    if before is not None:
+        now_counts = {s.id: s.count for s in sections}
+        moved = [IssueSection(i, data.issue_names[i], [], now_counts.get(i, 0), before.get(i, 0))
+                 for i in shown_ids if now_counts.get(i, 0) != before.get(i, 0)]
+        moved.sort(key=lambda s: (-abs(math.log2((s.count + 1) / (s.previous + 1))), -s.count, order[s.id]))
+        movers = moved[:MOVERS]
+
+    placed_keys = {s.key for stories in placed.values() for s in stories}
+    all_placed = [s for s in data.stories if s.key in placed_keys]
+    n_top = min(data.top_stories, len(all_placed) // 2)
+    trend = Trend(
+        labels=[_label(w.end, data.period, data.timezone) for w in data.windows],
+        series=[TrendSeries(i, data.issue_names[i], [h.get(i, 0) for h in history]) for i in shown_ids],
+    )
+    return DigestContent(data, issues, sections, all_placed[:n_top], movers, trend, all_placed)
+
+
+# ------------------------------------------------------------------ reading the store
 
 
 def _link(item: Item) -> str | None:
     return item.url if item.url.startswith(("http://", "https://")) else None
 
 
-def select_content(store: Store, settings: Settings, taxonomy: Taxonomy, ident: str, period: str,
-                   since: datetime, until: datetime, issues: list[str] | None = None) -> DigestContent:
-    """Relevant items first seen in the window, grouped into stories, sections in taxonomy order."""
-    items = [i for i in items_first_seen_between(store, since, until) if i.relevant]
-    labels = labels_for(store, [i.id for i in items])
-    covered = covered_story_keys(store, exclude_digest=ident)
+def _trend_windows(period: str, since: datetime, until: datetime, n: int) -> list[tuple[datetime, datetime]]:
+    """The digest's own window last, preceded by n-1 whole periods (custom: of the window's length)."""
+    step = PERIOD_LENGTH.get(period) or max(until - since, timedelta(hours=1))
+    out = [(since, until)]
+    for _ in range(n - 1):
+        start = out[0][0]
+        out.insert(0, (start - step, start))
+    return out
 
+
+def _group(rows) -> dict[str, dict[str, float]]:
+    stories: dict[str, dict[str, float]] = {}
+    for item_id, story_id, _seen, issue, score in rows:
+        scores = stories.setdefault(story_id or item_id, {})
+        if issue is not None and score is not None and score > scores.get(issue, -1.0):
+            scores[issue] = score
+    return stories
+
+
+def _story(key: str, members: list[Item], rep_id: str | None, labels, covered: dict[str, int]) -> StoryEntry:
+    members = sorted(members, key=lambda i: (-(i.word_count or 0), as_utc(i.first_seen), i.id))
+    rep = next((m for m in members if m.id == rep_id), members[0])
+    scores: dict[str, float] = {}
+    evidence: dict[str, str] = {}
+    for m in members:
+        for lab in labels.get(m.id, []):
+            if lab.score > scores.get(lab.issue_id, -1.0):
+                scores[lab.issue_id] = lab.score
+                if lab.evidence:
+                    evidence[lab.issue_id] = lab.evidence[0]["text"]
+                else:
+                    evidence.pop(lab.issue_id, None)
+    summary = summarize(rep.title, rep.text)
+    too_short = (rep.word_count or 0) < SHORT_TEXT_WORDS or not summary
+    feed_summary = clean_feed_html(rep.summary_html) if too_short else None
+    return StoryEntry(
+        key=key, title=rep.title, url=rep.url, link=_link(rep), sources=sorted({m.source for m in members}),
+        published=as_utc(min(as_utc(m.published or m.first_seen) for m in members)),
+        reading_minutes=max(1, round((rep.word_count or 0) / WORDS_PER_MINUTE)),
+        issue_scores=dict(sorted(scores.items(), key=lambda kv: -kv[1])),
+        relevance=max(m.relevance or 0.0 for m in members), summary=summary, summary_html=feed_summary,
+        evidence=evidence, n_items=len(members),
+        updated=key in covered or any(m.id in covered for m in members),
+    )
+
+
+def load_digest_data(store: Store, settings: Settings, taxonomy: Taxonomy, ident: str, period: str,
+                     since: datetime, until: datetime) -> DigestData:
+    """Read the window's stories and the trend's history from the store."""
+    items = relevant_items_between(store, since, until)
     groups: dict[str, list[Item]] = {}
     for item in items:
         groups.setdefault(item.story_id or item.id, []).append(item)
-
-    stories: list[StoryEntry] = []
-    for key, members in groups.items():
-        members.sort(key=lambda i: (-(i.word_count or 0), i.first_seen))
-        rep = members[0]
-        issue_scores: dict[str, float] = {}
-        evidence: dict[str, str] = {}
-        for m in members:
-            for lab in labels[m.id]:
-                if lab.score > issue_scores.get(lab.issue_id, -1):
-                    issue_scores[lab.issue_id] = lab.score
-                    if lab.evidence:
-                        evidence[lab.issue_id] = lab.evidence[0]["text"]
-        sources = sorted({m.source for m in members})
-        stories.append(StoryEntry(
-            key=key, title=rep.title, url=rep.url, link=_link(rep), sources=sources,
-            published=as_utc(min(m.published or m.first_seen for m in members)),
-            snippet=snippet(rep.text), reading_minutes=max(1, round((rep.word_count or 0) / WORDS_PER_MINUTE)),
-            issues=sorted(issue_scores, key=lambda i: -issue_scores[i]),
-            relevance=max(m.relevance or 0 for m in members), evidence=evidence,
-            n_items=len(members), updated=key in covered,
-        ))
+    story_ids = [i.story_id for i in items if i.story_id]
+    whole = story_members(store, sorted(set(story_ids)), until) if story_ids else {}
+    reps = story_representatives(store, sorted(set(story_ids))) if story_ids else {}
+    for sid, members in whole.items():
+        if members:
+            groups[sid] = members
+    labels = labels_for(store, [m.id for ms in groups.values() for m in ms])
+    covered = covered_story_keys(store, exclude_digest=ident)
+    stories = [_story(key, ms, reps.get(key), labels, covered) for key, ms in groups.items()]
     stories.sort(key=lambda s: (-s.n_sources, -s.relevance, s.title))
 
-    wanted = set(issues) if issues else None
-    sections: list[IssueSection] = []
-    for issue in taxonomy.issues:
-        if wanted is not None and issue.id not in wanted:
-            continue
-        members = [s for s in stories if issue.id in s.issues][: settings.digest.max_items_per_issue]
-        if members:
-            sections.append(IssueSection(issue.id, issue.name, members))
-    if wanted is None or OTHER in wanted:
-        other = [s for s in stories if not s.issues]
-        if other:
-            sections.append(IssueSection(OTHER, "Other", other))
-    shown = {s.key for sec in sections for s in sec.stories}
-    return DigestContent(
-        id=ident, period=period, since=since, until=until, timezone=settings.schedule.timezone,
-        sections=sections, n_items=sum(s.n_items for s in stories if s.key in shown),
-        n_sources=len({src for s in stories if s.key in shown for src in s.sources}),
-    )
+    spans = _trend_windows(period, since, until, settings.digest.trend_periods)
+    rows = label_rows_between(store, spans[0][0], spans[-2][1]) if len(spans) > 1 else []
+    windows = [Window(start, end, _group(r for r in rows if start <= r[2] < end)) for start, end in spans[:-1]]
+    windows.append(Window(since, until, {s.key: s.issue_scores for s in stories}))
+    names = {i.id: i.name for i in taxonomy.issues}
+    names[OTHER] = OTHER_NAME
+    return DigestData(ident, period, since, until, settings.schedule.timezone, stories, windows, names,
+                      settings.digest.top_stories, settings.digest.max_items_per_issue)
+
+
+def select_content(store: Store, settings: Settings, taxonomy: Taxonomy, ident: str, period: str,
+                   since: datetime, until: datetime, issues: list[str] | None = None) -> DigestContent:
+    """The digest of the window, arranged for `issues` (None: all issues and "Other")."""
+    return arrange(load_digest_data(store, settings, taxonomy, ident, period, since, until), issues)

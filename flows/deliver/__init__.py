@@ -1,0 +1,1 @@
+"""Delivery: building the email, sending it over SMTP, and the exactly-once outbox."""
