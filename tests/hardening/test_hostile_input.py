@@ -20,7 +20,7 @@ from flows.config import load_settings
 from flows.pipeline import DigestOptions, run_digest
 from tests.faultserver import FaultServer, billion_laughs, endless_feed, external_entity_feed, gzip_bomb, json_feed
 
-from .hostile import HOSTILE_STRINGS, active_content, assert_no_active_content
+from .hostile import XSS_HTML, active_content, assert_no_active_content
 from .memwatch import need_proc
 from .util import FIXTURES, RELEVANT_TEXT, make_project, run_cli
 
@@ -44,21 +44,6 @@ def _item(guid: str, title: str, link: str, *, date: str = "Mon, 02 Feb 2026 10:
             f"<pubDate>{date}</pubDate><description>{description}</description></item>")
 
 
-_XSS_HTML = [
-    '<script>alert(1)</script>', '<img src="x" onerror="alert(1)">', '<a href="javascript:alert(1)">j</a>',
-    '<a href="JaVaScRiPt:alert(1)">j</a>', '<a href="&#106;avascript:alert(1)">e</a>',
-    '<a href="java\tscript:alert(1)">t</a>', '<a href="vbscript:msgbox(1)">v</a>',
-    '<a href="data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==">d</a>',
-    '<img src="data:image/svg+xml;base64,PHN2ZyBvbmxvYWQ9YWxlcnQoMSk+">', '<div style="width: expression(alert(1))">x</div>',
-    '<div style="background:url(javascript:alert(1))">x</div>', '<div style="-moz-binding:url(x.xml#xss)">x</div>',
-    '<style>@import "http://evil.example/x.css"; body{behavior:url(x.htc)}</style>', '<iframe src="//evil"></iframe>',
-    '<object data="x.swf"></object>', '<embed src="x.swf">', '<applet code="x"></applet>',
-    '<meta http-equiv="refresh" content="0;url=javascript:alert(1)">', '<form action="//evil"><input name="p"></form>',
-    '<svg onload="alert(1)"><script>alert(2)</script></svg>', '<math><mtext><script>alert(1)</script></mtext></math>',
-    '<body onload="alert(1)">', '<base href="javascript:alert(1)//">', '<link rel="stylesheet" href="//evil/x.css">',
-    '<p onclick="alert(1)" onmouseover="alert(2)">p</p>', '<frameset onload="alert(1)"></frameset>',
-    '<table background="javascript:alert(1)"><tr><td>t</td></tr></table>', '<isindex action="javascript:alert(1)">',
-]
 
 
 def _edge_headers(raw: bytes) -> dict[str, str]:
@@ -110,7 +95,7 @@ def serve_hostile(fs: FaultServer, root: Path) -> tuple[dict[str, str], dict[str
         "xss": fs.route("/hostile/xss.xml", _rss([
             _item(f"xss-{i}", f"<![CDATA[{payload} Taiwan arms sale {i}]]>", f"{base}/hostile/xss-page-{i}",
                   description=f"<![CDATA[{payload}<p>{RELEVANT_TEXT}</p>]]>")
-            for i, payload in enumerate(_XSS_HTML)]
+            for i, payload in enumerate(XSS_HTML)]
             + [_item("xss-js-link", "Taiwan arms with a javascript link", "javascript:alert(1)"),
                _item("xss-data-link", "Taiwan arms with a data link", "data:text/html,<script>alert(1)</script>")]),
             "application/rss+xml"),
@@ -120,7 +105,7 @@ def serve_hostile(fs: FaultServer, root: Path) -> tuple[dict[str, str], dict[str
     }
     fs.route("/hostile/huge-page.html", lambda: (b"<p>" + b"China Taiwan " * 8000 + b"</p>" for _ in range(1000)),
              "text/html")
-    for i, payload in enumerate(_XSS_HTML):
+    for i, payload in enumerate(XSS_HTML):
         fs.route(f"/hostile/xss-page-{i}", f"<html><body><article><h1>Taiwan</h1>{payload}<p>{RELEVANT_TEXT}</p>"
                  f"<p>{RELEVANT_TEXT}</p>{payload}</article></body></html>".encode(), "text/html")
     edge_dir = FIXTURES / "feedparser-edge"

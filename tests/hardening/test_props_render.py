@@ -1,9 +1,11 @@
-"""Property tests for digest rendering: whatever a feed puts in a title, snippet, source name,
-link or evidence, the HTML digest shows it as text — no element, attribute, URL or style of its own.
-"""
+"""Property tests for digest rendering: whatever a feed puts in a title, summary, source name, link,
+evidence or its own summary HTML, the archive page and the email show it as text (or as the
+sanitizer's small allow-list) — no element, attribute, URL or style of its own."""
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from datetime import datetime, timezone
 
 from hypothesis import HealthCheck, example, given, settings
@@ -11,75 +13,97 @@ from hypothesis import strategies as st
 from lxml import html as lxml_html
 from markupsafe import escape
 
-from flows.digest.render import render_html, render_text
-from flows.digest.select import DigestContent, IssueSection, StoryEntry, snippet
+from flows.digest.render import render_email, render_html, render_text
+from flows.digest.safe_html import ALLOWED_TAGS, URL_SCHEMES, clean_feed_html
+from flows.digest.select import DigestData, StoryEntry, Window, arrange
 
-from .hostile import HOSTILE_STRINGS, assert_no_active_content
+from .hostile import HOSTILE_STRINGS, XSS_HTML, active_content, assert_no_active_content
 
-PROPS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPS = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
 
-# Only these elements come from the template; anything else would be the content's own markup.
-TEMPLATE_TAGS = {"html", "head", "meta", "title", "style", "body", "div", "header", "h1", "h2", "h3",
-                 "section", "article", "a", "p", "footer"}
-
-hostile = st.one_of(st.sampled_from(HOSTILE_STRINGS), st.text(max_size=80),
+hostile = st.one_of(st.sampled_from(HOSTILE_STRINGS), st.text(max_size=60),
                     st.lists(st.sampled_from(HOSTILE_STRINGS), min_size=1, max_size=4).map("".join))
+hostile_html = st.one_of(st.sampled_from(XSS_HTML), st.text(max_size=60),
+                         st.lists(st.one_of(st.sampled_from(XSS_HTML), st.sampled_from(HOSTILE_STRINGS)),
+                                  min_size=1, max_size=5).map("".join))
 links = st.one_of(st.none(), st.sampled_from(HOSTILE_STRINGS).map(lambda s: "https://example.org/" + s),
                   st.text(max_size=40).map(lambda s: "http://example.org/?q=" + s))
 # Dates a hostile feed can produce, from year 1 to year 9999.
 any_instant = st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59),
                            timezones=st.just(timezone.utc))
+ISSUES = ["taiwan", "trade", "other"]
 
 
 @st.composite
-def stories(draw) -> StoryEntry:
+def stories(draw, key: str) -> StoryEntry:
+    scores = draw(st.dictionaries(st.sampled_from(ISSUES[:2]), st.floats(0.5, 1.0), max_size=2))
     return StoryEntry(
-        key=draw(st.text(min_size=1, max_size=16)), title=draw(hostile), url=draw(hostile),
-        link=draw(links), sources=draw(st.lists(hostile, min_size=1, max_size=3)),
-        published=draw(any_instant), snippet=draw(hostile), reading_minutes=draw(st.integers(1, 60)),
-        issues=["taiwan"], relevance=draw(st.floats(0, 1)),
-        evidence={"taiwan": draw(hostile)} if draw(st.booleans()) else {},
+        key=key, title=draw(hostile), url=draw(hostile), link=draw(links),
+        sources=draw(st.lists(hostile, min_size=1, max_size=3)), published=draw(any_instant),
+        reading_minutes=draw(st.integers(1, 60)), issue_scores=scores, relevance=draw(st.floats(0, 1)),
+        summary=draw(hostile), summary_html=clean_feed_html(draw(hostile_html)),
+        evidence={i: draw(hostile) for i in scores if draw(st.booleans())},
         n_items=draw(st.integers(1, 9)), updated=draw(st.booleans()),
     )
 
 
 @st.composite
-def digests(draw) -> DigestContent:
-    sections = [IssueSection(draw(st.sampled_from(["taiwan", "trade", "other"])), draw(hostile),
-                             draw(st.lists(stories(), min_size=1, max_size=4)))
-                for _ in range(draw(st.integers(0, 3)))]
+def digests(draw) -> DigestData:
+    n = draw(st.integers(0, 5))
+    entries = [draw(stories(f"k{i}")) for i in range(n)]
     since, until = sorted([draw(any_instant), draw(any_instant)])
-    return DigestContent(id="daily-2026-01-01", period="daily", since=since, until=until,
-                         timezone=draw(st.sampled_from(["America/New_York", "Asia/Shanghai", "UTC",
-                                                        "Pacific/Kiritimati", "Etc/GMT+12"])),
-                         sections=sections, n_items=1, n_sources=1)
+    names = {"taiwan": draw(hostile), "trade": draw(hostile), "other": "Other"}
+    return DigestData(id="daily-2026-01-01", period="daily", since=since, until=until,
+                      timezone=draw(st.sampled_from(["America/New_York", "Asia/Shanghai", "UTC",
+                                                     "Pacific/Kiritimati", "Etc/GMT+12"])),
+                      stories=entries, windows=[Window(since, until, {s.key: s.issue_scores for s in entries})],
+                      issue_names=names, top_stories=2, max_per_issue=4)
+
+
+def _benign(data: DigestData) -> DigestData:
+    """The same digest with every feed-supplied string made harmless: its tags are the template's."""
+    entries = [replace(s, title="t", url="u", link="https://example.org/" if s.link else None, sources=["s"],
+                       summary="s", summary_html=clean_feed_html('<p><a href="https://x.example/">x</a> <b>b</b></p>'),
+                       evidence={k: "e" for k in s.evidence}) for s in data.stories]
+    return replace(data, stories=entries, issue_names={k: k for k in data.issue_names})
+
+
+def _tags(html: str) -> set[str]:
+    return {el.tag for el in lxml_html.document_fromstring(html).iter() if isinstance(el.tag, str)}
 
 
 @PROPS
 @given(digests())
-@example(DigestContent(id="x", period="daily", since=datetime(1, 1, 1, tzinfo=timezone.utc),
-                       until=datetime(9999, 12, 31, 23, 59, tzinfo=timezone.utc), timezone="Asia/Tokyo",
-                       sections=[], n_items=0, n_sources=0))
-def test_html_digest_shows_any_content_as_text_only(content: DigestContent) -> None:
-    out = render_html(content)
-    assert_no_active_content(out)
-    doc = lxml_html.document_fromstring(out)
-    assert {el.tag for el in doc.iter() if isinstance(el.tag, str)} <= TEMPLATE_TAGS
-    assert len(doc.xpath("//style")) == 1 and not doc.xpath("//*[@style]")
-    titles = doc.xpath("//article/h3")
-    shown = [s for sec in content.sections for s in sec.stories]
-    assert len(titles) == len(shown)
-    for h3, story in zip(titles, shown):
-        assert str(escape(story.title)) in out          # shown as escaped text, verbatim
-        hrefs = h3.xpath(".//a/@href")
-        assert len(hrefs) == (1 if story.link else 0)
-        assert all(h.startswith(("http://", "https://")) for h in hrefs)
-    render_text(content)        # the plain-text part renders too
+@example(DigestData(id="x", period="daily", since=datetime(1, 1, 1, tzinfo=timezone.utc),
+                    until=datetime(9999, 12, 31, 23, 59, tzinfo=timezone.utc), timezone="Asia/Tokyo",
+                    stories=[], windows=[], issue_names={"other": "Other"}))
+def test_archive_and_email_show_any_content_as_text_only(data: DigestData) -> None:
+    content = arrange(data, None)
+    page = render_html(content, PNG)
+    mail = render_email(content, "https://news.example.org/digests/", "https://news.example.org/u?x=1", PNG)
+    benign = arrange(_benign(data), None)
+    benign_mail = render_email(benign, "https://news.example.org/digests/", "https://news.example.org/u?x=1", PNG)
+    for html, template in ((page, render_html(benign, PNG)), (mail.html, benign_mail.html)):
+        template_tags = _tags(template) | ALLOWED_TAGS
+        assert_no_active_content(html)
+        assert _tags(html) <= template_tags, sorted(_tags(html) - template_tags)
+        doc = lxml_html.document_fromstring(html)
+        for href in doc.xpath("//a/@href"):
+            scheme = re.match(r"^\s*([a-zA-Z][a-zA-Z0-9+.-]*):", href)
+            assert scheme is None or scheme.group(1).lower() in URL_SCHEMES, href
+    for story in content.placed:
+        assert str(escape(story.title)) in page            # shown as escaped text, verbatim
+    render_text(content)                       # the text/plain twin renders too (text is inert)
 
 
 @PROPS
-@given(st.text(max_size=2000), st.integers(20, 600))
-def test_snippet_fits_its_budget(text: str, budget: int) -> None:
-    out = snippet(text, budget)
-    assert len(out) <= budget
-    assert "\n\n" not in out
+@given(hostile_html)
+def test_feed_html_sanitizer_keeps_only_its_allow_list(raw: str) -> None:
+    cleaned = clean_feed_html(raw)
+    if cleaned is None:
+        return
+    doc = f"<html><body><div>{cleaned}</div></body></html>"
+    assert not active_content(doc), active_content(doc)
+    assert _tags(doc) <= ALLOWED_TAGS | {"html", "body", "div"}
