@@ -2,7 +2,8 @@
 
 Run as `python -m tests.hardening.soak_worker CONFIG`; it lives for the whole soak, like a
 scheduled service does, so its memory over hundreds of runs says whether anything leaks.
-Lines: `ingest` runs a forced ingest; `quit` ends.
+Lines: `ingest` runs a forced ingest; `digest SINCE UNTIL` writes the digest of that window and
+e-mails it; `quit` ends.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ import json
 import logging
 import sys
 import time
+from datetime import datetime
 
 from flows.config import load_settings
-from flows.pipeline import IngestOptions, run_ingest
+from flows.pipeline import DigestOptions, IngestOptions, run_digest, run_ingest
 
 from .memwatch import rss_kb, tree_rss_mb
 
@@ -24,14 +26,18 @@ def main() -> None:
     import os
 
     for line in sys.stdin:
-        command = line.strip()
+        command, *args = line.split()
         if command == "quit":
             break
-        if command != "ingest":
+        if command not in ("ingest", "digest"):
             continue
         start = time.monotonic()
         try:
-            report = run_ingest(settings, IngestOptions(force=True)).to_dict()
+            if command == "ingest":
+                report = run_ingest(settings, IngestOptions(force=True)).to_dict()
+            else:
+                since, until = (datetime.fromisoformat(a) for a in args)
+                report = run_digest(settings, DigestOptions(send=True, since=since, until=until)).to_dict()
             error = None
         except Exception as exc:                     # the soak counts it; the process lives on
             report, error = None, f"{type(exc).__name__}: {exc}"[:500]

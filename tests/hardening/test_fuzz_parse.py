@@ -8,7 +8,7 @@ from __future__ import annotations
 import gzip
 import json
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta, timezone
 from xml.sax.saxutils import escape
 
 import feedparser
@@ -64,9 +64,11 @@ def feeds(draw) -> bytes:
                'xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel>'
                f"<title>{c(draw(values))}</title>{body}</channel></rss>")
     else:
-        body = "".join(f'<entry><title type="html">{c(e["title"])}</title><link href="{escape(e["link"], {chr(34): "&quot;"})}"/>'
+        body = "".join(f'<entry><title type="html">{c(e["title"])}</title>'
+                       f'<link href="{escape(e["link"], {chr(34): "&quot;"})}"/>'
                        f"<id>{c(e['guid'])}</id><updated>{c(e['date'])}</updated>"
-                       f'<summary type="html">{c(e["summary"])}</summary><content type="html">{c(e["content"])}</content>'
+                       f'<summary type="html">{c(e["summary"])}</summary>'
+                       f'<content type="html">{c(e["content"])}</content>'
                        f"<author><name>{c(e['author'])}</name></author></entry>" for e in items)
         doc = f'<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom"><title>x</title>{body}</feed>'
     return doc.encode("utf-8", "surrogatepass")

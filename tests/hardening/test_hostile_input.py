@@ -151,7 +151,8 @@ def _db(run) -> sqlite3.Connection:
 
 def test_ingest_finishes_in_bounded_time_and_memory(hostile_run) -> None:
     sampler = hostile_run["sampler"]
-    assert hostile_run["code"] == 0, f"ingest failed or was killed (peak {sampler.peak_mb:.0f} MB):\n{hostile_run['err'][-3000:]}"
+    assert hostile_run["code"] == 0, (f"ingest failed or was killed (peak {sampler.peak_mb:.0f} MB):\n"
+                                      f"{hostile_run['err'][-3000:]}")
     assert sampler.peak_mb < MEMORY_LIMIT_MB
     err = hostile_run["err"]
     assert "Traceback" not in err, err[max(0, err.find("Traceback") - 300): err.find("Traceback") + 3000]
@@ -183,7 +184,8 @@ def test_entity_bombs_and_external_entities_expand_nothing(hostile_run) -> None:
 def test_a_huge_article_page_falls_back_to_the_feed_text(hostile_run) -> None:
     assert _source(hostile_run, "huge-page-feed")["items_new"] == 1
     with _db(hostile_run) as db:
-        extraction, note = db.execute("select extraction, extraction_note from items where guid = 'huge-page-1'").fetchone()
+        extraction, note = db.execute(
+            "select extraction, extraction_note from items where guid = 'huge-page-1'").fetchone()
     assert extraction == "feed" and re.search(r"exceeds|limit", note or ""), (extraction, note)
 
 

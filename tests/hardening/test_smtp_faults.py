@@ -17,55 +17,13 @@ import pytest
 
 from flows.config import load_settings
 from flows.pipeline import DigestOptions, IngestOptions, run_digest, run_ingest
-from tests.deliver.smtp_server import SmtpServer, free_port
+from tests.deliver.smtp_server import free_port
 
 from .hostile import assert_no_active_content
+from .smtp import Handler, serve
 from .util import kill_group, make_project, run_cli, start_cli
 
 RECIPIENTS = [f"reader{n}@example.org" for n in range(8)]
-
-
-class Handler:
-    """aiosmtpd handler: refuses RCPT for chosen addresses (with a chosen code), accepts the rest,
-    optionally slowly; records every accepted message."""
-
-    def __init__(self, refuse: dict[str, str] | None = None, delay_s: float = 0.0) -> None:
-        self.refuse = dict(refuse or {})
-        self.delay_s = delay_s
-        self.messages: list[tuple[list[str], bytes]] = []
-        self.lock = threading.Lock()
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if address in self.refuse:
-            return self.refuse[address]
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        if self.delay_s:
-            import asyncio
-
-            await asyncio.sleep(self.delay_s)
-        with self.lock:
-            self.messages.append((list(envelope.rcpt_tos), envelope.original_content))
-        return "250 Message accepted for delivery"
-
-    def received(self) -> Counter:
-        return Counter(r for rcpts, _ in self.messages for r in rcpts)
-
-    def message_ids(self) -> dict[str, set[str]]:
-        out: dict[str, set[str]] = {}
-        for rcpts, data in self.messages:
-            mid = email.message_from_bytes(data, policy=policy.default)["Message-ID"]
-            for r in rcpts:
-                out.setdefault(r, set()).add(mid)
-        return out
-
-
-def serve(handler: Handler, port: int | None = None) -> SmtpServer:
-    server = SmtpServer(port=port)
-    server.inbox = handler
-    return server.start()
 
 
 class SilentServer:

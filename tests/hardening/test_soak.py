@@ -1,11 +1,14 @@
 """The soak (`make soak`, outside the default suite): 200 ingest cycles over the fixture feeds
 served on loopback by the fault server, faults at random for most cycles, then a clean phase.
 
-One long-lived ingest process runs every cycle (as the scheduled service would). Reported:
+One long-lived ingest process runs every cycle (as the scheduled service would); every
+`SEND_EVERY` cycles it also writes a digest of a new window and e-mails it to three readers
+through a real SMTP server that answers "451 try again" at random while faults are on. Reported:
 cycles, faults injected by kind, feed failures survived, items expected (an uninterrupted clean
-ingest of the same feeds) against items stored (equal once the faults stop), memory over time
-(no growth), the run-time distribution, and items whose text fell back to the feed's because a
-page fetch failed. Bounded: it stops by itself within `SOAK_BUDGET_S` whatever happens.
+ingest of the same feeds) against items stored (equal once the faults stop), sends expected
+(digests × readers) against messages received, memory over time (no growth), the run-time
+distribution, and items whose text fell back to the feed's because a page fetch failed.
+Bounded: it stops by itself within `SOAK_BUDGET_S` whatever happens.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import statistics
 import subprocess
 import threading
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -27,6 +31,7 @@ import pytest
 from tests.faultserver import FaultServer
 
 from .memwatch import need_proc
+from .smtp import Handler, serve
 from .util import ROOT, clean_env, make_project, need_fixtures, run_cli
 
 CYCLES = int(os.environ.get("SOAK_CYCLES", "200"))
@@ -35,6 +40,9 @@ FAULT_RATE = float(os.environ.get("SOAK_FAULT_RATE", "0.25"))
 SOAK_BUDGET_S = float(os.environ.get("SOAK_BUDGET_S", str(18 * 60)))
 N_FEEDS = int(os.environ.get("SOAK_FEEDS", "30"))
 SEED = int(os.environ.get("SOAK_SEED", str(random.randrange(1_000_000))))
+SEND_EVERY = 10
+READERS = ["ann@example.org", "bo@example.org", "cy@example.org"]
+WINDOW_BASE = datetime(2030, 1, 1, tzinfo=timezone.utc)      # each send: its own custom window
 RESULTS = ROOT / "benchmarks" / "results"
 
 
@@ -80,6 +88,10 @@ def test_soak(tmp_path: Path, capsys) -> None:
     started = time.monotonic()
     names = _small_feeds(feeds_dir, N_FEEDS)
     fetch = {"allow_private_addresses": True, "connect_timeout": 1, "read_timeout": 1, "full_text": True}
+    mailer = Handler(seed=SEED)
+    smtp = serve(mailer)
+    email_cfg = {"smtp_host": "127.0.0.1", "smtp_port": smtp.port, "security": "none", "timeout": 5, "retries": 2,
+                 "retry_backoff": 0.1, "recipients": [{"address": a} for a in READERS]}
     with FaultServer(seed=SEED, rate=0.0, hang_s=1.5, drip_s=0.5) as server:
         feeds = [{"url": u} for u in server.feed_urls(names)]
         # The items an uninterrupted, fault-free ingest stores.
@@ -89,11 +101,11 @@ def test_soak(tmp_path: Path, capsys) -> None:
         expected = _stored(tmp_path / "reference")
         reference_s = time.monotonic() - started
 
-        config = make_project(tmp_path / "soak", feeds=feeds, fetch=fetch)
+        config = make_project(tmp_path / "soak", feeds=feeds, fetch=fetch, email=email_cfg)
         worker = subprocess.Popen([os.sys.executable, "-m", "tests.hardening.soak_worker", str(config)], cwd=ROOT,
                                   env=clean_env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                   stderr=subprocess.DEVNULL, text=True, start_new_session=True)
-        cycles, crashed, hung = [], [], []
+        cycles, crashed, hung, sends = [], [], [], []
         lines = _reader(worker.stdout)
         RESULTS.mkdir(parents=True, exist_ok=True)
         progress = (RESULTS / "soak-progress.jsonl").open("w")
@@ -104,6 +116,9 @@ def test_soak(tmp_path: Path, capsys) -> None:
                 over_budget = time.monotonic() - started > SOAK_BUDGET_S - 60
                 if cycle > fault_phase_end or over_budget:
                     server.set_rate(0.0)
+                    mailer.fault_rate = 0.0
+                elif cycle == 1:
+                    mailer.fault_rate = FAULT_RATE
                 if over_budget and cycle <= fault_phase_end:
                     fault_phase_end = cycle - 1                       # cut the fault phase short
                 injected = server.faults_injected
@@ -122,6 +137,23 @@ def test_soak(tmp_path: Path, capsys) -> None:
                 cycles.append(result)
                 progress.write(json.dumps({k: v for k, v in result.items() if k != "report"}) + "\n")
                 progress.flush()
+                last = cycle == CYCLES or (over_budget and cycle >= fault_phase_end + CLEAN_CYCLES)
+                if cycle % SEND_EVERY == 0 or last:
+                    until = WINDOW_BASE + timedelta(minutes=len(sends) + 1)
+                    worker.stdin.write(f"digest {(until - timedelta(days=3650)).isoformat()} {until.isoformat()}\n")
+                    worker.stdin.flush()
+                    try:
+                        line = lines.get(timeout=CYCLE_TIMEOUT_S)
+                    except queue.Empty:
+                        hung.append(cycle)
+                        break
+                    if not line:
+                        crashed.append(cycle)
+                        break
+                    sent = json.loads(line)
+                    sends.append({"cycle": cycle, "seconds": sent["seconds"], "error": sent["error"],
+                                  "id": (sent["report"] or {}).get("id"),
+                                  "statuses": [d["status"] for d in (sent["report"] or {}).get("deliveries", [])]})
                 if over_budget and cycle >= fault_phase_end + CLEAN_CYCLES:
                     break
         finally:
@@ -138,6 +170,9 @@ def test_soak(tmp_path: Path, capsys) -> None:
                 worker.wait(timeout=30)
         stored = _stored(tmp_path / "soak")
         faults = dict(server.stats)
+    smtp.stop()
+    received = mailer.received_pairs()
+    digest_ids = {s["id"] for s in sends if s["id"]}
 
     failures = sum(1 for c in cycles for s in (c["report"] or {}).get("sources", []) if s["status"] == "error")
     run_errors = [c for c in cycles if c["error"]]
@@ -155,6 +190,10 @@ def test_soak(tmp_path: Path, capsys) -> None:
         "items_expected": len(expected), "items_stored": len(stored),
         "items_missing": len(set(expected) - set(stored)), "items_unexpected": len(set(stored) - set(expected)),
         "items_text_degraded_to_feed": len(degraded),
+        "digests_sent": len(digest_ids), "sends_expected": len(digest_ids) * len(READERS),
+        "sends_made": len(received), "messages_received": sum(received.values()),
+        "duplicate_messages": sum(n - 1 for n in received.values()), "smtp_faults_injected": mailer.faults,
+        "send_errors": [s for s in sends if s["error"]][:3],
         "rss_mb": {"first": rss[0], "early_median": early, "late_median": late, "peak": max(rss),
                    "tree_peak": max(c["tree_mb"] for c in cycles),
                    "samples_every_10": [round(r) for r in rss[::10]]},
@@ -170,7 +209,9 @@ def test_soak(tmp_path: Path, capsys) -> None:
     assert not hung, f"an ingest hung for over {CYCLE_TIMEOUT_S} s at cycle {hung[0]}"
     assert not run_errors, f"{len(run_errors)} runs raised: {run_errors[0]['error']}"
     assert len(cycles) >= min(CYCLES, 50)
-    assert set(stored) == set(expected), (f"after {summary['clean_cycles']} clean cycles: "
-                                          f"{summary['items_missing']} missing, {summary['items_unexpected']} unexpected")
+    assert set(stored) == set(expected), (f"after {summary['clean_cycles']} clean cycles: {summary['items_missing']} "
+                                          f"missing, {summary['items_unexpected']} unexpected")
+    assert not summary["send_errors"], summary["send_errors"]
+    assert summary["sends_made"] == summary["sends_expected"] and summary["duplicate_messages"] == 0
     assert late <= early * 1.15 + 30, f"memory grew from {early:.0f} MB to {late:.0f} MB"
     assert summary["total_s"] < SOAK_BUDGET_S + 120
