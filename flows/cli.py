@@ -30,6 +30,12 @@ def _setup_logging(quiet: bool) -> None:
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
 
+def _config_problem(e: ConfigError) -> str:
+    """One bad value, one line; several, one line each under a heading."""
+    text = str(e)
+    return f"invalid configuration: {text}" if "\n" not in text else f"invalid configuration:\n{text}"
+
+
 def common(fn: Callable) -> Callable:
     """--config and --quiet on every command; config errors become one clear line, exit 2."""
 
@@ -42,14 +48,15 @@ def common(fn: Callable) -> Callable:
         try:
             settings = load_settings(config_path)
         except ConfigError as e:
-            raise click.ClickException(f"invalid configuration:\n{e}") from None
+            raise click.ClickException(_config_problem(e)) from None
         from flows.locks import LeaseBusy
+        from flows.store import StoreUnavailable
 
         try:
             return fn(settings=settings, quiet=quiet, **kwargs)
         except ConfigError as e:
-            raise click.ClickException(f"invalid configuration:\n{e}") from None
-        except LeaseBusy as e:
+            raise click.ClickException(_config_problem(e)) from None
+        except (LeaseBusy, StoreUnavailable) as e:   # busy, locked or down through every retry
             raise click.ClickException(str(e)) from None
 
     return wrapper
