@@ -30,6 +30,12 @@ def _setup_logging(quiet: bool) -> None:
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
 
+def _config_problem(e: ConfigError) -> str:
+    """One bad value, one line; several, one line each under a heading."""
+    text = str(e)
+    return f"invalid configuration: {text}" if "\n" not in text else f"invalid configuration:\n{text}"
+
+
 def common(fn: Callable) -> Callable:
     """--config and --quiet on every command; config errors become one clear line, exit 2."""
 
@@ -42,11 +48,16 @@ def common(fn: Callable) -> Callable:
         try:
             settings = load_settings(config_path)
         except ConfigError as e:
-            raise click.ClickException(f"invalid configuration:\n{e}") from None
+            raise click.ClickException(_config_problem(e)) from None
+        from flows.locks import LeaseBusy
+        from flows.store import StoreUnavailable
+
         try:
             return fn(settings=settings, quiet=quiet, **kwargs)
         except ConfigError as e:
-            raise click.ClickException(f"invalid configuration:\n{e}") from None
+            raise click.ClickException(_config_problem(e)) from None
+        except (LeaseBusy, StoreUnavailable) as e:   # busy, locked or down through every retry
+            raise click.ClickException(str(e)) from None
 
     return wrapper
 
@@ -91,10 +102,12 @@ def _ingest(settings: Settings, quiet: bool, sources: str, max_items: int | None
     from flows import pipeline
 
     if _use_prefect():
+        import asyncio
+
         from flows.prefect_flows import ingest as ingest_flow
 
-        return ingest_flow(config_path=str(settings.config_path), sources=sources,
-                           max_items=max_items, force=force)
+        return asyncio.run(ingest_flow(config_path=str(settings.config_path), sources=sources,
+                                       max_items=max_items, force=force))
     options = pipeline.IngestOptions(sources=sources, max_items=max_items, force=force)
     try:
         report = pipeline.run_ingest(settings, options, on_progress=_progress(quiet))
@@ -107,9 +120,11 @@ def _digest(settings: Settings, **options: Any) -> dict:
     from flows import pipeline
 
     if _use_prefect():
+        import asyncio
+
         from flows.prefect_flows import digest as digest_flow
 
-        return digest_flow(config_path=str(settings.config_path), **options)
+        return asyncio.run(digest_flow(config_path=str(settings.config_path), **options))
     return pipeline.run_digest(settings, pipeline.DigestOptions(**options)).to_dict()
 
 
@@ -245,9 +260,9 @@ def classify(settings: Settings, quiet: bool, paths: tuple[Path, ...]) -> None:
     {"id", "relevant", "relevance", "issues": [{"id", "score", "evidence": [{"text", "start", "end"}]}]}.
     Evidence offsets index into the title, a blank line, then the text.
     """
-    from flows.classify import load_classifier
+    from flows.classify import classifier_for
 
-    classifier = load_classifier(settings.issues_file)
+    classifier = classifier_for(settings)
     out = sys.stdout
     for item_id, title, text in _classify_inputs(paths):
         out.write(json.dumps(classifier.classify(title, text).to_dict(item_id), ensure_ascii=False) + "\n")
@@ -292,6 +307,16 @@ def export(settings: Settings, quiet: bool, fmt: str, output: Path | None) -> No
     finally:
         if output:
             stream.close()
+
+
+# Commands that live beside the concern they serve.
+from flows.cli_classify import register as _register_classify_commands  # noqa: E402
+from flows.cli_feeds import feeds  # noqa: E402
+from flows.cli_serve import serve  # noqa: E402
+
+main.add_command(feeds)
+main.add_command(serve)
+_register_classify_commands(main)   # label, train, evaluate
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ data. Any problem raises `ConfigError` with the file, the field and what was exp
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -160,14 +161,15 @@ class Settings(_Model):
     def _empty_is_none(cls, value: Any) -> Any:
         return None if value in ("", None) else value
 
-    @model_validator(mode="after")
-    def _check_feeds_unique(self) -> "Settings":
+    @field_validator("feeds")
+    @classmethod
+    def _check_feeds_unique(cls, feeds: list[FeedSource]) -> list[FeedSource]:
         seen: set[str] = set()
-        for feed in self.feeds:
+        for feed in feeds:
             if feed.url in seen:
                 raise ValueError(f"feed {feed.url} is listed twice")
             seen.add(feed.url)
-        return self
+        return feeds
 
     @property
     def database_url(self) -> str:
@@ -254,17 +256,26 @@ class Taxonomy(_Model):
 # ---------------------------------------------------------------- loading
 
 
+# pydantic names the member of a union a value failed (`literal['all']`, `list[str]`, `int`) in the
+# error's location; that is no field of the file.
+_UNION_MEMBER = re.compile(r"^(?:[a-z-]+\[.*\]|str|int|float|bool|none|list|dict)$")
+
+
 def _format_validation_error(path: Path | str, err: ValidationError) -> str:
-    lines = []
+    """One line per bad field: `file: dotted.field: what was expected (got value)`."""
+    by_field: dict[str, tuple[list[str], str]] = {}
     for e in err.errors():
-        where = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        loc = [str(p) for p in e["loc"] if not (isinstance(p, str) and _UNION_MEMBER.match(p))]
+        where = ".".join(loc) or "(top level)"
         got = e.get("input")
         got_txt = "" if isinstance(got, (dict, list)) else f" (got {got!r})"
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             msg = "unknown key"
-        lines.append(f"{path}: {where}: {msg}{got_txt}")
-    return "\n".join(lines)
+        msgs, _ = by_field.setdefault(where, ([], got_txt))
+        if msg not in msgs:
+            msgs.append(msg)
+    return "\n".join(f"{path}: {where}: {' or '.join(msgs)}{got_txt}" for where, (msgs, got_txt) in by_field.items())
 
 
 def _read_yaml(path: Path) -> dict:

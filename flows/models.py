@@ -38,6 +38,26 @@ class Article:
     extraction_note: str | None = None  # why a fallback was used, if one was
     summary_html: str | None = None      # sanitized HTML kept from the feed, if any
 
+    def __post_init__(self) -> None:
+        """Whatever a source hands over, an Article can be stored and shown: no lone surrogates
+        (a JSON feed's "\\ud800" cannot be encoded for the store and would fail its whole batch), a
+        one-line title without control characters, and title and text cut to sane lengths (a
+        hostile feed's megabyte title would bloat every digest; megabytes of text stall the
+        classifier). A date before 1970 is a placeholder (epoch zero, year 1), not a date."""
+        for name in ("key", "source", "url", "title", "text", "language", "author", "site_name", "guid",
+                     "feed_url", "extraction_note", "summary_html"):
+            value = getattr(self, name)
+            if isinstance(value, str) and _SURROGATES.search(value):
+                setattr(self, name, storable(value))
+        if _TITLE_JUNK.search(self.title) or len(self.title) > MAX_TITLE_CHARS:
+            title = " ".join(_CONTROLS.sub("", self.title).split())
+            self.title = title if len(title) <= MAX_TITLE_CHARS else title[: MAX_TITLE_CHARS - 1].rstrip() + "…"
+        if len(self.text) > MAX_TEXT_CHARS:
+            cut = self.text.rfind("\n\n", 0, MAX_TEXT_CHARS)
+            self.text = self.text[: cut if cut > MAX_TEXT_CHARS // 2 else MAX_TEXT_CHARS]
+        if self.published is not None and self.published.year < 1970:
+            self.published = None
+
     @property
     def item_id(self) -> str:
         return item_id_for(self.key)
@@ -47,9 +67,22 @@ class Article:
         return content_hash(self.text)
 
 
+MAX_TITLE_CHARS = 1_000
+MAX_TEXT_CHARS = 200_000
+_SURROGATES = re.compile(r"[\ud800-\udfff]")
+_TITLE_JUNK = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")      # controls and line breaks
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def storable(text: str) -> str:
+    """The text with lone surrogates replaced by U+FFFD, so it can be encoded as UTF-8."""
+    return _SURROGATES.sub("\ufffd", text)
+
+
 def item_id_for(key: str) -> str:
-    """A short stable id (16 hex chars) for an identity key."""
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
+    """A short stable id (16 hex chars) for an identity key (the same for a key before and after
+    `Article` makes it storable)."""
+    return hashlib.sha256(storable(key).encode("utf-8")).hexdigest()[:16]
 
 
 _WS = re.compile(r"\s+")

@@ -33,12 +33,21 @@ _env = Environment(
 _inliner = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False, minify_css=True)
 
 
+def _in_zone(value: datetime, tz: str) -> datetime:
+    """The time in the digest's zone; a date at the calendar's edge (year 1 or 9999, which a
+    hostile feed can send) cannot move to every zone and stays in UTC instead of failing."""
+    try:
+        return value.astimezone(ZoneInfo(tz))
+    except OverflowError:
+        return value.astimezone(timezone.utc)
+
+
 def _local(value: datetime, tz: str, fmt: str = "%a %d %b %Y") -> str:
-    return value.astimezone(ZoneInfo(tz)).strftime(fmt)
+    return _in_zone(value, tz).strftime(fmt)
 
 
 def _day(value: datetime, tz: str) -> str:
-    local = value.astimezone(ZoneInfo(tz))
+    local = _in_zone(value, tz)
     return f"{local.day} {local:%b}"
 
 
@@ -56,7 +65,7 @@ def heading(period: str) -> str:
 
 def dateline(period: str, since: datetime, until: datetime, tz: str) -> str:
     """The period in words: "Tuesday 12 May 2026", "Week 19 · 5 – 12 May 2026", "1 – 12 May 2026"."""
-    start, end = since.astimezone(ZoneInfo(tz)), until.astimezone(ZoneInfo(tz))
+    start, end = _in_zone(since, tz), _in_zone(until, tz)
     if period == "daily":
         return f"{end:%A} {end.day} {end:%B %Y}"
     first = f"{start.day} {start:%b}" + ("" if start.year == end.year else f" {start.year}")
@@ -66,7 +75,7 @@ def dateline(period: str, since: datetime, until: datetime, tz: str) -> str:
 
 def subject_line(content: DigestContent, names: dict[str, str] | None = None) -> str:
     """"US–China daily · 12 May 2026 · Taiwan, Trade & tariffs, Diplomacy": period and top issues."""
-    end = content.until.astimezone(ZoneInfo(content.timezone))
+    end = _in_zone(content.until, content.timezone)
     word = content.period if content.period in ("daily", "weekly") else "digest"
     names = names or content.data.issue_names
     top = [names.get(i, i) for i in content.top_issues(3)]

@@ -43,6 +43,23 @@ _SY_PERIODS = {"hourly": 3600, "daily": 86400, "weekly": 7 * 86400, "monthly": 3
                "yearly": 365 * 86400}
 
 
+_CHAR_REF = re.compile(rb"&#(?:[xX]([0-9a-fA-F]{1,16})|([0-9]{1,20}));?")
+
+
+def _impossible_refs_replaced(body: bytes) -> bytes:
+    """feedparser 6 raises on a character reference to a surrogate or past U+10FFFF (`&#xD800;`),
+    which would make one hostile entry cost the whole feed on every run; such a reference becomes
+    U+FFFD instead."""
+    if b"&#" not in body:
+        return body
+
+    def sub(m: re.Match) -> bytes:
+        value = int(m.group(1), 16) if m.group(1) else int(m.group(2))
+        return b"&#xFFFD;" if 0xD800 <= value <= 0xDFFF or value > 0x10FFFF else m.group(0)
+
+    return _CHAR_REF.sub(sub, body)
+
+
 class NotAFeed(Exception):
     """The bytes are neither a feed nor a page that links one (message says what they are)."""
 
@@ -80,6 +97,7 @@ def parse_feed(body: bytes, url: str, headers: dict[str, str]) -> ParsedFeed:
         raise NotAFeed("empty document")
     if "json" in media_type(content_type) or stripped[:1] in (b"{", b"["):
         return parse_json_feed(stripped, url)
+    body = _impossible_refs_replaced(body)
     parsed = _parse_xml(body, url, headers)
     if parsed.entries or (parsed.kind and not parsed.problem):
         return parsed
@@ -128,6 +146,15 @@ def _utc(struct) -> datetime | None:
         return datetime.fromtimestamp(calendar.timegm(struct), tz=timezone.utc)
     except (OverflowError, ValueError, OSError):
         return None
+
+
+def _http_link(base: str, link: str | None) -> str | None:
+    """An entry's link resolved against the feed's URL; None unless http(s) (a `javascript:` or
+    `data:` "link" must never become an item's URL)."""
+    if not link or not link.strip():
+        return None
+    resolved = urljoin(base, link.strip())
+    return resolved if resolved.lower().startswith(("http://", "https://")) else None
 
 
 def _plain(value: str | None) -> str:
@@ -179,7 +206,7 @@ def _parse_xml(body: bytes, url: str, headers: dict[str, str]) -> ParsedFeed:
         entries.append(FeedEntry(
             title=_plain(e.get("title")),
             guid=(e.get("id") or "").strip() or None,
-            link=urljoin(url, e["link"].strip()) if (e.get("link") or "").strip() else None,
+            link=_http_link(url, e.get("link")),
             published=_utc(e.get("published_parsed") or e.get("updated_parsed") or e.get("created_parsed")),
             author=_plain(e.get("author")) or None,
             summary_html=e.get("summary") or None,
@@ -285,7 +312,7 @@ def parse_json_feed(body: bytes, url: str) -> ParsedFeed:
         entries.append(FeedEntry(
             title=_plain(_text(item.get("title"))),
             guid=_text(item.get("id")),
-            link=urljoin(url, link) if link else None,
+            link=_http_link(url, link),
             published=_json_date(item.get("date_published")) or _json_date(item.get("date_modified")),
             author=_json_author(item, data),
             summary_html=_text(item.get("summary")),

@@ -1,5 +1,5 @@
 """The store: the only place that speaks SQL. SQLAlchemy 2, SQLite (WAL) by default, PostgreSQL too."""
 
-from flows.store.db import Store, open_store
+from flows.store.db import Store, StoreUnavailable, open_store
 
-__all__ = ["Store", "open_store"]
+__all__ = ["Store", "StoreUnavailable", "open_store"]

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+import random
+import sqlite3
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator, TypeVar
+from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from flows.store.schema import Base
@@ -33,29 +39,93 @@ class Store:
         self.engine.dispose()
 
 
-def _sqlite_pragmas(dbapi_conn, _record) -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=30000")
-    cur.close()
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+DEFAULT_BUSY_TIMEOUT_S = 30.0
+RETRY_ATTEMPTS = 5
+RETRY_FIRST_DELAY_S = 0.5
+RETRY_MAX_DELAY_S = 8.0
+
+
+class StoreUnavailable(Exception):
+    """The store stayed locked or unreachable through every retry; the message says which store."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A failure that waiting can cure: SQLite busy or locked, a PostgreSQL connection dropped or
+    refused (a restart), a serialization failure or deadlock. Nothing was written: the unit of
+    work rolled back, so running it again is safe."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    if isinstance(exc, OperationalError) and not isinstance(exc.orig, sqlite3.Error):
+        return True            # PostgreSQL: refused, dropped, shutting down, out of connections
+    message = str(exc.orig).lower()
+    if "database is locked" in message or "database table is locked" in message or "busy" in message:
+        return True
+    code = str(getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None) or "")
+    return code.startswith(("08", "57P")) or code in ("40001", "40P01")
+
+
+def with_retries(work: Callable[[], T], what: str, store: "Store | None" = None) -> T:
+    """Run a unit of work, again with growing pauses while the store is momentarily unavailable;
+    `StoreUnavailable` (one clear line) once it stays so. Only for idempotent units of work."""
+    delay = RETRY_FIRST_DELAY_S
+    for attempt in range(1, RETRY_ATTEMPTS + 1):
+        try:
+            return work()
+        except DBAPIError as exc:
+            if not is_transient(exc):
+                raise
+            reason = " ".join(str(exc.orig).split())[:200]
+            if attempt == RETRY_ATTEMPTS:
+                where = f" {store.engine.url.render_as_string(hide_password=True)}" if store else ""
+                raise StoreUnavailable(f"the store{where} stayed unavailable through {attempt} tries ({reason}); "
+                                       f"{what}: nothing written, run again later") from None
+            log.warning("store unavailable during %s (%s); try %d of %d in %.1f s",
+                        what, reason, attempt + 1, RETRY_ATTEMPTS, delay)
+            time.sleep(delay * random.uniform(0.8, 1.2))
+            delay = min(delay * 2, RETRY_MAX_DELAY_S)
+    raise AssertionError("unreachable")
+
+
+def _busy_timeout_s(url: str) -> float:
+    """`?timeout=SECONDS` in a SQLite URL (as pysqlite reads it), else 30 s."""
+    values = parse_qs(urlsplit(url).query).get("timeout")
+    try:
+        return float(values[0]) if values else DEFAULT_BUSY_TIMEOUT_S
+    except ValueError:
+        return DEFAULT_BUSY_TIMEOUT_S
+
+
+def _sqlite_pragmas(busy_timeout_s: float) -> Callable:
+    def on_connect(dbapi_conn, _record) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
+        cur.close()
+
+    return on_connect
 
 
 def open_store(url: str, create: bool = True) -> Store:
     """Open (and by default create) the store at a SQLAlchemy URL.
 
-    SQLite gets WAL, a 30 s busy timeout and its parent folder created, so a fresh checkout works
-    with no set-up; other databases are used as given.
+    SQLite gets WAL, a busy timeout (30 s, or `?timeout=` in the URL) and its parent folder
+    created, so a fresh checkout works with no set-up; other databases are used as given.
     """
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        Path(url.removeprefix("sqlite:///").split("?", 1)[0]).parent.mkdir(parents=True, exist_ok=True)
     kwargs: dict = {"future": True}
     if url.startswith("postgresql"):
         kwargs.update(pool_pre_ping=True, pool_size=5, max_overflow=5)
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _sqlite_pragmas(_busy_timeout_s(url)))
     if create:
         Base.metadata.create_all(engine)
     return Store(engine=engine, sessions=sessionmaker(engine, expire_on_commit=False))

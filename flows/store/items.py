@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from flows.models import Article, Classification
-from flows.store.db import Store
+from flows.store.db import Store, with_retries
 from flows.store.schema import Correction, Item, ItemIssue
 
 
@@ -66,8 +66,14 @@ def upsert_items(store: Store, articles: Iterable[Article], now: datetime | None
     """Store articles not seen before; leave known ones untouched.
 
     `INSERT … ON CONFLICT DO NOTHING` on the primary key makes this idempotent and safe with
-    concurrent writers (two ingests on PostgreSQL never duplicate or lose an item).
+    concurrent writers (two ingests on PostgreSQL never duplicate or lose an item), and so safe
+    to run again while the store is busy or restarting.
     """
+    batch = list(articles)
+    return with_retries(lambda: _upsert_items_once(store, batch, now), "storing items", store)
+
+
+def _upsert_items_once(store: Store, articles: list[Article], now: datetime | None) -> UpsertResult:
     now = now or utcnow()
     by_id: dict[str, Article] = {}
     for article in articles:
@@ -78,10 +84,12 @@ def upsert_items(store: Store, articles: Iterable[Article], now: datetime | None
     new_ids: list[str] = []
     with store.session() as s:
         for item_id, article in by_id.items():
+            # RETURNING tells whether this statement inserted the row: ORM-executed inserts report
+            # no rowcount on PostgreSQL (-1), so counting rows would call every item "seen".
             stmt = insert(Item).values(**article_row(article, now)).on_conflict_do_nothing(
                 index_elements=["id"]
-            )
-            if s.execute(stmt).rowcount == 1:
+            ).returning(Item.id)
+            if s.execute(stmt).first() is not None:
                 new_ids.append(item_id)
     new = set(new_ids)
     return UpsertResult(new_ids, [i for i in by_id if i not in new])
@@ -109,7 +117,19 @@ def items_to_classify(store: Store, classifier_version: str, all_items: bool = F
 def save_classifications(
     store: Store, results: Iterable[tuple[str, Classification]], classifier_version: str
 ) -> int:
-    """Replace the model's labels of these items; analysts' corrections are re-applied on top."""
+    """Replace the model's labels of these items; analysts' corrections are re-applied on top.
+
+    The results are all computed before the write transaction opens (classifying inside it
+    would hold the store's write lock for the whole run), and the write is retried while the
+    store is busy or restarting.
+    """
+    batch = list(results)
+    return with_retries(lambda: _save_classifications_once(store, batch, classifier_version),
+                        "saving classifications", store)
+
+
+def _save_classifications_once(store: Store, results: list[tuple[str, Classification]],
+                               classifier_version: str) -> int:
     now = utcnow()
     count = 0
     with store.session() as s:

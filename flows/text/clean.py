@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\u200e\u200f\ufeff]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\u200e\u200f\ufeff\ud800-\udfff]")  # + lone surrogates (JSON "\\ud800"): unstorable
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 
 _HASH_STUB = re.compile(r"^\s*[0-9a-f]{16,}(?:[_-][\w-]+)?\s*$", re.I)
@@ -99,7 +99,7 @@ def clean_paragraphs(paragraphs: list[str]) -> list[str]:
 
     kept = []
     for p in paragraphs:
-        p = _SHORTCODE.sub("", p).strip()
+        p = _SPACES.sub(" ", _SHORTCODE.sub("", p)).strip()
         if is_junk(p):
             continue
         p = repair_fragment(p)
@@ -127,7 +127,9 @@ def title_from_text(paragraphs: list[str], max_words: int = 16) -> str:
         return "(untitled)"
     first = paragraphs[0]
     m = _SENTENCE_END.search(first)
-    sentence = (first[: m.start() + 1] if m else first).strip().rstrip(".")
+    sentence = (first[: m.start() + 1] if m else first).strip().rstrip(".").rstrip()
+    if not sentence:
+        return "(untitled)"
     if len(sentence.split()) <= max_words:
         return sentence
     best = -1
