@@ -6,60 +6,22 @@ Without a Prefect server the commands run the pipeline in-process; with `PREFECT
 
 from __future__ import annotations
 
-import functools
 import json
-import logging
 import os
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
 
-from flows.config import ConfigError, Settings, load_settings
+from flows.cli_common import common
+from flows.config import Settings
 
 EPILOG = (
     "Configuration: config/pipeline.yaml by default; --config PATH or USCHINA_DIGEST_CONFIG picks "
     "another, and USCHINA_DIGEST_<KEY> environment variables override single keys."
 )
-
-
-def _setup_logging(quiet: bool) -> None:
-    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO,
-                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-
-
-def _config_problem(e: ConfigError) -> str:
-    """One bad value, one line; several, one line each under a heading."""
-    text = str(e)
-    return f"invalid configuration: {text}" if "\n" not in text else f"invalid configuration:\n{text}"
-
-
-def common(fn: Callable) -> Callable:
-    """--config and --quiet on every command; config errors become one clear line, exit 2."""
-
-    @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-                  envvar="USCHINA_DIGEST_CONFIG", help="Pipeline config file (default: config/pipeline.yaml).")
-    @click.option("--quiet", "-q", is_flag=True, help="Print only results and errors, no progress.")
-    @functools.wraps(fn)
-    def wrapper(config_path: Path | None, quiet: bool, **kwargs: Any) -> Any:
-        _setup_logging(quiet)
-        try:
-            settings = load_settings(config_path)
-        except ConfigError as e:
-            raise click.ClickException(_config_problem(e)) from None
-        from flows.locks import LeaseBusy
-        from flows.store import StoreUnavailable
-
-        try:
-            return fn(settings=settings, quiet=quiet, **kwargs)
-        except ConfigError as e:
-            raise click.ClickException(_config_problem(e)) from None
-        except (LeaseBusy, StoreUnavailable) as e:   # busy, locked or down through every retry
-            raise click.ClickException(str(e)) from None
-
-    return wrapper
 
 
 def _use_prefect() -> bool:

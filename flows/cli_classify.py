@@ -189,7 +189,7 @@ def evaluate(settings: Settings, quiet: bool, file: Path, split: str, model: Pat
 
 def register(main: click.Group) -> None:
     """Add the commands to the `uschina-digest` group (keeps flows/cli.py free of their code)."""
-    from flows.cli import common
+    from flows.cli_common import common
 
     main.command(name="label")(
         common(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from flows.cli import common
+from flows.cli_common import common
 from flows.config import Settings
 
 

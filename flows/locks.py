@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 import threading
 import time
@@ -22,7 +23,7 @@ from datetime import timedelta
 from typing import Iterator
 
 from flows.store import Store
-from flows.store.locks import LeaseInfo, lease_info, release, renew, try_acquire
+from flows.store.locks import LeaseInfo, lease_info, release, renew, take_over, try_acquire
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,40 @@ def new_holder() -> str:
     label = _label.get()
     where = f"{socket.gethostname()}:{os.getpid()}"
     return f"{label} on {where} #{uuid.uuid4().hex[:8]}" if label else f"{where} #{uuid.uuid4().hex[:8]}"
+
+
+_HOLDER_PROCESS = re.compile(r"(?:^| on )([^\s:]+):(\d+) #[0-9a-f]{8}$")
+
+
+def holder_is_dead(holder: str) -> bool:
+    """True when the holder token names a process on this host that no longer runs (killed, crashed).
+
+    Such a lease need not be waited out: the next run takes it over at once. Holders on other
+    hosts are never judged from here; their leases expire after the TTL.
+    """
+    m = _HOLDER_PROCESS.search(holder)
+    if not m or m.group(1) != socket.gethostname():
+        return False
+    pid = int(m.group(2))
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def _acquire(store: Store, name: str, holder: str, ttl: timedelta) -> bool:
+    if try_acquire(store, name, holder, ttl):
+        return True
+    info = lease_info(store, name)
+    if info is not None and holder_is_dead(info.holder) and take_over(store, name, info.holder, holder, ttl):
+        log.warning("took over the %s lease of %s, which is no longer running", name, info.holder)
+        return True
+    return False
 
 
 def held(name: str) -> str | None:
@@ -106,7 +141,7 @@ def lease(store: Store, name: str, *, ttl: timedelta = DEFAULT_TTL, wait: float 
     else:
         holder = holder or new_holder()
         deadline = time.monotonic() + wait
-        while not try_acquire(store, name, holder, ttl):
+        while not _acquire(store, name, holder, ttl):
             if time.monotonic() >= deadline:
                 raise LeaseBusy(name, lease_info(store, name))
             time.sleep(poll)

@@ -6,7 +6,7 @@ the trained model shipped in `flows/classify/model/` (or another folder written 
 calibrated scores in [0, 1] and, for every label, the sentences and terms that decided it
 (offsets into `joined_text(title, text)`).
 
-How a label is decided (see docs/classifier.md):
+How a label is decided (see the README, "How items are classified"):
 1. Term evidence with context (`terms.py`): taxonomy terms, weighted by position, damped on
    repeats, discounted in lists of topics, vetoed by negative phrases.
 2. A linear TF-IDF model (`model.py`) trained on weak labels from an unlabelled corpus, labelled

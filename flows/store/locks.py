@@ -51,6 +51,16 @@ def renew(store: Store, name: str, holder: str, ttl: timedelta, now: datetime | 
         return result.rowcount == 1
 
 
+def take_over(store: Store, name: str, old_holder: str, holder: str, ttl: timedelta,
+              now: datetime | None = None) -> bool:
+    """Take a lease from a holder known to be dead; False if it changed hands meanwhile."""
+    now = now or utcnow()
+    with store.session() as s:
+        result = s.execute(update(Lock).where(Lock.name == name, Lock.holder == old_holder)
+                           .values(holder=holder, expires_at=now + ttl))
+        return result.rowcount == 1
+
+
 def release(store: Store, name: str, holder: str) -> bool:
     """Give the lease up (only if it is still ours); True if we released it."""
     with store.session() as s:

@@ -116,3 +116,24 @@ def test_split_feeds_deals_every_feed_into_one_shard():
     assert sorted(f.url for p in parts for f in p) == sorted(f.url for f in feeds)
     assert split_feeds(feeds[:2], 5) == [[feeds[0]], [feeds[1]]]      # never an empty shard
     assert split_feeds([], 4) == []
+
+
+def test_a_lease_held_by_a_dead_local_process_is_taken_over_at_once(tmp_path):
+    import subprocess
+    import sys
+
+    from flows.locks import holder_is_dead, lease, new_holder
+    from flows.store import open_store
+    from flows.store.locks import lease_info, try_acquire
+
+    store = open_store(f"sqlite:///{tmp_path / 'l.sqlite3'}")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    import socket
+    from datetime import timedelta
+
+    dead_holder = f"{socket.gethostname()}:{int(dead.stdout)} #0123abcd"
+    assert try_acquire(store, "ingest", dead_holder, timedelta(minutes=5))
+    assert holder_is_dead(dead_holder) and not holder_is_dead(new_holder())
+    assert not holder_is_dead(f"elsewhere:{int(dead.stdout)} #0123abcd")   # other hosts: wait for the TTL
+    with lease(store, "ingest") as mine:
+        assert lease_info(store, "ingest").holder == mine != dead_holder
