@@ -49,16 +49,15 @@ def common(fn: Callable) -> Callable:
             settings = load_settings(config_path)
         except ConfigError as e:
             raise click.ClickException(_config_problem(e)) from None
+        from flows.locks import LeaseBusy
+        from flows.store import StoreUnavailable
+
         try:
             return fn(settings=settings, quiet=quiet, **kwargs)
         except ConfigError as e:
             raise click.ClickException(_config_problem(e)) from None
-        except Exception as e:
-            from flows.store import StoreUnavailable
-
-            if isinstance(e, StoreUnavailable):        # locked or down through every retry: one line
-                raise click.ClickException(str(e)) from None
-            raise
+        except (LeaseBusy, StoreUnavailable) as e:   # busy, locked or down through every retry
+            raise click.ClickException(str(e)) from None
 
     return wrapper
 
@@ -103,10 +102,12 @@ def _ingest(settings: Settings, quiet: bool, sources: str, max_items: int | None
     from flows import pipeline
 
     if _use_prefect():
+        import asyncio
+
         from flows.prefect_flows import ingest as ingest_flow
 
-        return ingest_flow(config_path=str(settings.config_path), sources=sources,
-                           max_items=max_items, force=force)
+        return asyncio.run(ingest_flow(config_path=str(settings.config_path), sources=sources,
+                                       max_items=max_items, force=force))
     options = pipeline.IngestOptions(sources=sources, max_items=max_items, force=force)
     try:
         report = pipeline.run_ingest(settings, options, on_progress=_progress(quiet))
@@ -119,9 +120,11 @@ def _digest(settings: Settings, **options: Any) -> dict:
     from flows import pipeline
 
     if _use_prefect():
+        import asyncio
+
         from flows.prefect_flows import digest as digest_flow
 
-        return digest_flow(config_path=str(settings.config_path), **options)
+        return asyncio.run(digest_flow(config_path=str(settings.config_path), **options))
     return pipeline.run_digest(settings, pipeline.DigestOptions(**options)).to_dict()
 
 
@@ -257,9 +260,9 @@ def classify(settings: Settings, quiet: bool, paths: tuple[Path, ...]) -> None:
     {"id", "relevant", "relevance", "issues": [{"id", "score", "evidence": [{"text", "start", "end"}]}]}.
     Evidence offsets index into the title, a blank line, then the text.
     """
-    from flows.classify import load_classifier
+    from flows.classify import classifier_for
 
-    classifier = load_classifier(settings.issues_file)
+    classifier = classifier_for(settings)
     out = sys.stdout
     for item_id, title, text in _classify_inputs(paths):
         out.write(json.dumps(classifier.classify(title, text).to_dict(item_id), ensure_ascii=False) + "\n")
@@ -304,6 +307,16 @@ def export(settings: Settings, quiet: bool, fmt: str, output: Path | None) -> No
     finally:
         if output:
             stream.close()
+
+
+# Commands that live beside the concern they serve.
+from flows.cli_classify import register as _register_classify_commands  # noqa: E402
+from flows.cli_feeds import feeds  # noqa: E402
+from flows.cli_serve import serve  # noqa: E402
+
+main.add_command(feeds)
+main.add_command(serve)
+_register_classify_commands(main)   # label, train, evaluate
 
 
 if __name__ == "__main__":

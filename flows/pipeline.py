@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Literal
 
 from flows.config import FeedSource, Settings, load_taxonomy
+from flows.locks import lease
 from flows.models import SourceReport
 from flows.store import Store, open_store
 
@@ -107,12 +108,19 @@ def ingest_feeds(settings: Settings, feeds: list[FeedSource], force: bool = Fals
                        on_progress=on_progress)
 
 
+def assign_pending_stories(settings: Settings) -> int:
+    """Group every item not yet in a story (copies, re-filed versions and rewrites join one)."""
+    from flows.stories import assign_pending
+
+    return assign_pending(store_for(settings))
+
+
 def classify_pending(settings: Settings, reclassify: bool = False) -> int:
     """Classify every item not yet classified by the current classifier version."""
-    from flows.classify import load_classifier
+    from flows.classify import classifier_for
     from flows.store.items import items_to_classify, save_classifications
 
-    classifier = load_classifier(settings.issues_file)
+    classifier = classifier_for(settings)
     store = store_for(settings)
     items = items_to_classify(store, classifier.version, all_items=reclassify)
     results = ((item.id, classifier.classify(item.title, item.text)) for item in items)
@@ -125,20 +133,54 @@ def run_ingest(settings: Settings, options: IngestOptions | None = None, step: S
     options = options or IngestOptions()
     report = IngestReport()
     feeds = select_feeds(settings, options.sources)
-    if options.sources in ("all", "seeds"):
-        seeds = step(ingest_seeds, settings)
-        report.sources.append(seeds)
-        if on_progress:
-            on_progress(seeds)
-    if feeds:
-        report.sources += step(ingest_feeds, settings, feeds, options.force, options.max_items, on_progress)
-    report.classified = step(classify_pending, settings)
+    with lease(store_for(settings), "ingest"):   # LeaseBusy if another ingest is running
+        if options.sources in ("all", "seeds"):
+            seeds = step(ingest_seeds, settings)
+            report.sources.append(seeds)
+            if on_progress:
+                on_progress(seeds)
+        if feeds:
+            report.sources += step(ingest_feeds, settings, feeds, options.force, options.max_items, on_progress)
+        report.stories = step(assign_pending_stories, settings)
+        report.classified = step(classify_pending, settings)
     log.info("ingest: %d new, %d already stored, %d classified",
              report.items_new, report.items_seen, report.classified)
     return report
 
 
+def split_feeds(feeds: list[FeedSource], shards: int) -> list[list[FeedSource]]:
+    """Deal the feeds, sorted by URL, into at most `shards` non-empty shards of near-equal size."""
+    ordered = sorted(feeds, key=lambda f: f.url)
+    return [part for part in (ordered[k::shards] for k in range(max(1, shards))) if part]
+
+
+def feeds_by_url(settings: Settings, urls: list[str]) -> list[FeedSource]:
+    """The configured feeds with these URLs (a shard's share); ValueError naming any unknown URL."""
+    known = {f.url: f for f in settings.all_feeds()}
+    unknown = [u for u in urls if u not in known]
+    if unknown:
+        raise ValueError(f"not feeds of this config: {', '.join(unknown)}")
+    return [known[u] for u in urls]
+
+
+def run_feed_shard(settings: Settings, feeds: list[FeedSource], options: IngestOptions,
+                   parent_lease: str | None = None, step: Step = direct) -> IngestReport:
+    """Fetch one shard of the feeds. Under a parent ingest (its lease token given) only fetch:
+    the parent groups stories and classifies once all shards are in. Started on its own, it takes
+    the ingest lease itself and does both too."""
+    report = IngestReport()
+    with lease(store_for(settings), "ingest", holder=parent_lease, inherit=parent_lease is not None):
+        report.sources = step(ingest_feeds, settings, feeds, options.force, options.max_items)
+        if parent_lease is None:
+            report.stories = step(assign_pending_stories, settings)
+            report.classified = step(classify_pending, settings)
+    log.info("feed shard: %d feeds, %d new, %d already stored", len(feeds), report.items_new, report.items_seen)
+    return report
+
+
 # ------------------------------------------------------------------ digest
+
+DIGEST_LEASE_WAIT_S = 600.0
 
 
 @dataclass
@@ -164,12 +206,25 @@ class DigestResult:
     top_issues: list[str]
     deliveries: list[dict] = field(default_factory=list)
     outbox: str | None = None        # set when messages were left in the outbox, and why
+    # each section's counts and top stories, for run summaries:
+    # [{"id", "name", "n_stories", "n_items", "stories": [{"title", "link", "sources"}]}]
+    headlines: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {"id": self.id, "html_path": str(self.html_path), "text_path": str(self.text_path),
                 "index_path": str(self.index_path), "n_stories": self.n_stories, "n_items": self.n_items,
                 "n_sources": self.n_sources, "issue_counts": self.issue_counts,
-                "top_issues": self.top_issues, "deliveries": self.deliveries, "outbox": self.outbox}
+                "top_issues": self.top_issues, "deliveries": self.deliveries, "outbox": self.outbox,
+                "headlines": self.headlines}
+
+
+def headlines(content, per_section: int) -> list[dict]:
+    """The first `per_section` stories of each section of a digest's content (already ranked)."""
+    return [{"id": sec.id, "name": sec.name, "n_stories": sec.count,
+             "n_items": sum(s.n_items for s in sec.stories),     # of the stories shown (the section's cap)
+             "stories": [{"title": s.title, "link": s.link, "sources": s.sources}
+                         for s in sec.stories[:per_section]]}
+            for sec in content.sections]
 
 
 def build_digest(settings: Settings, options: DigestOptions) -> DigestResult:
@@ -197,7 +252,8 @@ def build_digest(settings: Settings, options: DigestOptions) -> DigestResult:
     names = {i.id: i.name for i in taxonomy.issues}
     index = write_index(list_digests(store), settings.digests_dir, names, settings.schedule.timezone)
     return DigestResult(ident, html_path, text_path, index, content.n_stories, content.n_items,
-                        content.n_sources, content.issue_counts(), content.top_issues())
+                        content.n_sources, content.issue_counts(), content.top_issues(),
+                        headlines=headlines(content, max(1, settings.digest.top_stories)))
 
 
 def smtp_password(settings: Settings):
@@ -289,7 +345,9 @@ def deliver_digest(settings: Settings, result: DigestResult, options: DigestOpti
 def run_digest(settings: Settings, options: DigestOptions | None = None, step: Step = direct) -> DigestResult:
     """Build the digest of the period, then (with `send`) e-mail it."""
     options = options or DigestOptions()
-    result = step(build_digest, settings, options)
-    if options.send or options.to:
-        result = step(deliver_digest, settings, result, options)
+    # Digests take seconds: a second one (a second send of the same digest, say) waits for the first.
+    with lease(store_for(settings), "digest", wait=DIGEST_LEASE_WAIT_S):
+        result = step(build_digest, settings, options)
+        if options.send or options.to:
+            result = step(deliver_digest, settings, result, options)
     return result

@@ -41,6 +41,10 @@ class CpuPool:
         self.workers = workers or available_cpus()
         self._pool: ProcessPoolExecutor | None = None
         self.restarts = 0
+        # Jobs wait here, not in the executor's queue: a job's timeout then measures its own
+        # run, not the backlog ahead of it. Two per worker keeps every worker fed.
+        self._slots = asyncio.Semaphore(2 * self.workers)
+        self._starting = asyncio.Lock()
 
     def __enter__(self) -> "CpuPool":
         return self
@@ -48,11 +52,21 @@ class CpuPool:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def _executor(self) -> ProcessPoolExecutor:
-        if self._pool is None:
-            context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(PRELOAD)   # no effect once the fork server runs
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+    def _start(self) -> ProcessPoolExecutor:
+        """A new executor with every worker already running (blocks: call it in a thread)."""
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(PRELOAD)   # no effect once the fork server runs
+        pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+        for future in [pool.submit(available_cpus) for _ in range(self.workers)]:
+            future.result()
+        return pool
+
+    async def _executor(self) -> ProcessPoolExecutor:
+        # Starting workers (and, the first time, the fork server) takes a second or two of
+        # blocking calls; in a thread, the event loop keeps fetching meanwhile.
+        async with self._starting:
+            if self._pool is None:
+                self._pool = await asyncio.to_thread(self._start)
         return self._pool
 
     def _discard(self, pool: ProcessPoolExecutor, kill: bool) -> None:
@@ -71,11 +85,17 @@ class CpuPool:
                   passthrough: tuple[type[Exception], ...] = ()) -> Any:
         """fn(*args) in a worker. Exceptions of the `passthrough` types are raised as they are;
         anything else that goes wrong (crash, timeout, another exception) is a WorkerError."""
+        async with self._slots:
+            return await self._run(fn, args, timeout, passthrough)
+
+    async def _run(self, fn: Callable[..., Any], args: tuple, timeout: float,
+                   passthrough: tuple[type[Exception], ...]) -> Any:
         if self.restarts > MAX_RESTARTS:
             raise WorkerError("worker pool disabled after repeated crashes")
-        pool = self._executor()
+        pool = await self._executor()
         loop = asyncio.get_running_loop()
         try:
+            # The timeout includes at most one job ahead of this one (two slots per worker).
             return await asyncio.wait_for(loop.run_in_executor(pool, fn, *args), timeout)
         except BrokenProcessPool:
             self._discard(pool, kill=False)

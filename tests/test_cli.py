@@ -65,3 +65,18 @@ def test_help_documents_every_command():
     for command in ("run", "ingest", "digest", "classify", "export"):
         assert command in out
     assert "--report" in invoke("ingest", "--help").output
+
+
+def test_second_ingest_while_one_runs_is_one_clear_line(project, settings):
+    from flows.locks import lease
+    from flows.pipeline import store_for
+
+    with lease(store_for(settings), "ingest"):
+        result = invoke("ingest", "--config", str(project / "config" / "pipeline.yaml"))
+    assert result.exit_code != 0
+    assert "another ingest run is in progress" in result.output and "Traceback" not in result.output
+
+
+def test_feeds_and_serve_commands_are_registered():
+    assert "Feed health" in invoke("feeds", "--help").output
+    assert "digest/daily" in invoke("serve", "--help").output

@@ -3,26 +3,47 @@
 For each issue, every taxonomy term found in a sentence contributes its weight, scaled by where it
 stands (title and lead count more) and damped when the same term repeats. A sentence that only
 lists topics in passing ("tensions over trade, tech and human rights") contributes little: a term
-in a list of three or more issues is discounted. Negative phrases veto a term's sense where they
-overlap it ("trade winds", "political climate").
+in a list naming three or more issues is discounted. Negative phrases veto an issue's term where
+they cover it ("trade winds", "political climate"); within an issue the longest phrase at a
+position wins, so "hack*" and "hacker*" on one word count once.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from flows.classify.text import Sentence, term_pattern
-from flows.config import Issue, Taxonomy
+from flows.classify.text import PhraseMatcher, Sentence
+from flows.config import Taxonomy
 
 TITLE_BOOST = 2.0
 LEAD_BOOST = 1.5          # first two body sentences
-LIST_DISCOUNT = 0.35      # a term in a sentence naming ≥3 issues in a list
+LIST_DISCOUNT = 0.35      # a lone cue in a sentence listing ≥3 issues
 REPEAT_DAMPING = 0.5      # each further match of the same term counts half as much as the one before
+LEAD_SENTENCES = 2
 
-_LIST_SHAPE = re.compile(r",[^,]+,|,\s*(?:and|or)\s", re.I)
+_LIST_SHAPE = re.compile(r",[^,]+,|,\s*(?:and|or)\s|\b\w+\s+(?:and|or)\s+\w+", re.I)
+
+
+@dataclass(frozen=True)
+class TermHit:
+    term: str            # as written in the text
+    weight: float        # the taxonomy weight
+    start: int           # offsets into the joined text
+    end: int
+
+
+@dataclass
+class SentenceTerms:
+    """The issue terms found in one sentence, and whether it only lists topics."""
+
+    sentence: Sentence
+    position: float                       # title / lead / body weight
+    by_issue: dict[str, list[TermHit]]
+    listy: bool
 
 
 @dataclass
@@ -36,68 +57,87 @@ class SentenceHit:
 class IssueEvidence:
     issue_id: str
     raw: float = 0.0
+    title_raw: float = 0.0
+    listy_only: bool = True               # every contributing sentence was a list of topics
     hits: list[SentenceHit] = field(default_factory=list)
-    distinct_terms: set[str] = field(default_factory=set)
+
+    @property
+    def distinct_terms(self) -> set[str]:
+        return {t.lower() for h in self.hits for t in h.terms}
 
 
-def _vetoed(sentence: Sentence, start: int, end: int, negatives: list[re.Pattern]) -> bool:
-    for pattern in negatives:
-        for m in pattern.finditer(sentence.text):
-            if m.start() < end and start < m.end():
-                return True
-    return False
+class TermIndex:
+    """All issue terms and negative phrases of a taxonomy, matched in one pass over a text."""
+
+    def __init__(self, taxonomy: Taxonomy):
+        entries: list[tuple[str, object]] = []
+        for issue in taxonomy.issues:
+            entries += [(t.term, ("+", issue.id, t.weight)) for t in issue.terms]
+            entries += [(n, ("-", issue.id, 0.0)) for n in issue.negative]
+        self._matcher = PhraseMatcher(entries)
+        self.issue_ids = taxonomy.ids
+
+    def scan(self, full_text: str, sents: list[Sentence]) -> list[SentenceTerms]:
+        """Per sentence, the non-vetoed issue terms in it, with the sentence's position weight."""
+        starts = [s.start for s in sents]
+        per_sentence: list[dict[str, list[TermHit]]] = [defaultdict(list) for _ in sents]
+        # Per issue, leftmost-longest among its own terms and negative phrases: a negative phrase
+        # vetoes the issue's terms it covers, and hides nothing of the other issues.
+        by_issue: dict[str, list[tuple[int, int, str, float]]] = defaultdict(list)
+        for start, end, (kind, issue, weight) in self._matcher.candidates(full_text):
+            # sorted: leftmost, then longest, then a veto before a term, then the heaviest term
+            by_issue[issue].append((start, -end, kind != "-", -weight))
+        for issue, found in by_issue.items():
+            found.sort()
+            covered = -1
+            last_start = -1
+            for start, neg_end, positive, neg_weight in found:
+                if start < covered or start == last_start:
+                    continue          # inside a longer match, or a shorter term at the same place
+                last_start, covered = start, -neg_end
+                if not positive:
+                    continue
+                i = bisect.bisect_right(starts, start) - 1
+                if i >= 0:
+                    per_sentence[i][issue].append(TermHit(full_text[start:-neg_end], -neg_weight, start, -neg_end))
+        out: list[SentenceTerms] = []
+        body_index = 0
+        for sentence, by_issue in zip(sents, per_sentence):
+            if sentence.in_title:
+                position = TITLE_BOOST
+            else:
+                position = LEAD_BOOST if body_index < LEAD_SENTENCES else 1.0
+                body_index += 1
+            listy = len(by_issue) >= 3 and bool(_LIST_SHAPE.search(sentence.text))
+            out.append(SentenceTerms(sentence, position, dict(by_issue), listy))
+        return out
 
 
-def find_terms(issue: Issue, sentence: Sentence) -> list[tuple[str, float, int, int]]:
-    """(term, weight, start, end) of each non-vetoed match in a sentence (offsets into the sentence)."""
-    negatives = [term_pattern(n) for n in issue.negative]
-    found: list[tuple[str, float, int, int]] = []
-    taken: list[tuple[int, int]] = []
-    # Longer terms first, so "South China Sea" claims its span before "China".
-    for term in sorted(issue.terms, key=lambda t: -len(t.term)):
-        for m in term_pattern(term.term).finditer(sentence.text):
-            if any(m.start() < e and s < m.end() for s, e in taken):
+def issue_evidence(scanned: list[SentenceTerms], issue_ids: list[str]) -> dict[str, IssueEvidence]:
+    """Evidence per issue over some sentences (a passage with its title, or a whole text)."""
+    evidence = {i: IssueEvidence(i) for i in issue_ids}
+    seen: dict[tuple[str, str], int] = defaultdict(int)
+    for st in scanned:
+        for issue_id, hits in st.by_issue.items():
+            ev = evidence.get(issue_id)
+            if ev is None:
                 continue
-            if _vetoed(sentence, m.start(), m.end(), negatives):
-                continue
-            taken.append((m.start(), m.end()))
-            found.append((m.group(), term.weight, m.start(), m.end()))
-    return found
-
-
-def term_evidence(taxonomy: Taxonomy, sents: list[Sentence]) -> dict[str, IssueEvidence]:
-    """Raw evidence per issue over a text's sentences."""
-    per_sentence: list[dict[str, list[tuple[str, float, int, int]]]] = []
-    for sentence in sents:
-        per_sentence.append({i.id: hits for i in taxonomy.issues if (hits := find_terms(i, sentence))})
-
-    evidence = {i.id: IssueEvidence(i.id) for i in taxonomy.issues}
-    seen_counts: dict[tuple[str, str], int] = defaultdict(int)
-    body_index = 0
-    for sentence, matches in zip(sents, per_sentence):
-        if sentence.in_title:
-            position = TITLE_BOOST
-        else:
-            position = LEAD_BOOST if body_index < 2 else 1.0
-            body_index += 1
-        listy = len(matches) >= 3 and bool(_LIST_SHAPE.search(sentence.text))
-        for issue_id, hits in matches.items():
             weight = 0.0
-            terms = []
-            for term, w, _s, _e in hits:
-                key = (issue_id, term.lower())
-                w_eff = w * (REPEAT_DAMPING ** seen_counts[key])
-                seen_counts[key] += 1
-                weight += w_eff
-                terms.append(term)
+            for hit in hits:
+                key = (issue_id, hit.term.lower())
+                weight += hit.weight * (REPEAT_DAMPING ** seen[key])
+                seen[key] += 1
             # A list sentence counts a little, unless the issue has several cues in it.
-            if listy and len(hits) == 1:
+            listed = st.listy and len(hits) == 1
+            if listed:
                 weight *= LIST_DISCOUNT
-            weight *= position
-            ev = evidence[issue_id]
+            else:
+                ev.listy_only = False
+            weight *= st.position
             ev.raw += weight
-            ev.distinct_terms.update(t.lower() for t in terms)
-            ev.hits.append(SentenceHit(sentence, terms, weight))
+            if st.sentence.in_title:
+                ev.title_raw += weight
+            ev.hits.append(SentenceHit(st.sentence, [h.term for h in hits], weight))
     return evidence
 
 

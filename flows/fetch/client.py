@@ -37,6 +37,7 @@ MAX_HOST_WAIT_S = 30.0       # longer waits for a host (Retry-After, Crawl-delay
 MAX_RETRY_AFTER_S = 7 * 24 * 3600
 ROBOTS_MAX_BYTES = 512 * 1024
 TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
+MAX_HOST_POOLS = 64          # hosts whose idle keep-alive connections are kept open
 
 
 class FetchError(Exception):
@@ -116,10 +117,10 @@ class _GuardedTransport(httpx.AsyncHTTPTransport):
     one built with the same limits and the guard; everything else is httpx's own code.
     """
 
-    def __init__(self, *, allow_private: bool, limits: httpx.Limits) -> None:
-        super().__init__(limits=limits, trust_env=False)
+    def __init__(self, *, allow_private: bool, limits: httpx.Limits, ssl_context: ssl.SSLContext) -> None:
+        super().__init__(verify=ssl_context, limits=limits, trust_env=False)
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=ssl.create_default_context(cafile=certifi.where()),
+            ssl_context=ssl_context,
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
@@ -129,9 +130,46 @@ class _GuardedTransport(httpx.AsyncHTTPTransport):
         )
 
 
+class _PerHostTransport(httpx.AsyncBaseTransport):
+    """A small connection pool per host instead of one large one.
+
+    httpcore's pool rescans every connection it holds on each request (quadratic in its size);
+    pools of `max_per_host` connections keep that cost flat. Pools of hosts not used lately are
+    closed beyond `MAX_HOST_POOLS`, so a run over many hosts does not hoard sockets.
+    """
+
+    def __init__(self, *, allow_private: bool, per_host: int) -> None:
+        self._allow_private = allow_private
+        self._limits = httpx.Limits(max_connections=per_host, max_keepalive_connections=per_host,
+                                    keepalive_expiry=30)
+        self._ssl = ssl.create_default_context(cafile=certifi.where())
+        self._pools: dict[str, _GuardedTransport] = {}     # least recently used first
+
+    def _pool(self, host: str) -> _GuardedTransport:
+        pool = self._pools.pop(host, None) or _GuardedTransport(
+            allow_private=self._allow_private, limits=self._limits, ssl_context=self._ssl)
+        self._pools[host] = pool
+        return pool
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await self._pool(request.url.host.lower()).handle_async_request(request)
+
+    async def close_idle(self, keep: int, busy: set[str]) -> None:
+        for host in list(self._pools)[: max(len(self._pools) - keep, 0)]:
+            pool = self._pools.pop(host, None) if host not in busy else None
+            if pool is not None:
+                await pool.aclose()
+
+    async def aclose(self) -> None:
+        for pool in self._pools.values():
+            await pool.aclose()
+        self._pools.clear()
+
+
 @dataclass
 class _Host:
     slots: asyncio.Semaphore
+    active: int = 0              # requests in flight
     not_before: float = 0.0      # monotonic time before which the host asked not to be contacted
     spacing: float = 0.0         # robots.txt Crawl-delay, seconds between request starts
     next_start: float = 0.0
@@ -145,6 +183,7 @@ class Fetcher:
         self._global = asyncio.Semaphore(settings.max_connections)
         self._hosts: dict[str, _Host] = {}
         self._client: httpx.AsyncClient | None = None
+        self._transport: _PerHostTransport | None = None
         self.requests_made = 0
         from flows.fetch.robots import RobotsRules
 
@@ -152,10 +191,9 @@ class Fetcher:
 
     async def __aenter__(self) -> "Fetcher":
         s = self.settings
-        limits = httpx.Limits(max_connections=s.max_connections,
-                              max_keepalive_connections=s.max_connections, keepalive_expiry=30)
+        self._transport = _PerHostTransport(allow_private=s.allow_private_addresses, per_host=s.max_per_host)
         self._client = httpx.AsyncClient(
-            transport=_GuardedTransport(allow_private=s.allow_private_addresses, limits=limits),
+            transport=self._transport,
             timeout=httpx.Timeout(connect=s.connect_timeout, read=s.read_timeout,
                                   write=s.read_timeout, pool=s.connect_timeout + s.read_timeout),
             headers={"User-Agent": s.user_agent},
@@ -206,6 +244,11 @@ class Fetcher:
     def set_crawl_delay(self, host: str, seconds: float) -> None:
         self._host(host).spacing = min(max(seconds, 0.0), MAX_HOST_WAIT_S)
 
+    async def _close_idle_pools(self) -> None:
+        assert self._transport is not None
+        if len(self._transport._pools) > MAX_HOST_POOLS:
+            await self._transport.close_idle(MAX_HOST_POOLS, {n for n, h in self._hosts.items() if h.active})
+
     async def _await_turn(self, host: _Host, name: str, url: str) -> None:
         now = time.monotonic()
         start = max(now, host.not_before, host.next_start)
@@ -226,13 +269,19 @@ class Fetcher:
             name = host_key(current)
             host = self._host(name)
             await self._await_turn(host, name, url)
-            async with self._global, host.slots:
+            # Host first: a request queued behind its busy host must not hold a global slot
+            # that a request to an idle host could use.
+            async with host.slots, self._global:
+                host.active += 1
                 try:
+                    await self._close_idle_pools()
                     async with asyncio.timeout(deadline):
                         result = await self._exchange(current, url, headers, max_bytes, host)
                 except TimeoutError:
                     raise FetchError("timeout", f"no complete response within {deadline:g}s from {name}",
                                      url=url) from None
+                finally:
+                    host.active -= 1
             if isinstance(result, FetchResult):
                 result.redirects = redirects
                 result.permanent_url = current if redirects and permanent else None

@@ -15,6 +15,7 @@ a date in the future is clamped to now.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import re
@@ -43,6 +44,7 @@ FUTURE_TOLERANCE = timedelta(minutes=10)
 MAX_DISCOVERED_TRIED = 3
 SUMMARY_MAX_CHARS = 20_000
 FEED_TEXT_PREFERRED_WORDS = 150   # feed content this long may be the whole article
+_TAG = re.compile(r"<[^>]*>")
 _MAX_AGE = re.compile(r"(?:^|[,\s])max-age\s*=\s*\"?(\d+)", re.I)
 
 
@@ -249,13 +251,18 @@ class _Run:
         known = known_ids(self.store, list(keyed))
         fresh = {i: ke for i, ke in keyed.items() if i not in known and i not in self.claimed}
         self.claimed.update(fresh)
-        articles = await asyncio.gather(*(self._article(feed, label, parsed, entry, key)
+        # A feed's pages are mostly on one host, which takes `max_per_host` requests at a time;
+        # a few more in flight keep it busy while the rest wait here, not holding memory for
+        # fetched pages that extraction has not caught up with.
+        page_slots = asyncio.Semaphore(2 * self.settings.fetch.max_per_host)
+        articles = await asyncio.gather(*(self._article(feed, label, parsed, entry, key, page_slots)
                                           for key, entry in fresh.values()))
         stored = upsert_items(self.store, articles)
         return len(stored.new_ids), len(keyed) - len(stored.new_ids)
 
-    async def _page(self, link: str) -> tuple[PageText | None, str | None, str | None]:
+    async def _page(self, entry: FeedEntry) -> tuple[PageText | None, str | None, str | None]:
         """(extracted page, final URL, why not) for an entry's link."""
+        link = entry.link
         try:
             result = await self.fetcher.get_page(link)
         except FetchError as exc:
@@ -264,8 +271,9 @@ class _Run:
         if kind and kind not in HTML_TYPES:
             return None, result.final_url, f"page is {kind}, not HTML"
         try:
-            page = await self.pool.run(extract_page, result.body, result.final_url, result.content_type,
-                                       timeout=EXTRACT_TIMEOUT_S)
+            page = await self.pool.run(
+                functools.partial(extract_page, want_date=entry.published is None),
+                result.body, result.final_url, result.content_type, timeout=EXTRACT_TIMEOUT_S)
         except WorkerError as exc:
             return None, result.final_url, f"extraction failed: {exc}"
         if page is None:
@@ -273,28 +281,34 @@ class _Run:
         return page, result.final_url, None
 
     async def _article(self, feed: FeedSource, label: str, parsed: ParsedFeed, entry: FeedEntry,
-                       key: str) -> Article:
-        feed_text = (fragment_text(entry.content_html) or fragment_text(entry.content_text)
-                     or fragment_text(entry.summary_html))
+                       key: str, page_slots: asyncio.Semaphore) -> Article:
         page, final_url, note = None, None, None
         if not self.settings.fetch.full_text:
             note = "full text is off (fetch.full_text: false)"
         elif not entry.link:
             note = "entry has no link"
         else:
-            page, final_url, note = await self._page(entry.link)
-        text, extraction = feed_text, "feed"
-        if page is not None:
-            page_words, feed_words = len(page.text.split()), len(feed_text.split())
-            if feed_words >= FEED_TEXT_PREFERRED_WORDS and page_words < 0.6 * feed_words:
+            async with page_slots:
+                page, final_url, note = await self._page(entry)
+        text, extraction = page.text if page else "", "trafilatura" if page else "feed"
+        # The feed's own text is needed when there is no page text, or when it is long enough
+        # to be the whole article (a rough word count of the raw HTML decides cheaply).
+        raw = entry.content_html or entry.content_text or entry.summary_html or ""
+        if page is None or len(_TAG.sub(" ", raw).split()) >= FEED_TEXT_PREFERRED_WORDS:
+            feed_text = (fragment_text(entry.content_html) or fragment_text(entry.content_text)
+                         or fragment_text(entry.summary_html))
+            page_words, feed_words = len(text.split()), len(feed_text.split())
+            if page is None:
+                text = feed_text
+            elif feed_words >= FEED_TEXT_PREFERRED_WORDS and page_words < 0.6 * feed_words:
                 note = f"the feed's content is longer than the page's extracted text ({feed_words} vs {page_words} words)"
-            else:
-                text, extraction = page.text, "trafilatura"
+                text, extraction = feed_text, "feed"
         if not text:
             text = entry.title
             note = (note + "; " if note else "") + "no text in the feed either: title only"
         now = utcnow()
-        summary = nh3.clean(entry.summary_html)[:SUMMARY_MAX_CHARS] if entry.summary_html else None
+        # Full-content feeds put whole articles in the summary; a summary is a preview.
+        summary = nh3.clean(entry.summary_html[:SUMMARY_MAX_CHARS]) if entry.summary_html else None
         link = final_url or entry.link
         return Article(
             key=key,

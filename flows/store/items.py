@@ -84,10 +84,12 @@ def _upsert_items_once(store: Store, articles: list[Article], now: datetime | No
     new_ids: list[str] = []
     with store.session() as s:
         for item_id, article in by_id.items():
+            # RETURNING tells whether this statement inserted the row: ORM-executed inserts report
+            # no rowcount on PostgreSQL (-1), so counting rows would call every item "seen".
             stmt = insert(Item).values(**article_row(article, now)).on_conflict_do_nothing(
                 index_elements=["id"]
-            )
-            if s.execute(stmt).rowcount == 1:
+            ).returning(Item.id)
+            if s.execute(stmt).first() is not None:
                 new_ids.append(item_id)
     new = set(new_ids)
     return UpsertResult(new_ids, [i for i in by_id if i not in new])

@@ -6,12 +6,14 @@ from datetime import datetime
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -89,6 +91,54 @@ class Story(Base):
     first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     n_items: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class StoryFingerprint(Base):
+    """An item's text fingerprint and story, written when the item is assigned to a story.
+
+    Its presence marks the item as assigned (assignment is idempotent); `at` is the time matching
+    uses (publication, else first seen) and `day` its day number for the windowed term index.
+    """
+
+    __tablename__ = "story_fingerprints"
+
+    item_id: Mapped[str] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), primary_key=True)
+    story_id: Mapped[str] = mapped_column(String(32), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    day: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class StoryKey(Base):
+    """Exact identity keys (canonical URL, feed guid, content hash) of assigned items."""
+
+    __tablename__ = "story_keys"
+    __table_args__ = {"sqlite_with_rowid": False}   # the key is the row: one B-tree, not two
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    item_id: Mapped[str] = mapped_column(String(32))
+
+
+class StoryBand(Base):
+    """MinHash LSH band keys of assigned items by day: the persistent near-duplicate index."""
+
+    __tablename__ = "story_bands"
+    __table_args__ = {"sqlite_with_rowid": False}   # the key is the row: one B-tree, not two
+
+    band: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    day: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
+class StoryTerm(Base):
+    """Salient terms of assigned items by day: the persistent, time-windowed rewrite index."""
+
+    __tablename__ = "story_terms"
+    __table_args__ = {"sqlite_with_rowid": False}   # the key is the row: one B-tree, not two
+
+    term: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[str] = mapped_column(String(32), primary_key=True)
 
 
 class Feed(Base):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from aiosmtpd.smtp import AuthResult
 from newsroom import UNTIL
@@ -37,7 +39,7 @@ def test_password_from_secret_block_in_the_digest_flow(prefect_server, newsroom,
         monkeypatch.setenv("USCHINA_DIGEST_SMTP_USERNAME", "digest")
         monkeypatch.setenv("USCHINA_DIGEST_EMAIL__PASSWORD_BLOCK", "uschina-smtp-password")
         monkeypatch.setenv("USCHINA_DIGEST_EMAIL__RECIPIENTS", '[{"address": "all@example.org"}]')
-        state = digest(config_path=str(settings.config_path), until=UNTIL, send=True, return_state=True)
+        state = asyncio.run(digest(config_path=str(settings.config_path), until=UNTIL, send=True, return_state=True))
         assert state.is_completed()
         result = state.result()
         assert [d["status"] for d in result["deliveries"]] == ["sent"]

@@ -30,3 +30,22 @@ def rss(items: list[dict], *, title: str = "Example Wire – China", extra_chann
         parts.append("</item>")
     parts.append("</channel></rss>")
     return "\n".join(parts).encode(encoding)
+
+
+# Jobs for the worker-pool tests (module-level so worker processes can unpickle them).
+
+def crash_worker() -> None:
+    import os
+
+    os._exit(3)
+
+
+def sleep_then_return(seconds: float, value: str) -> str:
+    import time
+
+    time.sleep(seconds)
+    return value
+
+
+def raise_value_error() -> None:
+    raise ValueError("bad input in the worker")

@@ -14,7 +14,7 @@ from flows.config import FetchSettings
 from flows.fetch import FetchError, Fetcher
 from flows.fetch.client import parse_retry_after
 from flows.fetch.guard import forbidden_reason
-from webserver import Response, sequence, static
+from webserver import Response, WebServer, sequence, static
 
 
 def fetch(settings: FetchSettings, url: str, **kwargs):
@@ -231,3 +231,27 @@ def test_robots_is_fetched_once_per_origin(web, settings):
 
     asyncio.run(go())
     assert web.hits("/robots.txt") == 1
+
+
+def test_idle_host_pools_are_closed_beyond_the_limit(monkeypatch, make_settings):
+    import flows.fetch.client as client
+
+    monkeypatch.setattr(client, "MAX_HOST_POOLS", 1)
+    servers = [WebServer(f"127.0.0.{i}").start() for i in (2, 3, 4)]
+    try:
+        for server in servers:
+            server.route("/doc", Response(200, b"ok", delay=0.1))
+
+        async def go():
+            async with Fetcher(make_settings().fetch) as fetcher:
+                for _ in range(2):
+                    bodies = await asyncio.gather(*(fetcher.get(s.url("/doc")) for s in servers for _ in range(3)))
+                    assert [b.body for b in bodies] == [b"ok"] * 9
+                    assert len(fetcher._transport._pools) <= 3
+                await fetcher.get(servers[0].url("/doc"))
+                return len(fetcher._transport._pools)
+
+        assert asyncio.run(go()) <= 2
+    finally:
+        for server in servers:
+            server.stop()

@@ -66,7 +66,7 @@ def http_date(ts: float | None = None) -> str:
 
 
 class WebServer:
-    def __init__(self) -> None:
+    def __init__(self, address: str = "127.0.0.1") -> None:
         self.routes: dict[str, Handler] = {}
         self.requests: list[Request] = []
         self.active = 0
@@ -117,7 +117,7 @@ class WebServer:
                 self.end_headers()
                 self.wfile.write(response.body)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._server = ThreadingHTTPServer((address, 0), _Handler)
         self._server.daemon_threads = True
         self._server.block_on_close = False
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
@@ -125,7 +125,7 @@ class WebServer:
 
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_port}"
+        return f"http://{self._server.server_address[0]}:{self._server.server_port}"
 
     def url(self, path: str) -> str:
         return self.base + path

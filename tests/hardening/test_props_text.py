@@ -18,7 +18,7 @@ from flows.text.clean import (
     title_and_body,
     title_from_text,
 )
-from flows.text.repeats import content_words, drop_repeated_passages
+from flows.text.repeats import MIN_VERBATIM_WORDS, drop_repeated_passages, terms
 
 PROPS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -128,7 +128,7 @@ def test_a_verbatim_repeat_of_a_substantial_paragraph_is_shown_once(paragraphs, 
     i = data.draw(st.integers(0, len(paragraphs) - 1))
     repeated = paragraphs + [paragraphs[i]]
     kept = drop_repeated_passages(repeated)
-    if len(content_words(paragraphs[i])) >= 6:
+    if len(terms(paragraphs[i])) >= MIN_VERBATIM_WORDS:
         assert len(kept) <= len(paragraphs)
     else:
         assert kept[-1] == paragraphs[i] or len(kept) <= len(paragraphs)

@@ -1,0 +1,277 @@
+"""Throughput of feed ingestion vs a naive sequential script, and the cost of an all-304 re-run.
+
+Serves the 110 fixture feeds from ../shared/fixtures/feeds on 16 loopback hosts (127.0.0.2-17)
+with every entry's link rewritten to a loopback URL answered by one of the 167 fixture pages,
+and 50 ms of added latency on every request. Then, each in its own process:
+
+- ingest: `flows.sources.feeds.ingest_feeds` on a fresh store (defaults: 16 connections, 2 per
+  host, extraction in a process pool), then again with force=True: every feed answers 304.
+- naive: urllib + feedparser + trafilatura.extract, one item after another, as a user would
+  write it (time-boxed: its rate is steady, so a sample of it gives its items/s).
+
+Reports items/s and peak memory of each, the extraction bound (the pages' trafilatura CPU time
+divided by the cores), and the second run's time as a share of the first.
+
+    .venv/bin/python benchmarks/bench_ingest.py [--latency 0.05] [--naive-seconds 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT.parent / "shared" / "fixtures"
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+HOSTS = 16
+MAX_ITEMS = 200     # the pipeline's default per feed; the naive script gets the same entries
+
+
+def build_site(web, pages, limit: int | None = None) -> tuple[list[str], list[str], list[int]]:
+    """Serve the feeds with rewritten links; returns (feed URLs, item page ids, items per feed)."""
+    import feedparser
+
+    feed_urls, item_pages, per_feed = [], [], []
+    served: set[str] = set()
+    counter = 0
+    for i, path in enumerate(sorted((FIXTURES / "feeds").glob("*.feed"))[:limit]):
+        body = path.read_bytes()
+        host = web.host(i)
+        parsed = feedparser.parse(body, resolve_relative_uris=False, sanitize_html=False)
+        links = {}
+        for j, entry in enumerate(parsed.entries[:MAX_ITEMS]):
+            link = entry.get("link")
+            if link and link not in links:
+                links[link] = f"{host}/p/{i}/{j}"
+        for link in sorted(links, key=len, reverse=True):
+            target = links[link].encode()
+            for form in {link, html.escape(link, quote=False), html.escape(link)}:
+                body = body.replace(form.encode("utf-8"), target)
+        count = 0
+        for entry in feedparser.parse(body, resolve_relative_uris=False, sanitize_html=False).entries[:MAX_ITEMS]:
+            count += 1
+            link = entry.get("link") or ""
+            if link.startswith(host + "/p/") and link not in served:
+                served.add(link)
+                page_id, page_html, page_gz = pages[counter % len(pages)]
+                counter += 1
+                web.add(link, page_html, "text/html", page_gz)
+                item_pages.append(page_id)
+        ctype = "application/json" if body.lstrip()[:1] == b"{" else "application/xml"
+        feed_urls.append(web.add(f"{host}/feed/{i}.xml", body, ctype))
+        per_feed.append(count)
+    return feed_urls, item_pages, per_feed
+
+
+def tree_usage(pid: int) -> dict[int, tuple[int, float]]:
+    """{pid: (resident kB, CPU seconds so far)} for a process and all its descendants."""
+    tick = os.sysconf("SC_CLK_TCK")
+    children: dict[int, list[int]] = {}
+    usage: dict[int, tuple[int, float]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{entry}/status") as f:
+                rss = next((int(line.split()[1]) for line in f if line.startswith("VmRSS:")), 0)
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry))
+        usage[int(entry)] = (rss, (int(fields[11]) + int(fields[12])) / tick)
+    tree, stack = {}, [pid]
+    while stack:
+        p = stack.pop()
+        if p in usage:
+            tree[p] = usage[p]
+        stack.extend(children.get(p, []))
+    return tree
+
+
+def run_contender(args: list[str]) -> dict:
+    """Run this script in contender mode; sample the process tree's memory while it runs."""
+    proc = subprocess.Popen([sys.executable, __file__, *args], stdout=subprocess.PIPE, text=True)
+    peak = 0
+    cpu: dict[int, float] = {}          # last CPU seconds seen per process of the tree
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            tree = tree_usage(proc.pid)
+            peak = max(peak, sum(rss for rss, _ in tree.values()))
+            cpu.update({p: seconds for p, (_, seconds) in tree.items()})
+            time.sleep(0.1)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, _ = proc.communicate()
+    done.set()
+    sampler.join()
+    if proc.returncode:
+        raise SystemExit(f"contender {args[0]} failed with exit code {proc.returncode}")
+    result = json.loads(out.strip().splitlines()[-1])
+    result["peak_tree_rss_mb"] = peak / 1024
+    result["tree_cpu_s"] = sum(cpu.values())
+    return result
+
+
+# ---------------------------------------------------------------- contenders (child processes)
+
+
+def contender_ingest(feed_urls: list[str]) -> dict:
+    import resource
+
+    from flows.config import FeedSource, FetchSettings, Settings
+    from flows.sources.feeds import ingest_feeds
+    from flows.store import open_store
+    from flows.store.items import count_items
+
+    folder = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
+    settings = Settings(data_dir=folder, seeds_dir=None, fetch=FetchSettings(allow_private_addresses=True))
+    store = open_store(f"sqlite:///{folder / 'store.sqlite3'}")
+    feeds = [FeedSource(url=u) for u in feed_urls]
+    started, cpu_started = time.perf_counter(), time.process_time()
+    first = ingest_feeds(settings, store, feeds)
+    first_s, main_cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    with store.session() as s:
+        from sqlalchemy import func, select
+
+        from flows.store.schema import Item
+
+        by_extraction = dict(s.execute(select(Item.extraction, func.count()).group_by(Item.extraction)).all())
+        notes = s.execute(select(func.substr(Item.extraction_note, 1, 60), func.count())
+                          .where(Item.extraction_note.is_not(None))
+                          .group_by(func.substr(Item.extraction_note, 1, 60))
+                          .order_by(func.count().desc()).limit(4)).all()
+    started = time.perf_counter()
+    second = ingest_feeds(settings, store, feeds, force=True)
+    second_s = time.perf_counter() - started
+    return {
+        "items": count_items(store), "seconds": first_s, "by_extraction": by_extraction, "main_cpu_s": main_cpu,
+        "top_notes": [list(n) for n in notes],
+        "statuses": {s: sum(r.status == s for r in first) for s in {r.status for r in first}},
+        "second_seconds": second_s,
+        "second_statuses": {s: sum(r.status == s for r in second) for s in {r.status for r in second}},
+        "main_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def contender_naive(feed_urls: list[str], budget: float) -> dict:
+    import resource
+    import urllib.request
+
+    import feedparser
+    import trafilatura
+
+    started = time.perf_counter()
+    items = 0
+    for feed_url in feed_urls:
+        feed = feedparser.parse(urllib.request.urlopen(feed_url, timeout=30).read())
+        for entry in feed.entries[:MAX_ITEMS]:
+            try:
+                page = urllib.request.urlopen(entry.link, timeout=30).read()
+                trafilatura.extract(page)
+            except Exception:
+                pass
+            items += 1
+        if time.perf_counter() - started > budget:
+            break
+    return {"items": items, "seconds": time.perf_counter() - started,
+            "main_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+# ---------------------------------------------------------------- the benchmark
+
+
+def extraction_cpu(pages) -> dict[str, float]:
+    """CPU seconds of `trafilatura.extract` (defaults) on each page."""
+    import trafilatura
+
+    costs = {}
+    for page_id, page_html, _ in pages:
+        started = time.process_time()
+        trafilatura.extract(page_html)
+        costs[page_id] = time.process_time() - started
+    return costs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--latency", type=float, default=0.05)
+    parser.add_argument("--naive-seconds", type=float, default=60.0)
+    parser.add_argument("--feeds", type=int, default=None, help="only the first N feeds (a quick run)")
+    parser.add_argument("--contender", choices=["ingest", "naive"], help=argparse.SUPPRESS)
+    parser.add_argument("--feeds-file", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.contender:
+        feed_urls = json.loads(Path(args.feeds_file).read_text())
+        result = contender_ingest(feed_urls) if args.contender == "ingest" else \
+            contender_naive(feed_urls, args.naive_seconds)
+        print(json.dumps(result))
+        return
+
+    if not (FIXTURES / "feeds").is_dir() or not (FIXTURES / "pages").is_dir():
+        print(f"skipped: shared fixtures not found at {FIXTURES}")
+        return
+    from loopback import LoopbackWeb, load_pages
+    from flows.workers import available_cpus
+
+    pages = load_pages(FIXTURES / "pages")
+    web = LoopbackWeb(HOSTS, args.latency)
+    feed_urls, item_pages, per_feed = build_site(web, pages, args.feeds)
+    feeds_file = Path(tempfile.mkdtemp(prefix="bench-")) / "feeds.json"
+    feeds_file.write_text(json.dumps(feed_urls))
+    cores = available_cpus()
+    costs = extraction_cpu(pages)
+    bound_seconds = sum(costs[p] for p in item_pages) / cores
+    entries = sum(per_feed)
+    print(f"feeds: {len(feed_urls)} on {HOSTS} loopback hosts, {entries} entries, {len(item_pages)} links "
+          f"answered by the {len(pages)} fixture pages; +{args.latency * 1000:.0f} ms per request; "
+          f"{cores} cores; load average {os.getloadavg()[0]:.1f}")
+
+    ingest = run_contender(["--contender", "ingest", "--feeds-file", str(feeds_file)])
+    load_after_ingest = os.getloadavg()[0]
+    naive = run_contender(["--contender", "naive", "--feeds-file", str(feeds_file),
+                           "--naive-seconds", str(args.naive_seconds)])
+    web.stop()
+
+    ingest_rate = ingest["items"] / ingest["seconds"]
+    naive_rate = naive["items"] / naive["seconds"]
+    bound_rate = len(item_pages) / bound_seconds
+    mean_ms = 1000 * sum(costs.values()) / len(costs)
+    print(f"extraction bound: trafilatura.extract {mean_ms:.1f} ms CPU per page on average; "
+          f"{len(item_pages)} pages / {cores} cores = {bound_seconds:.1f} s = {bound_rate:.1f} items/s")
+    print(f"{'':8} {'items':>6} {'seconds':>8} {'items/s':>8} {'peak tree RSS':>14} {'main RSS':>9} "
+          f"{'CPU s (tree)':>13} {'CPU ms/item':>12}")
+    for name, r in (("ingest", ingest), ("naive", naive)):
+        print(f"{name:8} {r['items']:>6} {r['seconds']:>8.1f} {r['items'] / r['seconds']:>8.1f} "
+              f"{r['peak_tree_rss_mb']:>11.0f} MB {r['main_maxrss_mb']:>6.0f} MB {r['tree_cpu_s']:>13.1f} "
+              f"{1000 * r['tree_cpu_s'] / r['items']:>12.1f}")
+    print(f"ingest statuses: {ingest['statuses']}; text from: {ingest['by_extraction']}; main process CPU "
+          f"{1000 * ingest['main_cpu_s'] / ingest['items']:.1f} ms/item (the rest is in the worker processes)")
+    for note, count in ingest["top_notes"]:
+        print(f"  fallback x{count}: {note}")
+    print(f"speed-up over naive: {ingest_rate / naive_rate:.1f}x (target >= 5x); "
+          f"{100 * ingest_rate / bound_rate:.0f}% of the extraction bound (target >= 80%)")
+    print(f"second run (all 304, force=True): {ingest['second_seconds']:.2f} s = "
+          f"{100 * ingest['second_seconds'] / ingest['seconds']:.1f}% of the first (target < 5%); "
+          f"statuses {ingest['second_statuses']}")
+    print(f"load average after the ingest run: {load_after_ingest:.1f} (other processes share the cores); "
+          f"ingest used {100 * ingest['tree_cpu_s'] / ingest['seconds'] / cores:.0f}% of {cores} cores")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,42 @@
+"""The evidence features the stacker turns into calibrated probabilities.
+
+A passing mention in a list of topics is handled inside the term evidence (its weight is
+discounted), not learned here: the rule comes from the taxonomy, and a few labelled lists must not
+be able to overturn it.
+
+Training (`flows.classify.training`) and prediction (`Classifier`) both build feature vectors
+here, so the two can never drift apart. The defaults are used when no model folder is available
+(a new taxonomy before its first `train`): terms alone, scaled like the original keyword scorer.
+"""
+
+from __future__ import annotations
+
+import math
+
+from flows.classify.model import Stacker
+from flows.classify.terms import IssueEvidence
+
+MODEL_CLIP = 6.0
+
+ISSUE_FEATURES = ["term", "title", "model"]
+RELEVANCE_FEATURES = ["us", "china", "stake", "pair", "issue", "model"]
+
+DEFAULT_ISSUE_STACKER = Stacker(ISSUE_FEATURES, [2.2, 0.5, 0.0], -3.1)
+DEFAULT_RELEVANCE_STACKER = Stacker(RELEVANCE_FEATURES, [0.6, 0.6, 0.8, 2.5, 0.3, 0.0], -2.4)
+
+
+def clip_logit(value: float | None) -> float:
+    if value is None:
+        return 0.0
+    return max(-MODEL_CLIP, min(MODEL_CLIP, float(value)))
+
+
+def issue_features(ev: IssueEvidence, model_logit: float | None) -> list[float]:
+    return [math.log1p(ev.raw), 1.0 if ev.title_raw > 0 else 0.0, clip_logit(model_logit)]
+
+
+def relevance_features(us: float, china: float, stake: float, max_issue_raw: float,
+                       model_logit: float | None) -> list[float]:
+    pair = (us > 0 and china > 0) or (stake > 0 and (us > 0 or china > 0))
+    return [math.log1p(us), math.log1p(china), math.log1p(stake), 1.0 if pair else 0.0,
+            math.log1p(max_issue_raw), clip_logit(model_logit)]

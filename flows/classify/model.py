@@ -1,0 +1,198 @@
+"""The learned part of the classifier: a linear model over TF-IDF word and word-pair features.
+
+It is fitted by `flows.classify.training` (scikit-learn's logistic regression, one column per
+label: `relevant` and each issue) and stored as plain arrays (`weights.npz`) plus a JSON file
+with the vocabulary and the stacking weights, so loading needs only numpy, is fast, works offline
+and runs no pickled code. Inference is a sparse dot product written here, so the same
+tokenisation is used at training and at prediction time.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+MODEL_FORMAT = 1
+RELEVANT = "relevant"
+
+_TOKEN = re.compile(r"[a-z0-9]+(?:\.[a-z0-9]+)*")
+_APOSTROPHE = re.compile(r"['’]s\b")
+
+
+def _normalised(text: str) -> str:
+    """Lower-cased, possessive "'s" blanked out (same length, so offsets still hold)."""
+    return _APOSTROPHE.sub(lambda m: " " * len(m.group()), text.lower())
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-cased words; "U.S." stays one token ("u.s"), a possessive "'s" is dropped."""
+    return _TOKEN.findall(_normalised(text))
+
+
+@dataclass
+class TokenIds:
+    """A text tokenised once: per token its start offset and vocabulary ids (-1 if unknown)."""
+
+    starts: np.ndarray          # (T,) char offset of each token
+    words: np.ndarray           # (T,) id of the token
+    pairs: np.ndarray           # (T,) id of (token before, token); -1 for the first
+
+
+def features(text: str) -> list[str]:
+    """Words and adjacent word pairs: pairs carry phrases ("trade war", "south china")."""
+    toks = tokens(text)
+    return toks + [f"{a} {b}" for a, b in zip(toks, toks[1:])]
+
+
+@dataclass
+class Stacker:
+    """Logistic weights that turn evidence features into a calibrated probability."""
+
+    names: list[str]
+    weights: list[float]
+    bias: float
+
+    def prob(self, values: list[float]) -> float:
+        z = self.bias + sum(w * v for w, v in zip(self.weights, values))
+        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+    def to_dict(self) -> dict:
+        return {"names": self.names, "weights": [round(w, 6) for w in self.weights],
+                "bias": round(self.bias, 6)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Stacker":
+        return cls(list(data["names"]), [float(w) for w in data["weights"]], float(data["bias"]))
+
+
+@dataclass
+class LinearModel:
+    labels: list[str]
+    vocab: dict[str, int]
+    idf: np.ndarray                 # (V,) float32
+    coef: np.ndarray                # (V, L) float32
+    intercept: np.ndarray           # (L,) float32
+    meta: dict = field(default_factory=dict)
+
+    def vector(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """Sparse TF-IDF vector (sublinear tf, L2-normalised): feature ids and values."""
+        counts: dict[int, int] = {}
+        vocab = self.vocab
+        for f in features(text):
+            j = vocab.get(f)
+            if j is not None:
+                counts[j] = counts.get(j, 0) + 1
+        if not counts:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        ids = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+        tf = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
+        vals = (1.0 + np.log(tf)) * self.idf[ids]
+        norm = float(np.sqrt(np.dot(vals, vals)))
+        return ids, vals / norm if norm else vals
+
+    def token_ids(self, text: str) -> TokenIds | None:
+        """Tokenise a whole text once, so any span's vector is a slice (None if lower-casing
+        changed the text's length, when offsets would not hold)."""
+        norm = _normalised(text)
+        if len(norm) != len(text):
+            return None
+        vocab = self.vocab
+        starts, words, pairs = [], [], []
+        prev = None
+        for m in _TOKEN.finditer(norm):
+            tok = m.group()
+            starts.append(m.start())
+            words.append(vocab.get(tok, -1))
+            pairs.append(vocab.get(f"{prev} {tok}", -1) if prev is not None else -1)
+            prev = tok
+        return TokenIds(np.array(starts, dtype=np.int64), np.array(words, dtype=np.int64),
+                        np.array(pairs, dtype=np.int64))
+
+    def span_logits(self, ids: TokenIds, spans: list[tuple[int, int]]) -> np.ndarray:
+        """Logits of the text made of these character spans of a tokenised text (pairs that
+        cross from one span to the next are left out)."""
+        chunks = []
+        for start, end in spans:
+            a = int(np.searchsorted(ids.starts, start, "left"))
+            b = int(np.searchsorted(ids.starts, end, "left"))
+            if b > a:
+                chunks.append(ids.words[a:b])
+                chunks.append(ids.pairs[a + 1:b])
+        if not chunks:
+            return self.intercept.copy()
+        feats = np.concatenate(chunks)
+        feats = feats[feats >= 0]
+        if not len(feats):
+            return self.intercept.copy()
+        uniq, counts = np.unique(feats, return_counts=True)
+        vals = (1.0 + np.log(counts.astype(np.float32))) * self.idf[uniq]
+        norm = float(np.sqrt(np.dot(vals, vals)))
+        if norm:
+            vals /= norm
+        return vals @ self.coef[uniq] + self.intercept
+
+    def logits(self, text: str) -> np.ndarray:
+        ids, vals = self.vector(text)
+        if not len(ids):
+            return self.intercept.copy()
+        return vals @ self.coef[ids] + self.intercept
+
+    def label_index(self, label: str) -> int | None:
+        try:
+            return self.labels.index(label)
+        except ValueError:
+            return None
+
+    def top_features(self, text: str, label: str, n: int = 4) -> list[str]:
+        """The words of `text` that pushed hardest towards `label` (for evidence)."""
+        k = self.label_index(label)
+        if k is None:
+            return []
+        scored = []
+        for f in set(features(text)):
+            j = self.vocab.get(f)
+            if j is not None:
+                w = float(self.coef[j, k] * self.idf[j])
+                if w > 0:
+                    scored.append((w, f))
+        scored.sort(reverse=True)
+        return [f for _, f in scored[:n]]
+
+    def save(self, folder: str | Path, extra: dict | None = None) -> None:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        words = sorted(self.vocab, key=self.vocab.get)
+        np.savez_compressed(folder / "weights.npz", idf=self.idf.astype(np.float16),
+                            coef=self.coef.astype(np.float16), intercept=self.intercept.astype(np.float32))
+        meta = {"format": MODEL_FORMAT, "labels": self.labels, "vocab": words, **self.meta, **(extra or {})}
+        (folder / "model.json").write_text(json.dumps(meta, ensure_ascii=False, separators=(",", ":")),
+                                           encoding="utf-8")
+
+
+class ModelError(Exception):
+    """A model folder that cannot be used (named in the message)."""
+
+
+def load_model(folder: str | Path) -> tuple[LinearModel, dict]:
+    """Load a model folder written by `LinearModel.save`; returns the model and its metadata."""
+    folder = Path(folder)
+    try:
+        meta = json.loads((folder / "model.json").read_text(encoding="utf-8"))
+        arrays = np.load(folder / "weights.npz")
+        idf = arrays["idf"].astype(np.float32)
+        coef = arrays["coef"].astype(np.float32)
+        intercept = arrays["intercept"].astype(np.float32)
+    except (OSError, ValueError, KeyError) as e:
+        raise ModelError(f"{folder}: not a classifier model: {e}") from None
+    if meta.get("format") != MODEL_FORMAT:
+        raise ModelError(f"{folder}: model format {meta.get('format')!r}, expected {MODEL_FORMAT}")
+    vocab = {w: i for i, w in enumerate(meta.pop("vocab"))}
+    labels = meta.pop("labels")
+    if coef.shape != (len(vocab), len(labels)) or idf.shape != (len(vocab),):
+        raise ModelError(f"{folder}: weights do not match the vocabulary")
+    return LinearModel(labels, vocab, idf, coef, intercept, meta), meta

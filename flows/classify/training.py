@@ -1,0 +1,389 @@
+"""Fitting the learned part of the classifier, and the stacker that calibrates it with the terms.
+
+Where the training signal comes from, weakest first:
+- **weak labels** on unlabelled items (a corpus file and/or the items in the store): the current
+  classifier's confident calls only (probability ≥ 0.7 is a positive, ≤ 0.2 a negative, the rest
+  abstain), so the text model learns the words that surround the taxonomy terms;
+- the taxonomy's **example sentences** (positives for their issue);
+- **labelled items** (`relevant` and `issues`), e.g. the train split of a dev set;
+- analysts' **corrections**, which outweigh everything else.
+
+The stacker and the suggested thresholds are fitted on out-of-fold predictions for the labelled
+items, so the model never grades its own homework. Unlabelled items that are near-duplicates of a
+labelled item are dropped, so nothing about a held-out item leaks in through a rewrite of it.
+scikit-learn is needed here only; prediction runs on numpy alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from flows.classify import Classifier
+from flows.classify.features import ISSUE_FEATURES, RELEVANCE_FEATURES
+from flows.classify.model import RELEVANT, LinearModel, Stacker, features
+from flows.classify.evaluation import evaluate_pairs
+from flows.config import Taxonomy
+from flows.models import Classification, IssueLabel
+
+WEAK_POSITIVE = 0.7
+WEAK_NEGATIVE = 0.2
+WEIGHTS = {"weak": 1.0, "example": 2.0, "labelled": 3.0, "correction": 6.0}
+MIN_DF = 2
+MAX_VOCAB = 60000
+C_TEXT = 4.0
+FOLDS = 5
+MIN_POSITIVES = 15
+N_JOBS = 2
+SHINGLE = 4
+NEAR_DUPLICATE = 0.5
+
+
+@dataclass
+class Example:
+    title: str
+    text: str
+    labels: dict[str, int]           # label -> 0/1; a label not present abstains
+    weight: float
+    source: str
+
+    @property
+    def joined(self) -> str:
+        return f"{self.title}\n\n{self.text}" if self.title else self.text
+
+
+# ---------------------------------------------------------------- data
+
+
+def _shingles(text: str) -> set[str]:
+    words = re.findall(r"\w+", text.lower())
+    return {" ".join(words[i:i + SHINGLE]) for i in range(max(1, len(words) - SHINGLE + 1))}
+
+
+def drop_near_duplicates(unlabelled: list[dict], labelled: list[dict]) -> tuple[list[dict], int]:
+    """Unlabelled items minus those that are (near) copies of a labelled one."""
+    ids = {str(i.get("id")) for i in labelled if i.get("id") is not None}
+    index: dict[str, list[int]] = {}
+    sizes = []
+    for n, item in enumerate(labelled):
+        sh = _shingles(f"{item.get('title', '')} {item['text']}")
+        sizes.append(len(sh))
+        for s in sh:
+            index.setdefault(s, []).append(n)
+    titles = {item.get("title", "").strip().lower() for item in labelled if item.get("title", "").strip()}
+    kept = []
+    for item in unlabelled:
+        if str(item.get("id")) in ids or item.get("title", "").strip().lower() in titles:
+            continue
+        sh = _shingles(f"{item.get('title', '')} {item['text']}")
+        shared = Counter(n for s in sh for n in index.get(s, ()))
+        if any(c / (len(sh) + sizes[n] - c) >= NEAR_DUPLICATE for n, c in shared.items()):
+            continue
+        kept.append(item)
+    return kept, len(unlabelled) - len(kept)
+
+
+def labelled_example(item: dict, taxonomy: Taxonomy, source: str = "labelled") -> Example:
+    relevant = bool(item.get("relevant", bool(item.get("issues"))))
+    labels = {RELEVANT: int(relevant)}
+    if relevant:   # issues are only annotated on relevant items
+        gold = set(item.get("issues", []))
+        labels.update({i: int(i in gold) for i in taxonomy.ids})
+    return Example(item.get("title", ""), item["text"], labels, WEIGHTS[source], source)
+
+
+def correction_examples(rows: list[dict]) -> list[Example]:
+    """Rows `{title, text, add: [...], remove: [...], relevant: bool|None}` from the store."""
+    out = []
+    for row in rows:
+        labels: dict[str, int] = {}
+        for issue in row.get("remove", []):
+            labels[issue] = 0
+        for issue in row.get("add", []):
+            labels[issue] = 1
+        if row.get("relevant") is not None:
+            labels[RELEVANT] = int(row["relevant"])
+        elif row.get("add"):
+            labels[RELEVANT] = 1
+        if labels:
+            out.append(Example(row.get("title", ""), row["text"], labels, WEIGHTS["correction"], "correction"))
+    return out
+
+
+def taxonomy_examples(taxonomy: Taxonomy) -> list[Example]:
+    return [Example("", sentence, {RELEVANT: 1, issue.id: 1}, WEIGHTS["example"], "example")
+            for issue in taxonomy.issues for sentence in issue.examples]
+
+
+def weak_examples(classifier: Classifier, items: list[dict]) -> list[Example]:
+    """Confident calls of `classifier` on unlabelled items; unsure labels abstain."""
+    out = []
+    for item in items:
+        scores = classifier.score(item.get("title", ""), item["text"])
+        labels: dict[str, int] = {}
+        if scores.relevance >= WEAK_POSITIVE:
+            labels[RELEVANT] = 1
+        elif scores.relevance <= WEAK_NEGATIVE:
+            labels[RELEVANT] = 0
+        for issue_id, (p, _ev, _g) in scores.issues.items():
+            if p >= WEAK_POSITIVE:
+                labels[issue_id] = 1
+            elif p <= WEAK_NEGATIVE:
+                labels[issue_id] = 0
+        out.append(Example(item.get("title", ""), item["text"], labels, WEIGHTS["weak"], "weak"))
+    return out
+
+
+# ---------------------------------------------------------------- fitting
+
+
+def build_vocabulary(texts: list[str]) -> tuple[dict[str, int], np.ndarray]:
+    """Features seen in at least MIN_DF texts, with smoothed IDF."""
+    df: Counter[str] = Counter()
+    for text in texts:
+        df.update(set(features(text)))
+    kept = [f for f, c in df.most_common(MAX_VOCAB) if c >= MIN_DF]
+    kept.sort()
+    n = len(texts)
+    idf = np.array([math.log((1 + n) / (1 + df[f])) + 1.0 for f in kept], dtype=np.float32)
+    return {f: i for i, f in enumerate(kept)}, idf
+
+
+def _matrix(model: LinearModel, examples: list[Example]):
+    from scipy.sparse import csr_matrix
+
+    indptr, indices, data = [0], [], []
+    for ex in examples:
+        ids, vals = model.vector(ex.joined)
+        indices.extend(ids.tolist())
+        data.extend(vals.tolist())
+        indptr.append(len(indices))
+    return csr_matrix((np.array(data, dtype=np.float32), np.array(indices, dtype=np.int64), indptr),
+                      shape=(len(examples), len(model.vocab)))
+
+
+def fit_text_model(examples: list[Example], labels: list[str], vocab: dict[str, int], idf: np.ndarray,
+                   c: float = C_TEXT) -> LinearModel:
+    """One logistic regression per label over the examples that have that label.
+
+    A label with fewer than MIN_POSITIVES positive examples gets no column: a model fitted on a
+    handful of sentences would only drag the score down, so such an issue is scored from its
+    terms alone (the stacker treats a missing column as neutral).
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    from joblib import Parallel, delayed
+
+    probe = LinearModel([], vocab, idf, np.zeros((len(vocab), 0), np.float32), np.zeros(0, np.float32))
+    X = _matrix(probe, examples)
+
+    def fit_one(label: str):
+        rows = [n for n, ex in enumerate(examples) if label in ex.labels]
+        y = np.array([examples[n].labels[label] for n in rows])
+        if y.sum() < MIN_POSITIVES or y.sum() == len(y):
+            return None
+        w = np.array([examples[n].weight for n in rows])
+        pos = (y * w).sum()
+        neg = ((1 - y) * w).sum()
+        # Balance the classes part-way so rare issues are not drowned by negatives.
+        w = np.where(y == 1, w * (neg / pos) ** 0.5, w)
+        clf = LogisticRegression(C=c, solver="liblinear", max_iter=200)
+        clf.fit(X[rows], y, sample_weight=w)
+        return label, clf.coef_[0].astype(np.float32), float(clf.intercept_[0])
+
+    results = Parallel(n_jobs=N_JOBS, prefer="threads")(delayed(fit_one)(label) for label in labels)
+    fitted = [r for r in results if r is not None]
+    coef = np.stack([f[1] for f in fitted], axis=1) if fitted else np.zeros((len(vocab), 0), np.float32)
+    return LinearModel([f[0] for f in fitted], vocab, idf, coef,
+                       np.array([f[2] for f in fitted], dtype=np.float32))
+
+
+def _fold(item: dict, folds: int) -> int:
+    return int(hashlib.sha256(f"fold:{item.get('id', item.get('title'))}".encode()).hexdigest(), 16) % folds
+
+
+@dataclass
+class StackRows:
+    issue_x: list[list[float]] = field(default_factory=list)
+    issue_y: list[int] = field(default_factory=list)
+    issue_ids: list[str] = field(default_factory=list)
+    rel_x: list[list[float]] = field(default_factory=list)
+    rel_y: list[int] = field(default_factory=list)
+
+
+def _stack_rows(classifier: Classifier, items: list[dict], rows: StackRows) -> list[tuple[dict, object]]:
+    scored = []
+    for item in items:
+        scores = classifier.score(item.get("title", ""), item["text"])
+        scored.append((item, scores))
+        relevant = bool(item.get("relevant", bool(item.get("issues"))))
+        rows.rel_x.append(scores.relevance_row)
+        rows.rel_y.append(int(relevant))
+        if relevant:
+            gold = set(item.get("issues", []))
+            for issue_id, row in scores.issue_rows.items():
+                rows.issue_x.append(row)
+                rows.issue_y.append(int(issue_id in gold))
+                rows.issue_ids.append(issue_id)
+    return scored
+
+
+def fit_stacker(x: list[list[float]], y: list[int], names: list[str], c: float = 1.0) -> Stacker:
+    from sklearn.linear_model import LogisticRegression
+
+    clf = LogisticRegression(C=c, max_iter=1000)
+    clf.fit(np.array(x), np.array(y))
+    return Stacker(names, [float(v) for v in clf.coef_[0]], float(clf.intercept_[0]))
+
+
+def suggest_thresholds(rows: StackRows, stacker: Stacker, issue_ids: list[str],
+                       default: float = 0.5) -> dict[str, float]:
+    """Per issue, the threshold that maximises F1 on out-of-fold scores, pulled half-way to 0.5.
+
+    Issues with fewer than 3 labelled positives keep the default: too little data to move it.
+    """
+    probs = [stacker.prob(x) for x in rows.issue_x]
+    out = {}
+    for issue in issue_ids:
+        pairs = [(p, y) for p, y, i in zip(probs, rows.issue_y, rows.issue_ids) if i == issue]
+        if sum(y for _, y in pairs) < 3:
+            out[issue] = default
+            continue
+        best_t, best_f = default, -1.0
+        for t in np.arange(0.2, 0.81, 0.05):
+            tp = sum(1 for p, y in pairs if p >= t and y)
+            fp = sum(1 for p, y in pairs if p >= t and not y)
+            fn = sum(1 for p, y in pairs if p < t and y)
+            f = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+            if f > best_f + 1e-9 or (abs(f - best_f) < 1e-9 and abs(t - default) < abs(best_t - default)):
+                best_t, best_f = float(t), f
+        out[issue] = round((best_t + default) / 2, 2)
+    return out
+
+
+@dataclass
+class TrainResult:
+    model: LinearModel
+    issue_stacker: Stacker
+    relevance_stacker: Stacker
+    thresholds: dict[str, float]
+    counts: dict[str, int]
+    out_of_fold: list[tuple[dict, Classification]] = field(default_factory=list)
+    passage_stacker: Stacker | None = None
+
+
+def _fit_stackers(taxonomy: Taxonomy, weak: list[Example], fixed: list[Example], labelled: list[dict],
+                  labels: list[str], vocab: dict[str, int], idf: np.ndarray):
+    """Stackers and thresholds from out-of-fold scores of the labelled items."""
+    rows = StackRows()
+    body_rows = StackRows()      # the same items without their titles: how body text alone reads
+    scored: list[tuple[dict, object]] = []
+    for k in range(FOLDS):
+        held = [i for i in labelled if _fold(i, FOLDS) == k]
+        if not held:
+            continue
+        rest = [labelled_example(i, taxonomy) for i in labelled if _fold(i, FOLDS) != k]
+        fold_model = fit_text_model(weak + fixed + rest, labels, vocab, idf)
+        fold_classifier = Classifier(taxonomy, fold_model)
+        scored += _stack_rows(fold_classifier, held, rows)
+        _stack_rows(fold_classifier, [dict(i, title="") for i in held], body_rows)
+    if not rows.issue_y or not 0 < sum(rows.issue_y) < len(rows.issue_y) or len(set(rows.rel_y)) < 2:
+        return None
+    issue_stacker = fit_stacker(rows.issue_x, rows.issue_y, ISSUE_FEATURES)
+    passage_stacker = fit_stacker(body_rows.issue_x, body_rows.issue_y, ISSUE_FEATURES)
+    relevance_stacker = fit_stacker(rows.rel_x, rows.rel_y, RELEVANCE_FEATURES)
+    thresholds = suggest_thresholds(rows, issue_stacker, taxonomy.ids)
+    out_of_fold = []
+    for item, scores in scored:
+        rel = relevance_stacker.prob(scores.relevance_row)
+        issues = []
+        if rel >= taxonomy.relevance.threshold:
+            for issue_id, row in scores.issue_rows.items():
+                p = issue_stacker.prob(row)
+                if p >= thresholds.get(issue_id, 0.5):
+                    issues.append(IssueLabel(issue_id, p))
+        out_of_fold.append((item, Classification(rel >= taxonomy.relevance.threshold, rel, issues)))
+    return issue_stacker, relevance_stacker, thresholds, out_of_fold, passage_stacker
+
+
+def train(taxonomy: Taxonomy, unlabelled: list[dict], labelled: list[dict],
+          corrections: list[dict] | None = None, self_training: int = 1, log=print,
+          exclude: list[dict] | None = None) -> TrainResult:
+    """Fit the text model, the stackers and suggested thresholds (see the module docstring).
+
+    `exclude`: labelled items kept out of training (a held-out split); their copies are dropped
+    from the unlabelled items too.
+
+    Round 0 takes weak labels from the terms alone; each self-training round relabels the
+    unlabelled items with the hybrid fitted in the round before.
+    """
+    unlabelled, dropped = drop_near_duplicates(unlabelled, labelled + (exclude or []))
+    log(f"unlabelled items: {len(unlabelled)} (dropped {dropped} copies of labelled items)")
+    fixed = taxonomy_examples(taxonomy) + correction_examples(corrections or [])
+    gold = [labelled_example(i, taxonomy) for i in labelled]
+    vocab, idf = build_vocabulary([f"{i.get('title', '')}\n\n{i['text']}" for i in unlabelled]
+                                  + [e.joined for e in fixed])
+    log(f"vocabulary: {len(vocab)} words and word pairs; labelled items: {len(labelled)}; "
+        f"examples and corrections: {len(fixed)}")
+    labels = [RELEVANT, *taxonomy.ids]
+
+    teacher = Classifier(taxonomy)            # terms alone label the corpus first
+    stacked = None
+    for round_ in range(self_training + 1):
+        weak = weak_examples(teacher, unlabelled)
+        pos = Counter(k for e in weak for k, v in e.labels.items() if v == 1)
+        log(f"round {round_}: weak positives " + ", ".join(f"{k} {pos[k]}" for k in labels))
+        model = fit_text_model(weak + fixed + gold, labels, vocab, idf)
+        stacked = _fit_stackers(taxonomy, weak, fixed, labelled, labels, vocab, idf) if labelled else None
+        if stacked is None:
+            teacher = Classifier(taxonomy, model)
+        else:
+            teacher = Classifier(taxonomy, model, stacked[0], stacked[1], stacked[4])
+            oof = evaluate_pairs(stacked[3], taxonomy.ids)
+            log(f"round {round_}: out-of-fold macro-F1 {oof.macro_f1:.3f}, micro-F1 {oof.micro.f1:.3f}, "
+                f"relevance F1 {oof.relevance_f1:.3f}")
+    if stacked is None:   # no labelled items: keep the built-in calibration
+        issue_stacker, relevance_stacker = teacher.issue_stacker, teacher.relevance_stacker
+        passage_stacker = teacher.passage_stacker
+        thresholds, out_of_fold = {i: 0.5 for i in taxonomy.ids}, []
+    else:
+        issue_stacker, relevance_stacker, thresholds, out_of_fold, passage_stacker = stacked
+    model.meta = {"trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                  "issues": taxonomy.ids}
+    counts = {"unlabelled": len(unlabelled), "labelled": len(labelled), "examples": len(fixed),
+              "vocabulary": len(vocab)}
+    return TrainResult(model, issue_stacker, relevance_stacker, thresholds, counts, out_of_fold, passage_stacker)
+
+
+def save(result: TrainResult, folder: str | Path) -> Path:
+    folder = Path(folder)
+    result.model.save(folder, extra={
+        "stackers": {"issue": result.issue_stacker.to_dict(), "relevance": result.relevance_stacker.to_dict(),
+                     "passage": (result.passage_stacker or result.issue_stacker).to_dict()},
+        "suggested_thresholds": result.thresholds,
+        "counts": result.counts,
+    })
+    return folder
+
+
+def read_jsonl(path: str | Path) -> list[dict]:
+    items = []
+    with open(path, encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            if line.strip():
+                try:
+                    item = json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise ValueError(f"{path}:{n}: not JSON: {e.msg}") from None
+                if not isinstance(item, dict) or not isinstance(item.get("text"), str):
+                    raise ValueError(f"{path}:{n}: expected an object with a 'text' string")
+                items.append(item)
+    return items

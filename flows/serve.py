@@ -1,0 +1,120 @@
+"""The service: the pipeline's deployments, scheduled from `config/pipeline.yaml`, served by this process.
+
+`uschina-digest serve` registers four deployments with the Prefect server and runs their flow runs
+(scheduled ones, and any started from the UI, the API or `prefect deployment run`) in
+subprocesses of this one:
+
+* `ingest/scheduled` — every `schedule.ingest_interval_minutes`, anchored at local midnight;
+* `digest/daily` — `schedule.daily_cron`; `digest/weekly` — `schedule.weekly_cron`;
+* `ingest-shard/served` — no schedule: the shard runs an `ingest` with shards > 1 fans out to.
+
+Cron and interval are read in `schedule.timezone` (a cron without a zone would be UTC). The schedules
+are re-registered at every start, so editing the YAML and restarting `serve` changes them.
+Shutting down leaves the schedules active (`pause_on_shutdown=False`): runs scheduled while no
+server process is serving wait, and start when one is back.
+
+Each deployment's parameter schema is narrowed to this config: `config_path` is fixed to the file
+served (read-only in the UI), `sources` to `all`/`seeds`/`feeds`/the configured feed names and
+`issues` to the taxonomy's ids — the server refuses anything else, and the UI offers the choices.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "flows")
+# Outside a flow run (this serving process) the `flows` loggers write to the console only.
+os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
+
+import logging  # noqa: E402
+from datetime import datetime, timedelta  # noqa: E402
+from typing import TYPE_CHECKING  # noqa: E402
+from zoneinfo import ZoneInfo  # noqa: E402
+
+from flows.config import Settings, load_taxonomy  # noqa: E402
+
+if TYPE_CHECKING:
+    from prefect.deployments.runner import RunnerDeployment
+
+log = logging.getLogger(__name__)
+
+TAGS = ["uschina-digest"]
+
+
+def local_midnight(tz: str, now: datetime | None = None) -> datetime:
+    """Today's midnight in `tz`: the anchor that puts a 30-minute interval on :00 and :30."""
+    now = (now or datetime.now(ZoneInfo(tz))).astimezone(ZoneInfo(tz))
+    return now.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _fix_parameter(deployment: "RunnerDeployment", name: str, value: str) -> None:
+    """Pin a parameter to one value: the UI shows it read-only, the API refuses any other."""
+    prop = deployment._parameter_openapi_schema.properties[name]
+    deployment._parameter_openapi_schema.properties[name] = {
+        "title": prop.get("title", name), "position": prop.get("position"),
+        "description": "Fixed for this deployment: the file `uschina-digest serve` was started with.",
+        "type": "string", "enum": [value], "default": value, "readOnly": True,
+    }
+    deployment.parameters[name] = value
+
+
+def _choices(deployment: "RunnerDeployment", name: str, choices: list[str], *, array: bool = False) -> None:
+    """Narrow a string (or list-of-strings) parameter to `choices`, so the form offers exactly these."""
+    prop = deployment._parameter_openapi_schema.properties[name]
+    for option in prop.get("anyOf", [prop]):
+        if option.get("type") == "array" and array:
+            option["items"] = {"type": "string", "enum": choices}
+            option["uniqueItems"] = True
+        elif option.get("type") == "string" and not array:
+            option["enum"] = choices
+
+
+def deployments(settings: Settings) -> list["RunnerDeployment"]:
+    """The deployments of this config: schedules in its time zone, parameters narrowed to it."""
+    from prefect.deployments.runner import EntrypointType
+    from prefect.schedules import Cron, Interval
+
+    from flows.prefect_flows import digest, ingest, ingest_shard
+
+    sched = settings.schedule
+    tz = sched.timezone
+    config = str(settings.config_path)
+    common = {"tags": TAGS, "entrypoint_type": EntrypointType.MODULE_PATH}
+    every = timedelta(minutes=sched.ingest_interval_minutes)
+
+    ingest_dep = ingest.to_deployment(
+        "scheduled", schedules=[Interval(every, anchor_date=local_midnight(tz), timezone=tz)],
+        description=f"Ingest every {sched.ingest_interval_minutes} min ({tz}); a run already in progress "
+                    "makes the next one skip.", **common)
+    daily = digest.to_deployment(
+        "daily", schedules=[Cron(sched.daily_cron, timezone=tz)], parameters={"period": "daily"},
+        description=f"The daily digest at `{sched.daily_cron}` ({tz}).", **common)
+    weekly = digest.to_deployment(
+        "weekly", schedules=[Cron(sched.weekly_cron, timezone=tz)], parameters={"period": "weekly"},
+        description=f"The weekly digest at `{sched.weekly_cron}` ({tz}).", **common)
+    shard = ingest_shard.to_deployment(
+        "served", description="One shard of a fanned-out ingest (started by `ingest` with shards > 1).", **common)
+
+    feed_names = [f.label for f in settings.all_feeds()]
+    issue_ids = load_taxonomy(settings.issues_file).ids + ["other"]
+    _choices(ingest_dep, "sources", ["all", "seeds", "feeds", *feed_names])
+    for dep in (daily, weekly):
+        _choices(dep, "issues", issue_ids, array=True)
+    for dep in (ingest_dep, daily, weekly, shard):
+        _fix_parameter(dep, "config_path", config)
+    return [ingest_dep, daily, weekly, shard]
+
+
+def describe(settings: Settings) -> str:
+    sched = settings.schedule
+    return (f"ingest/scheduled every {sched.ingest_interval_minutes} min; digest/daily '{sched.daily_cron}'; "
+            f"digest/weekly '{sched.weekly_cron}' ({sched.timezone}); config {settings.config_path}")
+
+
+def serve(settings: Settings, limit: int | None = None) -> None:
+    """Register the deployments and run their flow runs until interrupted."""
+    from prefect import serve as prefect_serve
+
+    logging.getLogger("httpx").setLevel(logging.WARNING)   # not one line per API request
+    log.info("serving %s", describe(settings))
+    prefect_serve(*deployments(settings), pause_on_shutdown=False, limit=limit)

@@ -1,0 +1,249 @@
+"""Stories and their persistent matching index: the SQL behind `flows.stories`.
+
+Four small tables keep the index (see schema.py): fingerprints (one per assigned item), exact
+keys, MinHash LSH bands and day-bucketed salient terms. Every lookup is an indexed probe, so
+assigning a new item costs the same whether the store holds a thousand items or a million.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Iterable, Iterator, Sequence
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from flows.store.db import Store
+from flows.store.items import as_utc
+from flows.store.schema import Item, Story, StoryBand, StoryFingerprint, StoryKey, StoryTerm
+
+CHUNK = 500
+
+
+def _chunks(values: Sequence, size: int = CHUNK) -> Iterator[list]:
+    values = list(values)
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+def _insert(store: Store):
+    return pg_insert if store.dialect == "postgresql" else sqlite_insert
+
+
+@dataclass(frozen=True)
+class ItemForStory:
+    """The columns of an item that story assignment reads."""
+
+    id: str
+    title: str
+    text: str
+    url: str
+    guid: str | None
+    feed_url: str | None
+    content_hash: str
+    word_count: int
+    at: datetime                 # published, else first seen
+    assigned_story: str | None   # set when the item already has a fingerprint
+
+
+@dataclass(frozen=True)
+class IndexedItem:
+    """An assigned item as the index returns it."""
+
+    item_id: str
+    story_id: str
+    at: datetime
+    data: bytes
+    feed_url: str | None
+
+
+@dataclass(frozen=True)
+class NewAssignment:
+    item_id: str
+    story_id: str
+    at: datetime
+    day: int
+    data: bytes          # the fingerprint; empty for an exact copy, which is not indexed for matching
+    keys: list[str]
+    bands: list[int]
+    terms: list[str]
+
+
+@dataclass(frozen=True)
+class StorySource:
+    """One item of a story, as the digest lists its sources."""
+
+    item_id: str
+    source: str
+    title: str
+    url: str
+    published: datetime | None
+    first_seen: datetime
+    is_representative: bool
+
+
+@dataclass(frozen=True)
+class StoryRow:
+    id: str
+    representative_id: str
+    title: str
+    first_seen: datetime
+    last_seen: datetime
+    n_items: int
+
+
+def items_for_story(store: Store, item_ids: Sequence[str]) -> list[ItemForStory]:
+    """The stored items among these ids, with their story if they were assigned before."""
+    out: list[ItemForStory] = []
+    with store.session() as s:
+        for chunk in _chunks(dict.fromkeys(item_ids)):
+            q = (
+                select(Item.id, Item.title, Item.text, Item.url, Item.guid, Item.feed_url, Item.content_hash,
+                       Item.word_count, Item.published, Item.first_seen, StoryFingerprint.story_id)
+                .outerjoin(StoryFingerprint, StoryFingerprint.item_id == Item.id)
+                .where(Item.id.in_(chunk))
+            )
+            for row in s.execute(q):
+                at = as_utc(row.published) or as_utc(row.first_seen)
+                out.append(ItemForStory(row.id, row.title or "", row.text or "", row.url or "", row.guid,
+                                        row.feed_url, row.content_hash, row.word_count or 0, at, row.story_id))
+    return out
+
+
+def unassigned_item_ids(store: Store, limit: int) -> list[str]:
+    """Items stored but not yet assigned to a story, oldest first (for catching up after a crash)."""
+    with store.session() as s:
+        q = (select(Item.id).outerjoin(StoryFingerprint, StoryFingerprint.item_id == Item.id)
+             .where(StoryFingerprint.item_id.is_(None)).order_by(Item.first_seen, Item.id).limit(limit))
+        return list(s.scalars(q))
+
+
+def stories_for_keys(store: Store, keys: Iterable[str]) -> dict[str, str]:
+    """key -> story id, for exact keys already in the index."""
+    out: dict[str, str] = {}
+    with store.session() as s:
+        for chunk in _chunks(set(keys)):
+            q = (select(StoryKey.key, StoryFingerprint.story_id)
+                 .join(StoryFingerprint, StoryFingerprint.item_id == StoryKey.item_id)
+                 .where(StoryKey.key.in_(chunk)))
+            out.update({k: sid for k, sid in s.execute(q)})
+    return out
+
+
+def items_for_bands(store: Store, bands: Iterable[int], first_day: int, last_day: int) -> list[tuple[int, int, str]]:
+    """(band, day, item id) of assigned items with these LSH bands between two day numbers."""
+    out: list[tuple[int, int, str]] = []
+    with store.session() as s:
+        for chunk in _chunks(set(bands)):
+            q = select(StoryBand.band, StoryBand.day, StoryBand.item_id).where(
+                StoryBand.band.in_(chunk), StoryBand.day >= first_day, StoryBand.day <= last_day)
+            out.extend(tuple(row) for row in s.execute(q))
+    return out
+
+
+def items_for_terms(store: Store, terms: Iterable[str], first_day: int, last_day: int) -> list[tuple[str, int, str]]:
+    """(term, day, item id) postings of these terms between two day numbers (inclusive)."""
+    out: list[tuple[str, int, str]] = []
+    with store.session() as s:
+        for chunk in _chunks(set(terms)):
+            q = select(StoryTerm.term, StoryTerm.day, StoryTerm.item_id).where(
+                StoryTerm.term.in_(chunk), StoryTerm.day >= first_day, StoryTerm.day <= last_day)
+            out.extend(tuple(row) for row in s.execute(q))
+    return out
+
+
+def indexed_items(store: Store, item_ids: Iterable[str]) -> dict[str, IndexedItem]:
+    out: dict[str, IndexedItem] = {}
+    with store.session() as s:
+        for chunk in _chunks(set(item_ids)):
+            q = (select(StoryFingerprint.item_id, StoryFingerprint.story_id, StoryFingerprint.at,
+                        StoryFingerprint.data, Item.feed_url)
+                 .join(Item, Item.id == StoryFingerprint.item_id)
+                 .where(StoryFingerprint.item_id.in_(chunk)))
+            for row in s.execute(q):
+                out[row.item_id] = IndexedItem(row.item_id, row.story_id, as_utc(row.at), row.data, row.feed_url)
+    return out
+
+
+def save_assignments(store: Store, assignments: Sequence[NewAssignment]) -> None:
+    """Record new items' stories and index entries, and refresh the stories they touch.
+
+    One transaction: either the whole batch is assigned and indexed, or none of it. Inserts skip
+    rows that exist, so a batch interrupted and re-run leaves the same state.
+    """
+    if not assignments:
+        return
+    insert = _insert(store)
+    with store.session() as s:
+        conn = s.connection()   # Core executemany: the ORM's per-row bookkeeping costs more than the SQL
+
+        def add(table, rows: list[dict]) -> None:
+            if rows:
+                keys = [c.name for c in table.__table__.primary_key]
+                conn.execute(insert(table.__table__).on_conflict_do_nothing(index_elements=keys), rows)
+
+        add(StoryFingerprint, [{"item_id": a.item_id, "story_id": a.story_id, "at": a.at, "day": a.day,
+                                "data": a.data} for a in assignments])
+        first_holder = {k: a.item_id for a in reversed(assignments) for k in a.keys}
+        add(StoryKey, [{"key": k, "item_id": i} for k, i in first_holder.items()])
+        add(StoryBand, [{"band": b, "day": a.day, "item_id": a.item_id} for a in assignments for b in set(a.bands)])
+        add(StoryTerm, [{"term": t, "day": a.day, "item_id": a.item_id} for a in assignments for t in set(a.terms)])
+        items = Item.__table__
+        conn.execute(
+            items.update().where(items.c.id == bindparam("item_key")).values(story_id=bindparam("story_key")),
+            [{"item_key": a.item_id, "story_key": a.story_id} for a in assignments],
+        )
+        _refresh_stories(conn, {a.story_id for a in assignments}, insert)
+
+
+def _refresh_stories(s, story_ids: set[str], insert) -> None:
+    """Recompute each touched story from its items: count, first/last seen, representative.
+
+    The representative is the fullest telling (most words); among equals the earliest published,
+    so an original outranks a shorter rewrite or a truncated feed copy.
+    """
+    members: dict[str, list] = {}
+    for chunk in _chunks(sorted(story_ids)):
+        q = select(Item.story_id, Item.id, Item.title, Item.word_count, Item.published, Item.first_seen).where(
+            Item.story_id.in_(chunk))
+        for row in s.execute(q):
+            members.setdefault(row.story_id, []).append(row)
+    rows = []
+    for story_id, items in members.items():
+        rep = min(items, key=lambda r: (-(r.word_count or 0), as_utc(r.published) or as_utc(r.first_seen), r.id))
+        seen = [as_utc(r.first_seen) for r in items]
+        rows.append({"id": story_id, "representative_id": rep.id, "title": rep.title or "",
+                     "first_seen": min(seen), "last_seen": max(seen), "n_items": len(items)})
+    if rows:
+        stmt = insert(Story.__table__)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["id"],
+            set_={c: getattr(stmt.excluded, c)
+                  for c in ("representative_id", "title", "first_seen", "last_seen", "n_items")},
+        )
+        s.execute(stmt, rows)
+
+
+def get_story(store: Store, story_id: str) -> StoryRow | None:
+    with store.session() as s:
+        story = s.get(Story, story_id)
+        if story is None:
+            return None
+        return StoryRow(story.id, story.representative_id, story.title, as_utc(story.first_seen),
+                        as_utc(story.last_seen), story.n_items)
+
+
+def story_sources(store: Store, story_id: str) -> list[StorySource]:
+    """The items of a story, representative first, then in the order they were first seen."""
+    with store.session() as s:
+        story = s.get(Story, story_id)
+        rep_id = story.representative_id if story else None
+        q = select(Item.id, Item.source, Item.title, Item.url, Item.published, Item.undated, Item.first_seen).where(
+            Item.story_id == story_id)
+        rows = list(s.execute(q))
+    sources = [StorySource(r.id, r.source, r.title, r.url, None if r.undated else as_utc(r.published),
+                           as_utc(r.first_seen), r.id == rep_id) for r in rows]
+    sources.sort(key=lambda x: (not x.is_representative, x.first_seen, x.item_id))
+    return sources

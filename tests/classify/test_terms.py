@@ -1,0 +1,122 @@
+"""The explainable core: term matching, vetoes, lists of topics, passages."""
+
+import pytest
+
+from flows.classify import joined_text, load_classifier
+from flows.classify.terms import TermIndex, issue_evidence
+from flows.classify.text import PhraseMatcher, passages, sentences
+from flows.config import load_taxonomy
+from tests.conftest import ROOT
+
+ISSUES = ROOT / "config" / "issues.yaml"
+
+
+@pytest.fixture(scope="module")
+def classifier():
+    return load_classifier(ISSUES)
+
+
+def test_longest_phrase_claims_its_span_and_prefix_terms_match_endings():
+    m = PhraseMatcher([("China", "c"), ("South China Sea", "scs"), ("tariff*", "t"), ("anti-dumping", "ad"),
+                       ("US", "us")])
+    found = [(x.text, x.payloads) for x in m.find("Tariffs rose; the South China Sea and China; "
+                                                  "antidumping duties; tell us about the US.")]
+    assert found == [("Tariffs", ("t",)), ("South China Sea", ("scs",)), ("China", ("c",)),
+                     ("antidumping", ("ad",)), ("US", ("us",))]       # lower-case "us" is not the US
+
+
+def test_negative_phrase_vetoes_only_its_issue():
+    tax = load_taxonomy(ISSUES)
+    index = TermIndex(tax)
+    text = "Sailors relied on the trade winds. Washington raised tariffs and trade barriers."
+    sents = sentences("", text)
+    ev = issue_evidence(index.scan(text, sents), tax.ids)
+    assert [h.sentence.text for h in ev["trade"].hits] == [sents[1].text]
+
+
+def test_title_and_lead_count_more_than_the_body():
+    tax = load_taxonomy(ISSUES)
+    index = TermIndex(tax)
+    body = "Officials met. Nothing else happened. The weather was fine. Later there was talk of tariffs."
+    late = issue_evidence(index.scan(joined_text("A meeting", body), sentences("A meeting", body)), tax.ids)
+    title = "Tariffs on the agenda"
+    early = issue_evidence(index.scan(joined_text(title, body), sentences(title, body)), tax.ids)
+    assert early["trade"].raw > 2 * late["trade"].raw > 0
+
+
+def test_passing_mention_in_a_list_does_not_label(classifier):
+    text = ("Taiwan's president met a delegation of American lawmakers in Taipei on Tuesday, drawing an angry "
+            "response from Beijing, which claims the self-governing island as its territory. "
+            "The visit came amid tensions over trade, tech and human rights. "
+            "China sent warplanes toward Taiwan after the meeting, and its foreign ministry warned Washington "
+            "against arms sales to the island and against any contact with Taiwan's government.")
+    result = classifier.classify("Taiwan's leader welcomes U.S. lawmakers", text)
+    assert result.relevant and "taiwan" in result.issue_ids
+    assert not {"trade", "technology", "human_rights"} & set(result.issue_ids), result.issue_ids
+
+
+def test_the_same_topics_discussed_for_real_do_label(classifier):
+    text = ("Washington raised tariffs on $200 billion of Chinese goods on Friday, and Beijing said it "
+            "would retaliate with tariffs on American soybeans, deepening the trade war.")
+    result = classifier.classify("U.S. raises tariffs on Chinese goods", text)
+    assert "trade" in result.issue_ids
+
+
+TAIWAN_PARAGRAPHS = [
+    "Taiwan's president said on Monday that the island would not bow to pressure from Beijing, which "
+    "has stepped up military drills around Taiwan and claims the self-governing democracy as its own.",
+    "Officials in Taipei said Chinese warplanes crossed the median line of the Taiwan Strait {n} times "
+    "this month, and that the island's defense ministry had raised its alert level in response.",
+    "Washington approved another arms package for Taiwan, and a delegation of American lawmakers "
+    "arrived in Taipei, where they praised the island's democracy and its handling of cross-strait ties.",
+    "Analysts in Taipei said voters in Taiwan's coming election were weighing how close the island "
+    "should move to the United States, and the opposition Kuomintang called for more talks with Beijing.",
+]
+FENTANYL_PARAGRAPH = ("In a separate development, American officials said Beijing had agreed to tighten "
+                      "controls on the precursor chemicals used to make fentanyl, after years of pressure "
+                      "from Washington over overdose deaths in the United States.")
+
+
+def long_taiwan_article(words: int = 3000) -> str:
+    paragraphs, n = [], 0
+    while sum(len(p.split()) for p in paragraphs) < words:
+        paragraphs.append(TAIWAN_PARAGRAPHS[n % len(TAIWAN_PARAGRAPHS)].format(n=n + 3))
+        n += 1
+        if n == 24:
+            paragraphs.append(FENTANYL_PARAGRAPH)
+    return "\n\n".join(paragraphs)
+
+
+def test_long_article_is_classified_by_passage_with_evidence_for_each_issue(classifier):
+    title = "Taiwan holds firm as pressure from Beijing grows"
+    text = long_taiwan_article()
+    assert len(text.split()) >= 3000
+    assert len(passages(sentences(title, text))) > 10
+    result = classifier.classify(title, text)
+    assert {"taiwan", "fentanyl"} <= set(result.issue_ids), result.issue_ids
+    full = joined_text(title, text)
+    fentanyl = next(i for i in result.issues if i.id == "fentanyl")
+    para_start = full.index(FENTANYL_PARAGRAPH)
+    for ev in fentanyl.evidence:
+        assert full[ev.start:ev.end] == ev.text
+        assert para_start <= ev.start < para_start + len(FENTANYL_PARAGRAPH)
+    taiwan = next(i for i in result.issues if i.id == "taiwan")
+    assert all("fentanyl" not in ev.text for ev in taiwan.evidence)
+
+
+def test_passages_keep_paragraphs_whole_and_cover_every_body_sentence():
+    text = long_taiwan_article(1200)
+    sents = sentences("Title", text)
+    groups = passages(sents)
+    assert [s for g in groups for s in g] == [s for s in sents if not s.in_title]
+    for a, b in zip(groups, groups[1:]):
+        assert a[-1].paragraph != b[0].paragraph
+
+
+def test_a_negative_phrase_hides_nothing_of_other_issues():
+    tax = load_taxonomy(ISSUES)
+    index = TermIndex(tax)
+    text = "Shares of Taiwan Semiconductor fell as export controls on chips tightened."
+    ev = issue_evidence(index.scan(text, sentences("", text)), tax.ids)
+    assert ev["taiwan"].raw == 0                       # vetoed: the company, not the island
+    assert "Semiconductor" in ev["technology"].hits[0].terms
