@@ -5,6 +5,7 @@ a digest or the store."""
 from __future__ import annotations
 
 import base64
+import logging
 import typing
 from pathlib import Path
 from typing import Any, Literal
@@ -180,20 +181,32 @@ def test_a_password_in_the_config_file_is_refused_without_echoing_it(tmp_path: P
     assert_no_secret(str(err.value), "the config error")
 
 
-def test_the_password_never_shows_in_settings_errors_logs_reports_or_files(tmp_path: Path) -> None:
+def test_the_password_never_shows_in_settings_errors_logs_reports_or_files(tmp_path: Path, caplog) -> None:
+    from aiosmtpd.smtp import AuthResult
+
+    from tests.deliver.smtp_server import SmtpServer
+
+    seen: list[bytes] = []
+
+    def refuse(server, session, envelope, mechanism, data):    # a server that refuses the login
+        seen.append(getattr(data, "password", b""))
+        return AuthResult(success=False, handled=False)
+
+    smtp = SmtpServer(authenticator=refuse, auth_require_tls=False).start()
     config = make_project(tmp_path, seeds=True,
-                          email={"smtp_host": "127.0.0.1", "smtp_port": 9, "security": "none",
-                                 "username": "digest", "recipients": [{"address": "a@example.org"}]})
+                          email={"smtp_host": "127.0.0.1", "smtp_port": smtp.port, "security": "none",
+                                 "username": "digest", "retries": 2, "retry_backoff": 0.05, "timeout": 5,
+                                 "recipients": [{"address": "a@example.org"}]})
     env = {"USCHINA_DIGEST_SMTP_PASSWORD": SECRET}
     settings = load_settings(config, environ=env)
     assert settings.email.password.get_secret_value() == SECRET
     for text in (repr(settings), str(settings), settings.model_dump_json(), repr(settings.email)):
         assert_no_secret(text, "the settings' text forms")
-    bad = load_settings  # an invalid value elsewhere must not echo the password either
-    with pytest.raises(ConfigError) as err:
-        bad(config, environ={**env, "USCHINA_DIGEST_SMTP_PORT": "x"})
+    with pytest.raises(ConfigError) as err:    # an invalid value elsewhere must not echo the password
+        load_settings(config, environ={**env, "USCHINA_DIGEST_SMTP_PORT": "x"})
     assert_no_secret(str(err.value), "a config error")
 
+    caplog.set_level(logging.DEBUG)
     runner = CliRunner()
     report = tmp_path / "report.json"
     outputs = [runner.invoke(main, ["--help"]).output]
@@ -203,8 +216,13 @@ def test_the_password_never_shows_in_settings_errors_logs_reports_or_files(tmp_p
                  ["export", "--config", str(config)]):
         result = runner.invoke(main, args, env={**env, "PREFECT_LOGGING_LEVEL": "DEBUG"})
         outputs.append(result.output + (repr(result.exception) if result.exception else ""))
+    smtp.stop()
+    assert seen and seen[0] == SECRET.encode(), "the login was never tried, so this proves nothing"
+    assert "535" in outputs[2] or "uthentication" in outputs[2], outputs[2][-500:]
     for n, out in enumerate(outputs):
         assert_no_secret(out, f"CLI output #{n}")
+    assert "SMTP" in caplog.text or "smtp" in caplog.text, "no delivery log was captured, so it proves nothing"
+    assert_no_secret(caplog.text, "the log")
     for path in tmp_path.rglob("*"):
         if path.is_file():
             assert_no_secret(path.read_bytes(), f"file {path.relative_to(tmp_path)}")

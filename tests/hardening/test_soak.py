@@ -30,7 +30,7 @@ import pytest
 
 from tests.faultserver import FaultServer
 
-from .memwatch import need_proc
+from .memwatch import TreeSampler, need_proc
 from .smtp import Handler, serve
 from .util import ROOT, clean_env, make_project, need_fixtures, run_cli
 
@@ -55,6 +55,14 @@ def _stored(root: Path) -> dict[str, str]:
     with sqlite3.connect(root / "data" / "uschina-digest.sqlite3") as db:
         assert db.execute("pragma integrity_check").fetchone()[0] == "ok"
         return dict(db.execute("select id, extraction from items"))
+
+
+def _describe(root: Path, ids: set[str]) -> list[str]:
+    """A few stored items, for a failure message: key, title, feed."""
+    with sqlite3.connect(root / "data" / "uschina-digest.sqlite3") as db:
+        rows = db.execute(f"select key, title, feed_url from items where id in ({','.join('?' * len(ids))})",
+                          sorted(ids)[:5]).fetchall() if ids else []
+    return [f"{k[:80]} | {t[:60]} | {(f or '').rsplit('/', 1)[-1]}" for k, t, f in rows]
 
 
 def _percentiles(values: list[float]) -> dict[str, float]:
@@ -106,6 +114,7 @@ def test_soak(tmp_path: Path, capsys) -> None:
                                   env=clean_env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                   stderr=subprocess.DEVNULL, text=True, start_new_session=True)
         cycles, crashed, hung, sends = [], [], [], []
+        tree = TreeSampler(worker.pid, interval=0.5).__enter__()      # the process and its workers
         lines = _reader(worker.stdout)
         RESULTS.mkdir(parents=True, exist_ok=True)
         progress = (RESULTS / "soak-progress.jsonl").open("w")
@@ -157,6 +166,7 @@ def test_soak(tmp_path: Path, capsys) -> None:
                 if over_budget and cycle >= fault_phase_end + CLEAN_CYCLES:
                     break
         finally:
+            tree.__exit__(None, None, None)
             progress.close()
             if worker.poll() is None and not hung:
                 worker.stdin.write("quit\n")
@@ -169,6 +179,7 @@ def test_soak(tmp_path: Path, capsys) -> None:
                 os.killpg(worker.pid, signal.SIGKILL)      # the process group this test started
                 worker.wait(timeout=30)
         stored = _stored(tmp_path / "soak")
+        unexpected = _describe(tmp_path / "soak", set(stored) - set(expected))
         faults = dict(server.stats)
     smtp.stop()
     received = mailer.received_pairs()
@@ -189,13 +200,17 @@ def test_soak(tmp_path: Path, capsys) -> None:
         "worker_hung_at": hung,
         "items_expected": len(expected), "items_stored": len(stored),
         "items_missing": len(set(expected) - set(stored)), "items_unexpected": len(set(stored) - set(expected)),
+        "unexpected_sample": unexpected,
         "items_text_degraded_to_feed": len(degraded),
         "digests_sent": len(digest_ids), "sends_expected": len(digest_ids) * len(READERS),
         "sends_made": len(received), "messages_received": sum(received.values()),
         "duplicate_messages": sum(n - 1 for n in received.values()), "smtp_faults_injected": mailer.faults,
         "send_errors": [s for s in sends if s["error"]][:3],
         "rss_mb": {"first": rss[0], "early_median": early, "late_median": late, "peak": max(rss),
-                   "tree_peak": max(c["tree_mb"] for c in cycles),
+                   "tree_peak_between_cycles": max(c["tree_mb"] for c in cycles),
+                   "tree_peak_during_cycles": tree.peak_mb,
+                   "tree_early_median": statistics.median(mb for t, mb in tree.samples[: len(tree.samples) // 5]),
+                   "tree_late_median": statistics.median(mb for t, mb in tree.samples[-len(tree.samples) // 5:]),
                    "samples_every_10": [round(r) for r in rss[::10]]},
         "cycle_seconds": _percentiles([c["seconds"] for c in cycles]),
         "fault_cycle_seconds": _percentiles([c["seconds"] for c in fault_cycles]) if fault_cycles else None,
@@ -210,7 +225,7 @@ def test_soak(tmp_path: Path, capsys) -> None:
     assert not run_errors, f"{len(run_errors)} runs raised: {run_errors[0]['error']}"
     assert len(cycles) >= min(CYCLES, 50)
     assert set(stored) == set(expected), (f"after {summary['clean_cycles']} clean cycles: {summary['items_missing']} "
-                                          f"missing, {summary['items_unexpected']} unexpected")
+                                          f"missing, {summary['items_unexpected']} unexpected: {unexpected}")
     assert not summary["send_errors"], summary["send_errors"]
     assert summary["sends_made"] == summary["sends_expected"] and summary["duplicate_messages"] == 0
     assert late <= early * 1.15 + 30, f"memory grew from {early:.0f} MB to {late:.0f} MB"
