@@ -16,7 +16,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from flows.store.db import Store
+from flows.store.db import Store, with_retries
 from flows.store.items import as_utc, utcnow
 from flows.store.schema import Lock
 
@@ -38,8 +38,11 @@ def try_acquire(store: Store, name: str, holder: str, ttl: timedelta, now: datet
         set_={"holder": stmt.excluded.holder, "expires_at": stmt.excluded.expires_at},
         where=(Lock.expires_at < now) | (Lock.holder == holder),
     ).returning(Lock.name)   # a row back only if we inserted or took over (no rowcount on PostgreSQL ORM inserts)
-    with store.session() as s:
-        return s.execute(stmt).first() is not None
+    def attempt() -> bool:
+        with store.session() as s:
+            return s.execute(stmt).first() is not None
+
+    return with_retries(attempt, f"taking the {name} lease", store)
 
 
 def renew(store: Store, name: str, holder: str, ttl: timedelta, now: datetime | None = None) -> bool:

@@ -44,10 +44,12 @@ def canonical_url(url: str | None) -> str | None:
     host = (parts.hostname or "").lower().rstrip(".")
     if not host:
         return None
-    host = _HOST_PREFIX.sub("", host)
+    while _HOST_PREFIX.match(host) and host.count(".") > 1:     # "amp.m.example.com" too
+        host = _HOST_PREFIX.sub("", host, count=1)
     path = parts.path or "/"
     path = posixpath.normpath(path) if path not in ("", "/") else "/"
-    path = _AMP_SEGMENT.sub("/", path)
+    while _AMP_SEGMENT.search(path):                            # "/amp/amp/…" too: idempotent
+        path = _AMP_SEGMENT.sub("/", path)
     path = _AMP_SUFFIX.sub(lambda m: m.group(1) or "", path)
     path = re.sub(r"/{2,}", "/", path)
     if len(path) > 1:
