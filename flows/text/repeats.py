@@ -66,11 +66,14 @@ def drop_repeated_passages(paragraphs: list[str]) -> list[str]:
         vectors = [v for v in (tfidf(Counter(terms(s))) for s in split_sentences(paragraph)
                                if len(s.split()) >= MIN_SENTENCE_WORDS) if v]
         if len(paragraph.split()) >= MIN_PARAGRAPH_WORDS and vectors and earlier:
-            restated = sum(1 for v in vectors if max(cosine(v, e) for e in earlier) >= RESTATES)
+            # The cheap test first: only a paragraph whose content was mostly said already can be
+            # a restatement, and only then are its sentences aligned with earlier ones.
             weight = sum(idf(t) for t in content)
             old = sum(idf(t) for t in content if t in said)
-            if restated * 2 >= len(vectors) and old >= ALREADY_SAID * weight:
-                continue
+            if old >= ALREADY_SAID * weight:
+                restated = sum(1 for v in vectors if max(cosine(v, e) for e in earlier) >= RESTATES)
+                if restated * 2 >= len(vectors):
+                    continue
         kept.append(paragraph)
         earlier.extend(vectors)
         said.update(content)
