@@ -21,7 +21,7 @@ _EXTRA_TRACKERS = re.compile(
     re.IGNORECASE,
 )
 _HOST_PREFIX = re.compile(r"^(?:www\d?|m|mobile|amp)\.")
-_AMP_SEGMENT = re.compile(r"(?:^|/)amp(?:/|$)")
+_AMP_SEGMENT = re.compile(r"/amp(?=/|$)")        # every /amp segment, /amp/amp included, in one pass
 _AMP_SUFFIX = re.compile(r"\.amp(\.html?)?$")
 
 
@@ -47,7 +47,7 @@ def canonical_url(url: str | None) -> str | None:
     host = _HOST_PREFIX.sub("", host)
     path = parts.path or "/"
     path = posixpath.normpath(path) if path not in ("", "/") else "/"
-    path = _AMP_SEGMENT.sub("/", path)
+    path = _AMP_SEGMENT.sub("", path) or "/"
     path = _AMP_SUFFIX.sub(lambda m: m.group(1) or "", path)
     path = re.sub(r"/{2,}", "/", path)
     if len(path) > 1:
