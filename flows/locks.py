@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 import threading
 import time
@@ -22,7 +23,7 @@ from datetime import timedelta
 from typing import Iterator
 
 from flows.store import Store
-from flows.store.locks import LeaseInfo, lease_info, release, renew, try_acquire
+from flows.store.locks import LeaseInfo, lease_info, release, renew, take_over, try_acquire
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,24 @@ def labelled(label: str) -> Iterator[None]:
         yield
     finally:
         _label.reset(token)
+
+
+_HOLDER_PROCESS = re.compile(r"(?:^| on )([^\s:]+):(\d+) #[0-9a-f]{8}$")
+
+
+def holder_died(holder: str) -> bool:
+    """Whether a lease holder was a process on this machine that no longer runs (SIGKILL, OOM,
+    a crash): its lease need not be waited out. Holders elsewhere, or alive, are waited for."""
+    match = _HOLDER_PROCESS.search(holder)
+    if match is None or match.group(1) != socket.gethostname() or int(match.group(2)) == os.getpid():
+        return False
+    try:
+        os.kill(int(match.group(2)), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
 
 
 def new_holder() -> str:
@@ -107,6 +126,10 @@ def lease(store: Store, name: str, *, ttl: timedelta = DEFAULT_TTL, wait: float 
         holder = holder or new_holder()
         deadline = time.monotonic() + wait
         while not try_acquire(store, name, holder, ttl):
+            info = lease_info(store, name)
+            if info is not None and holder_died(info.holder) and take_over(store, name, info.holder, holder, ttl):
+                log.warning("took over the %s lease from %s, which no longer runs", name, info.holder)
+                break
             if time.monotonic() >= deadline:
                 raise LeaseBusy(name, lease_info(store, name))
             time.sleep(poll)
