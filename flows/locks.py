@@ -56,45 +56,29 @@ def labelled(label: str) -> Iterator[None]:
         _label.reset(token)
 
 
+_HOLDER_PROCESS = re.compile(r"(?:^| on )([^\s:]+):(\d+) #[0-9a-f]{8}$")
+
+
+def holder_died(holder: str) -> bool:
+    """Whether a lease holder was a process on this machine that no longer runs (SIGKILL, OOM,
+    a crash): its lease need not be waited out. Holders elsewhere, or alive, are waited for."""
+    match = _HOLDER_PROCESS.search(holder)
+    if match is None or match.group(1) != socket.gethostname() or int(match.group(2)) == os.getpid():
+        return False
+    try:
+        os.kill(int(match.group(2)), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
 def new_holder() -> str:
     """A holder token unique to this run: its label, host and process, and a random suffix."""
     label = _label.get()
     where = f"{socket.gethostname()}:{os.getpid()}"
     return f"{label} on {where} #{uuid.uuid4().hex[:8]}" if label else f"{where} #{uuid.uuid4().hex[:8]}"
-
-
-_HOLDER_PROCESS = re.compile(r"(?:^| on )([^\s:]+):(\d+) #[0-9a-f]{8}$")
-
-
-def holder_is_dead(holder: str) -> bool:
-    """True when the holder token names a process on this host that no longer runs (killed, crashed).
-
-    Such a lease need not be waited out: the next run takes it over at once. Holders on other
-    hosts are never judged from here; their leases expire after the TTL.
-    """
-    m = _HOLDER_PROCESS.search(holder)
-    if not m or m.group(1) != socket.gethostname():
-        return False
-    pid = int(m.group(2))
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
-
-
-def _acquire(store: Store, name: str, holder: str, ttl: timedelta) -> bool:
-    if try_acquire(store, name, holder, ttl):
-        return True
-    info = lease_info(store, name)
-    if info is not None and holder_is_dead(info.holder) and take_over(store, name, info.holder, holder, ttl):
-        log.warning("took over the %s lease of %s, which is no longer running", name, info.holder)
-        return True
-    return False
 
 
 def held(name: str) -> str | None:
@@ -141,7 +125,11 @@ def lease(store: Store, name: str, *, ttl: timedelta = DEFAULT_TTL, wait: float 
     else:
         holder = holder or new_holder()
         deadline = time.monotonic() + wait
-        while not _acquire(store, name, holder, ttl):
+        while not try_acquire(store, name, holder, ttl):
+            info = lease_info(store, name)
+            if info is not None and holder_died(info.holder) and take_over(store, name, info.holder, holder, ttl):
+                log.warning("took over the %s lease from %s, which no longer runs", name, info.holder)
+                break
             if time.monotonic() >= deadline:
                 raise LeaseBusy(name, lease_info(store, name))
             time.sleep(poll)

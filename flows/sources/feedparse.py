@@ -196,8 +196,13 @@ def _parse_xml(body: bytes, url: str, headers: dict[str, str]) -> ParsedFeed:
     # feedparser's own HTML sanitizing and relative-URI rewriting triple its parse time; neither
     # is needed: entry HTML is reduced to text (`flows.extract.fragment_text`), summaries are
     # sanitized with nh3 before storage, and links are resolved below.
-    result = feedparser.parse(body, response_headers=_feedparser_headers(body, headers),
-                              resolve_relative_uris=False, sanitize_html=False)
+    try:
+        result = feedparser.parse(body, response_headers=_feedparser_headers(body, headers),
+                                  resolve_relative_uris=False, sanitize_html=False)
+    except (UnicodeError, ValueError, LookupError) as e:
+        # feedparser's encoding detection raises on some hostile declarations (a NUL in the
+        # encoding name, a codec that cannot decode byte 0): the document is not a readable feed.
+        raise NotAFeed(f"unreadable encoding: {type(e).__name__}: {e}"[:300]) from None
     feed = result.get("feed", {})
     entries = []
     for e in result.get("entries", []):

@@ -38,36 +38,46 @@ def try_acquire(store: Store, name: str, holder: str, ttl: timedelta, now: datet
         set_={"holder": stmt.excluded.holder, "expires_at": stmt.excluded.expires_at},
         where=(Lock.expires_at < now) | (Lock.holder == holder),
     ).returning(Lock.name)   # a row back only if we inserted or took over (no rowcount on PostgreSQL ORM inserts)
-    def attempt() -> bool:
+
+    def attempt() -> bool:     # ours again if a retry follows a lost commit: safe to repeat
         with store.session() as s:
             return s.execute(stmt).first() is not None
 
     return with_retries(attempt, f"taking the {name} lease", store)
 
 
-def renew(store: Store, name: str, holder: str, ttl: timedelta, now: datetime | None = None) -> bool:
-    """Extend our lease; False when it is no longer ours (it expired and someone took it over)."""
-    now = now or utcnow()
-    with store.session() as s:
-        result = s.execute(update(Lock).where(Lock.name == name, Lock.holder == holder)
-                           .values(expires_at=now + ttl))
-        return result.rowcount == 1
-
-
-def take_over(store: Store, name: str, old_holder: str, holder: str, ttl: timedelta,
+def take_over(store: Store, name: str, dead_holder: str, holder: str, ttl: timedelta,
               now: datetime | None = None) -> bool:
-    """Take a lease from a holder known to be dead; False if it changed hands meanwhile."""
+    """Take a lease from a holder known to have died; only if that holder still has it (of two
+    runs noticing the death at once, one gets it)."""
     now = now or utcnow()
     with store.session() as s:
-        result = s.execute(update(Lock).where(Lock.name == name, Lock.holder == old_holder)
+        result = s.execute(update(Lock).where(Lock.name == name, Lock.holder == dead_holder)
                            .values(holder=holder, expires_at=now + ttl))
         return result.rowcount == 1
 
 
+def renew(store: Store, name: str, holder: str, ttl: timedelta, now: datetime | None = None) -> bool:
+    """Extend our lease; False when it is no longer ours (it expired and someone took it over)."""
+    now = now or utcnow()
+
+    def attempt() -> bool:
+        with store.session() as s:
+            result = s.execute(update(Lock).where(Lock.name == name, Lock.holder == holder)
+                               .values(expires_at=now + ttl))
+            return result.rowcount == 1
+
+    return with_retries(attempt, f"renewing the {name} lease", store)
+
+
 def release(store: Store, name: str, holder: str) -> bool:
     """Give the lease up (only if it is still ours); True if we released it."""
-    with store.session() as s:
-        return s.execute(delete(Lock).where(Lock.name == name, Lock.holder == holder)).rowcount == 1
+
+    def attempt() -> bool:
+        with store.session() as s:
+            return s.execute(delete(Lock).where(Lock.name == name, Lock.holder == holder)).rowcount == 1
+
+    return with_retries(attempt, f"releasing the {name} lease", store)
 
 
 def lease_info(store: Store, name: str) -> LeaseInfo | None:

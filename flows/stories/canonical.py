@@ -21,7 +21,7 @@ _EXTRA_TRACKERS = re.compile(
     re.IGNORECASE,
 )
 _HOST_PREFIX = re.compile(r"^(?:www\d?|m|mobile|amp)\.")
-_AMP_SEGMENT = re.compile(r"(?:^|/)amp(?:/|$)")
+_AMP_SEGMENT = re.compile(r"/amp(?=/|$)")        # every /amp segment, /amp/amp included, in one pass
 _AMP_SUFFIX = re.compile(r"\.amp(\.html?)?$")
 
 
@@ -44,12 +44,10 @@ def canonical_url(url: str | None) -> str | None:
     host = (parts.hostname or "").lower().rstrip(".")
     if not host:
         return None
-    while _HOST_PREFIX.match(host) and host.count(".") > 1:     # "amp.m.example.com" too
-        host = _HOST_PREFIX.sub("", host, count=1)
+    host = _HOST_PREFIX.sub("", host)
     path = parts.path or "/"
     path = posixpath.normpath(path) if path not in ("", "/") else "/"
-    while _AMP_SEGMENT.search(path):                            # "/amp/amp/…" too: idempotent
-        path = _AMP_SEGMENT.sub("/", path)
+    path = _AMP_SEGMENT.sub("", path) or "/"
     path = _AMP_SUFFIX.sub(lambda m: m.group(1) or "", path)
     path = re.sub(r"/{2,}", "/", path)
     if len(path) > 1:

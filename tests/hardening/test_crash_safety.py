@@ -9,15 +9,22 @@ inside the window where the run is doing work (after its first request to the fe
 from __future__ import annotations
 
 import random
+import socket
 import sqlite3
+import subprocess
+import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from flows.config import load_settings
+from flows.locks import LeaseBusy, lease
 from flows.models import content_hash
 from flows.pipeline import IngestOptions, run_ingest
+from flows.store import open_store
+from flows.store.locks import try_acquire
 from tests.faultserver import FaultServer
 
 from .util import kill_group, make_project, need_fixtures, run_cli, start_cli
@@ -104,3 +111,27 @@ def test_sigkill_at_random_points_loses_nothing_and_stores_nothing_twice(server,
         unclassified = db.execute("select count(*) from items where classifier_version is null").fetchone()[0]
     assert unclassified == 0, f"seed {SEED}: {unclassified} items left unclassified after the re-run"
     print(f"crash safety: seed {SEED}, kills (delay s, finished, items stored) {kills}, final {len(stored)}")
+
+
+def test_a_lease_left_by_a_killed_process_is_taken_over_at_once(tmp_path: Path) -> None:
+    """A SIGKILLed run cannot release its lease; the next run on the same machine sees that the
+    holder is gone instead of waiting out the lease (or failing as "busy")."""
+    store = open_store(f"sqlite:///{tmp_path / 'store.sqlite3'}")
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    holder = f"{socket.gethostname()}:{sleeper.pid} #0123abcd"
+    try:
+        assert try_acquire(store, "ingest", holder, timedelta(minutes=5))
+        with pytest.raises(LeaseBusy):                     # alive: it keeps its lease
+            with lease(store, "ingest"):
+                pass
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    start = time.monotonic()
+    with lease(store, "ingest") as mine:
+        assert mine != holder
+    assert time.monotonic() - start < 2
+    assert try_acquire(store, "digest", "elsewhere:1 #0123abcd", timedelta(minutes=5))
+    with pytest.raises(LeaseBusy):                         # another machine's holder is never presumed dead
+        with lease(store, "digest"):
+            pass

@@ -15,7 +15,9 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared"
 FIXTURES = SHARED / "fixtures"
-CLI = [sys.executable, "-m", "flows.cli"]
+# The installed console script, as a user runs it (`python -m flows.cli` is not an entry point).
+_SCRIPT = Path(sys.executable).parent / "uschina-digest"
+CLI = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-c", "from flows.cli import main; main()"]
 
 
 def need_fixtures(*parts: str) -> Path:

@@ -122,7 +122,7 @@ def test_a_lease_held_by_a_dead_local_process_is_taken_over_at_once(tmp_path):
     import subprocess
     import sys
 
-    from flows.locks import holder_is_dead, lease, new_holder
+    from flows.locks import holder_died, lease, new_holder
     from flows.store import open_store
     from flows.store.locks import lease_info, try_acquire
 
@@ -133,7 +133,7 @@ def test_a_lease_held_by_a_dead_local_process_is_taken_over_at_once(tmp_path):
 
     dead_holder = f"{socket.gethostname()}:{int(dead.stdout)} #0123abcd"
     assert try_acquire(store, "ingest", dead_holder, timedelta(minutes=5))
-    assert holder_is_dead(dead_holder) and not holder_is_dead(new_holder())
-    assert not holder_is_dead(f"elsewhere:{int(dead.stdout)} #0123abcd")   # other hosts: wait for the TTL
+    assert holder_died(dead_holder) and not holder_died(new_holder())
+    assert not holder_died(f"elsewhere:{int(dead.stdout)} #0123abcd")   # other hosts: wait for the TTL
     with lease(store, "ingest") as mine:
         assert lease_info(store, "ingest").holder == mine != dead_holder
