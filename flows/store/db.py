@@ -112,6 +112,21 @@ def _sqlite_pragmas(busy_timeout_s: float) -> Callable:
     return on_connect
 
 
+# Any constant; names the advisory lock that serializes schema creation on PostgreSQL.
+_SCHEMA_LOCK_KEY = 0x75736364
+
+
+def create_tables(engine: Engine) -> None:
+    """Create missing tables. On PostgreSQL, processes starting together (two workers, two ingests)
+    would race in CREATE TABLE and fail on the catalogue's unique index, so they take turns."""
+    from sqlalchemy import text
+
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
+        Base.metadata.create_all(conn)
+
+
 def open_store(url: str, create: bool = True) -> Store:
     """Open (and by default create) the store at a SQLAlchemy URL.
 
@@ -127,5 +142,5 @@ def open_store(url: str, create: bool = True) -> Store:
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas(_busy_timeout_s(url)))
     if create:
-        Base.metadata.create_all(engine)
+        create_tables(engine)
     return Store(engine=engine, sessions=sessionmaker(engine, expire_on_commit=False))
