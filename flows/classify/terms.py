@@ -11,7 +11,6 @@ position wins, so "hack*" and "hacker*" on one word count once.
 from __future__ import annotations
 
 import bisect
-import math
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -139,8 +138,3 @@ def issue_evidence(scanned: list[SentenceTerms], issue_ids: list[str]) -> dict[s
                 ev.title_raw += weight
             ev.hits.append(SentenceHit(st.sentence, [h.term for h in hits], weight))
     return evidence
-
-
-def squash(raw: float, scale: float) -> float:
-    """Map a non-negative evidence sum to [0, 1): half-way at `scale`."""
-    return 1.0 - math.exp(-math.log(2) * raw / scale) if raw > 0 else 0.0

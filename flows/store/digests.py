@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 
 from sqlalchemy import delete, select
 
@@ -53,11 +52,3 @@ def save_digest(store: Store, digest: Digest, stories: dict[str, int]) -> None:
 def list_digests(store: Store) -> list[Digest]:
     with store.session() as s:
         return list(s.scalars(select(Digest).order_by(Digest.until.desc(), Digest.id.desc())))
-
-
-def issue_counts_history(store: Store, period: str, limit: int) -> list[tuple[datetime, dict]]:
-    """(until, {issue: count}) of the last `limit` digests of a period, oldest first."""
-    with store.session() as s:
-        rows = s.execute(select(Digest.until, Digest.issue_counts).where(Digest.period == period)
-                         .order_by(Digest.until.desc()).limit(limit)).all()
-    return [(as_utc(u), c or {}) for u, c in reversed(rows)]

@@ -208,11 +208,6 @@ def get_item(store: Store, item_id: str) -> Item | None:
         return s.get(Item, item_id)
 
 
-def items_first_seen_between(store: Store, since: datetime, until: datetime) -> list[Item]:
-    with store.session() as s:
-        q = select(Item).where(Item.first_seen >= since, Item.first_seen < until)
-        return list(s.scalars(q.order_by(Item.first_seen, Item.id)))
-
 
 def iter_items(store: Store, batch: int = 500) -> Iterator[Item]:
     """Every item, oldest first, in batches (export of a large store stays in bounded memory)."""
