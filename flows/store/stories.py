@@ -132,26 +132,25 @@ def stories_for_keys(store: Store, keys: Iterable[str]) -> dict[str, str]:
     return out
 
 
-def items_for_bands(store: Store, bands: Iterable[int], first_day: int, last_day: int) -> list[tuple[int, int, str]]:
-    """(band, day, item id) of assigned items with these LSH bands between two day numbers."""
-    out: list[tuple[int, int, str]] = []
+def _postings(store: Store, column, table, keys: Iterable, first_day: int, last_day: int) -> list[tuple]:
+    """(key, day, item id) rows of an index table for these keys between two day numbers (inclusive)."""
+    out: list[tuple] = []
     with store.session() as s:
-        for chunk in _chunks(set(bands)):
-            q = select(StoryBand.band, StoryBand.day, StoryBand.item_id).where(
-                StoryBand.band.in_(chunk), StoryBand.day >= first_day, StoryBand.day <= last_day)
+        for chunk in _chunks(set(keys)):
+            q = select(column, table.day, table.item_id).where(
+                column.in_(chunk), table.day >= first_day, table.day <= last_day)
             out.extend(tuple(row) for row in s.execute(q))
     return out
+
+
+def items_for_bands(store: Store, bands: Iterable[int], first_day: int, last_day: int) -> list[tuple[int, int, str]]:
+    """(band, day, item id) of assigned items with these LSH bands between two day numbers."""
+    return _postings(store, StoryBand.band, StoryBand, bands, first_day, last_day)
 
 
 def items_for_terms(store: Store, terms: Iterable[str], first_day: int, last_day: int) -> list[tuple[str, int, str]]:
     """(term, day, item id) postings of these terms between two day numbers (inclusive)."""
-    out: list[tuple[str, int, str]] = []
-    with store.session() as s:
-        for chunk in _chunks(set(terms)):
-            q = select(StoryTerm.term, StoryTerm.day, StoryTerm.item_id).where(
-                StoryTerm.term.in_(chunk), StoryTerm.day >= first_day, StoryTerm.day <= last_day)
-            out.extend(tuple(row) for row in s.execute(q))
-    return out
+    return _postings(store, StoryTerm.term, StoryTerm, terms, first_day, last_day)
 
 
 def indexed_items(store: Store, item_ids: Iterable[str]) -> dict[str, IndexedItem]:
