@@ -120,6 +120,21 @@ def test_soak(tmp_path: Path, capsys) -> None:
         progress = (RESULTS / "soak-progress.jsonl").open("w")
         server.set_rate(FAULT_RATE)
         fault_phase_end = CYCLES - CLEAN_CYCLES
+
+        def ask(command: str, cycle: int) -> dict | None:
+            """One command to the worker and its one-line JSON answer; None (recorded) if it hung or died."""
+            worker.stdin.write(command + "\n")
+            worker.stdin.flush()
+            try:
+                line = lines.get(timeout=CYCLE_TIMEOUT_S)
+            except queue.Empty:
+                hung.append(cycle)
+                return None
+            if not line:
+                crashed.append(cycle)
+                return None
+            return json.loads(line)
+
         try:
             for cycle in range(1, CYCLES + 1):
                 over_budget = time.monotonic() - started > SOAK_BUDGET_S - 60
@@ -131,17 +146,9 @@ def test_soak(tmp_path: Path, capsys) -> None:
                 if over_budget and cycle <= fault_phase_end:
                     fault_phase_end = cycle - 1                       # cut the fault phase short
                 injected = server.faults_injected
-                worker.stdin.write("ingest\n")
-                worker.stdin.flush()
-                try:
-                    line = lines.get(timeout=CYCLE_TIMEOUT_S)
-                except queue.Empty:
-                    hung.append(cycle)
+                result = ask("ingest", cycle)
+                if result is None:
                     break
-                if not line:
-                    crashed.append(cycle)
-                    break
-                result = json.loads(line)
                 result.update(cycle=cycle, faults=server.rate > 0, injected=server.faults_injected - injected)
                 cycles.append(result)
                 progress.write(json.dumps({k: v for k, v in result.items() if k != "report"}) + "\n")
@@ -149,17 +156,9 @@ def test_soak(tmp_path: Path, capsys) -> None:
                 last = cycle == CYCLES or (over_budget and cycle >= fault_phase_end + CLEAN_CYCLES)
                 if cycle % SEND_EVERY == 0 or last:
                     until = WINDOW_BASE + timedelta(minutes=len(sends) + 1)
-                    worker.stdin.write(f"digest {(until - timedelta(days=3650)).isoformat()} {until.isoformat()}\n")
-                    worker.stdin.flush()
-                    try:
-                        line = lines.get(timeout=CYCLE_TIMEOUT_S)
-                    except queue.Empty:
-                        hung.append(cycle)
+                    sent = ask(f"digest {(until - timedelta(days=3650)).isoformat()} {until.isoformat()}", cycle)
+                    if sent is None:
                         break
-                    if not line:
-                        crashed.append(cycle)
-                        break
-                    sent = json.loads(line)
                     sends.append({"cycle": cycle, "seconds": sent["seconds"], "error": sent["error"],
                                   "id": (sent["report"] or {}).get("id"),
                                   "statuses": [d["status"] for d in (sent["report"] or {}).get("deliveries", [])]})
