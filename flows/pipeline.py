@@ -287,6 +287,9 @@ def deliver_digest(settings: Settings, result: DigestResult, options: DigestOpti
     if digest is None:
         raise ValueError(f"digest {result.id} is not in the store")
     recipients = [Recipient(address=options.to)] if options.to else list(email.recipients)
+    # A test send (`--to`) is logged under its own key: once per digest and address like any
+    # delivery, but it never stands in for a subscriber's real copy of the digest.
+    delivery_key = f"{digest.id}.test" if options.to else digest.id
     known = set(taxonomy.ids) | {OTHER}
     for n, r in enumerate(recipients):
         unknown = [] if r.issues == "all" else [i for i in r.issues if i not in known]
@@ -309,7 +312,7 @@ def deliver_digest(settings: Settings, result: DigestResult, options: DigestOpti
         unsubscribe = unsubscribe_link(email.unsubscribe_url, r.address, email.from_address)
         rendered = render_email(content, settings.digest.archive_url, unsubscribe, charts[key])
         return to_bytes(build_message(rendered, from_address=email.from_address, to_address=r.address,
-                                      to_name=r.name, digest_id=digest.id, unsubscribe=unsubscribe))
+                                      to_name=r.name, digest_id=delivery_key, unsubscribe=unsubscribe))
 
     transport = None
     if email.smtp_host:
@@ -323,7 +326,7 @@ def deliver_digest(settings: Settings, result: DigestResult, options: DigestOpti
         outcomes = outbox.flush()
         flushed = {(o.digest_id, o.recipient) for o in outcomes}
         for r in recipients:
-            outcome = outbox.deliver(digest.id, r.address, message_id(digest.id, r.address, email.from_address),
+            outcome = outbox.deliver(delivery_key, r.address, message_id(delivery_key, r.address, email.from_address),
                                      lambda r=r: message_for(r))
             if (outcome.digest_id, outcome.recipient) not in flushed:
                 outcomes.append(outcome)

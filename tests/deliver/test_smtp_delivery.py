@@ -154,6 +154,17 @@ def test_to_sends_one_test_message_with_all_issues(newsroom, smtp_server):
     assert "You receive all issues." in text and "TAIWAN" in text and "TRADE & TARIFFS" in text
 
 
+def test_a_test_send_does_not_use_up_the_subscribers_copy(newsroom, smtp_server):
+    settings = configure(newsroom, smtp_server, recipients=[{"address": "editor@example.org"}])
+    run_digest(settings, DigestOptions(until=UNTIL, to="editor@example.org"))
+    run_digest(settings, DigestOptions(until=UNTIL, to="editor@example.org"))   # a test send is once, too
+    send(settings)
+    send(settings)
+    ids = [parse(m.data)["Message-ID"] for m in smtp_server.inbox.messages]
+    assert [m.rcpt_tos for m in smtp_server.inbox.messages] == [["editor@example.org"]] * 2
+    assert len(set(ids)) == 2                       # receivers must not drop the real copy as a duplicate
+
+
 def test_one_click_header_only_with_an_https_unsubscribe_url(newsroom, smtp_server):
     settings = configure(newsroom, smtp_server, unsubscribe_url=None, recipients=[{"address": "x@example.org"}])
     send(settings)
