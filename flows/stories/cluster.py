@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter, OrderedDict, defaultdict
 from dataclasses import dataclass, field
+from itertools import chain
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
@@ -130,17 +131,19 @@ class _Index:
         return next((self.keys[k] for k in p.keys if k in self.keys), None)
 
     def candidates(self, p: "_Prepared") -> list[str]:
-        """Items sharing an LSH band, or enough salient terms, within their windows."""
+        """Items sharing an LSH band, or enough salient terms, within their windows.
+
+        In a fixed order (band matches by id, then the most shared terms first, ties by id), so
+        which candidate wins a tie never depends on set iteration order (the hash seed).
+        """
         lo, hi = p.day - COPY_WINDOW_DAYS, p.day + COPY_WINDOW_DAYS
-        by_band = {i for b in p.bands for d, i in self.bands.get(b, ()) if lo <= d <= hi}
-        shared: Counter[str] = Counter()
-        lo, hi = p.day - WINDOW_DAYS, p.day + WINDOW_DAYS
-        for term in p.fp.salient:
-            by_day = self.terms.get(term)
-            if by_day:
-                shared.update({i for d in range(lo, hi + 1) for i in by_day.get(d, ())})
-        by_terms = [i for i, n in shared.most_common(MAX_CANDIDATES) if n >= MIN_SHARED_TERMS]
-        return list(dict.fromkeys([*by_band, *by_terms]))
+        by_band = sorted({i for b in p.bands for d, i in self.bands.get(b, ()) if lo <= d <= hi})
+        # An item is filed once per term, under its own day: no id repeats within one term.
+        shared = Counter(chain.from_iterable(
+            by_day.get(d, ()) for term in p.fp.salient if (by_day := self.terms.get(term))
+            for d in range(p.day - WINDOW_DAYS, p.day + WINDOW_DAYS + 1)))
+        by_terms = sorted(((-n, i) for i, n in shared.items() if n >= MIN_SHARED_TERMS))[:MAX_CANDIDATES]
+        return list(dict.fromkeys([*by_band, *(i for _, i in by_terms)]))
 
 
 def assign(store: Store, item_ids: list[str]) -> dict[str, str]:
