@@ -18,10 +18,13 @@ already shown never disappears.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 from collections import Counter, OrderedDict, defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import chain
+from typing import Iterator
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
@@ -146,12 +149,35 @@ class _Index:
         return list(dict.fromkeys([*by_band, *(i for _, i in by_terms)]))
 
 
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector for one batch.
+
+    A batch allocates a few hundred thousand short-lived containers (postings, candidate lists,
+    fingerprints) and makes no reference cycles, so reference counting frees everything; the
+    collector's repeated passes over a heap that holds the fingerprint cache only cost time
+    (measured: a fifth of the assignment time). It runs again as soon as the batch is done.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def assign(store: Store, item_ids: list[str]) -> dict[str, str]:
     """Assign these stored items to stories; returns item id -> story id.
 
     Items assigned before keep their story (calling twice changes nothing); unknown ids are
     ignored.
     """
+    with _cyclic_gc_paused():
+        return _assign(store, item_ids)
+
+
+def _assign(store: Store, item_ids: list[str]) -> dict[str, str]:
     rows = repo.items_for_story(store, item_ids)
     result = {r.id: r.assigned_story for r in rows if r.assigned_story}
     fresh = [r for r in rows if not r.assigned_story]
