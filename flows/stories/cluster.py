@@ -23,7 +23,6 @@ import hashlib
 from collections import Counter, OrderedDict, defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from itertools import chain
 from typing import Iterator
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
@@ -142,9 +141,15 @@ class _Index:
         lo, hi = p.day - COPY_WINDOW_DAYS, p.day + COPY_WINDOW_DAYS
         by_band = sorted({i for b in p.bands for d, i in self.bands.get(b, ()) if lo <= d <= hi})
         # An item is filed once per term, under its own day: no id repeats within one term.
-        shared = Counter(chain.from_iterable(
-            by_day.get(d, ()) for term in p.fp.salient if (by_day := self.terms.get(term))
-            for d in range(p.day - WINDOW_DAYS, p.day + WINDOW_DAYS + 1)))
+        filed: list[str] = []
+        days = range(p.day - WINDOW_DAYS, p.day + WINDOW_DAYS + 1)
+        for term in p.fp.salient:
+            by_day = self.terms.get(term)
+            if by_day:
+                for day in days:
+                    if ids := by_day.get(day):
+                        filed.extend(ids)
+        shared = Counter(filed)
         by_terms = sorted(((-n, i) for i, n in shared.items() if n >= MIN_SHARED_TERMS))[:MAX_CANDIDATES]
         return list(dict.fromkeys([*by_band, *(i for _, i in by_terms)]))
 
