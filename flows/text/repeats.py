@@ -93,7 +93,18 @@ def drop_repeated_passages(paragraphs: list[str]) -> list[str]:
 
 
 def _restates(vector: dict[str, float], earlier: list[dict[str, float]], by_term: dict[str, list[int]]) -> bool:
-    """Whether an earlier sentence is close to this one. Only sentences sharing a term can be, so
-    only those are compared: a long text is not compared sentence by sentence with all of itself."""
-    sharing = {i for term in vector for i in by_term.get(term, ())}
+    """Whether an earlier sentence is close to this one, comparing only sentences that can be.
+
+    Vectors are unit length, so a sentence sharing none of this one's heaviest terms scores at
+    most the norm of the rest (Cauchy-Schwarz). Taking heaviest terms until that norm is under
+    `RESTATES`, only sentences sharing one of them can match: the answer is exact, and a long
+    text is not compared sentence by sentence with all of itself.
+    """
+    rest = sum(w * w for w in vector.values())
+    sharing: set[int] = set()
+    for term in sorted(vector, key=vector.__getitem__, reverse=True):
+        if rest < RESTATES * RESTATES:
+            break
+        sharing.update(by_term.get(term, ()))
+        rest -= vector[term] * vector[term]
     return any(cosine(vector, earlier[i]) >= RESTATES for i in sharing)
