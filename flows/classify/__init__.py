@@ -58,6 +58,7 @@ class Classifier:
         self.passage_stacker = passage_stacker or self.issue_stacker
         self.relevance_stacker = relevance_stacker or DEFAULT_RELEVANCE_STACKER
         self.terms = TermIndex(taxonomy)
+        self._both_sides = [issue.id for issue in taxonomy.issues if issue.both_sides]
         rel = taxonomy.relevance
         self._sides = PhraseMatcher([(t, "us") for t in rel.us_terms] + [(t, "china") for t in rel.china_terms]
                                     + [(t, "stake") for t in rel.shared_stakes])
@@ -185,6 +186,12 @@ class Classifier:
             best[issue_id] = (1 - (1 - p) * (1 - q), ev, group)
 
         counts, rel_evidence = self.relevance_sides(full, sents)
+        if not (counts["us"] > 0 and counts["china"] > 0):
+            # Issues about the two sides' dealings with each other need both sides named.
+            for issue_id in self._both_sides:
+                _, ev, group = best[issue_id]
+                best[issue_id] = (0.0, ev, group)
+                issue_rows.pop(issue_id, None)
         max_raw = max((ev.raw for _, ev, _ in best.values()), default=0.0)
         rel_row = relevance_features(counts["us"], counts["china"], counts["stake"], max_raw,
                                      self._logit(full_logits, RELEVANT))
