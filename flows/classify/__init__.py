@@ -147,7 +147,8 @@ class Classifier:
         scanned = self.terms.scan(full, sents)
         title_part = [st for st in scanned if st.sentence.in_title]
         groups = passages(sents) or [[]]
-        ids = self.model.token_ids(full) if self.model is not None else None
+        title_end = len(title.strip())
+        ids = self.model.token_ids(full, title_end) if self.model is not None else None
         full_logits = self._span_logits(ids, full, [(0, len(full))])
 
         best: dict[str, tuple[float, IssueEvidence, list[Sentence]]] = {}
