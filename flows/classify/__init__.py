@@ -96,7 +96,7 @@ class Classifier:
         for s in group:
             st = scanned[s.index]
             hits = st.by_issue.get(issue_id)
-            if hits and not (st.listy and len(hits) == 1):     # a passing mention is not a view
+            if hits and not st.passing(issue_id):              # a passing mention is not a view
                 if s.index not in cache:
                     cache[s.index] = self._span_logits(ids, full, [(s.start, s.end)])
                 best = max(best, self._logit(cache[s.index], issue_id))

@@ -23,6 +23,7 @@ LEAD_BOOST = 1.5          # first two body sentences
 LIST_DISCOUNT = 0.35      # a lone cue in a sentence listing ≥3 issues
 REPEAT_DAMPING = 0.5      # each further match of the same term counts half as much as the one before
 LEAD_SENTENCES = 2
+ROUNDUP_PART_WORDS = 4    # the inner items of a headline's list of topics are short names
 
 _LIST_SHAPE = re.compile(r",[^,]+,|,\s*(?:and|or)\s|\b\w+\s+(?:and|or)\s+\w+", re.I)
 
@@ -43,6 +44,15 @@ class SentenceTerms:
     position: float                       # title / lead / body weight
     by_issue: dict[str, list[TermHit]]
     listy: bool
+    roundup: tuple[int, int] | None = None    # a headline's list of topics (offsets), if it is one
+
+    def passing(self, issue_id: str) -> bool:
+        """Whether this sentence only mentions the issue in passing: a lone cue in a sentence
+        listing several issues, or cues that are items of a roundup headline's list."""
+        hits = self.by_issue.get(issue_id, [])
+        if self.roundup and hits and all(self.roundup[0] <= h.start < self.roundup[1] for h in hits):
+            return True
+        return self.listy and len(hits) == 1
 
 
 @dataclass
@@ -108,8 +118,35 @@ class TermIndex:
                 position = LEAD_BOOST if body_index < LEAD_SENTENCES else 1.0
                 body_index += 1
             listy = len(by_issue) >= 3 and bool(_LIST_SHAPE.search(sentence.text))
-            out.append(SentenceTerms(sentence, position, dict(by_issue), listy))
+            roundup = roundup_span(sentence.text) if sentence.in_title else None
+            if roundup:
+                roundup = (sentence.start + roundup[0], sentence.start + roundup[1])
+            out.append(SentenceTerms(sentence, position, dict(by_issue), listy, roundup))
         return out
+
+
+def roundup_span(title: str) -> tuple[int, int] | None:
+    """Where a headline lists topics ("Coronavirus, Trade Feud, Climate Change: Your Friday
+    Briefing"; "Falsehoods on Police Shootings, Biden, Coronavirus and China"), the offsets of
+    the list, else None. A cue that is one item of such a list is a passing mention (the
+    taxonomy's rule), however prominent a headline is.
+
+    Shape: three or more comma-separated parts before a colon (or, without a colon, ending in
+    "X and Y"), the inner parts short capitalised names ("Biden", "U.S.-China Feud") rather than
+    an appositive clause ("Flynn, a Top Adviser, Says ...").
+    """
+    colon = title.find(":")
+    head = title[:colon] if colon >= 0 else title
+    parts = head.split(",")
+    if len(parts) < 3 or (colon < 0 and " and " not in parts[-1]):
+        return None
+    for part in parts[1:-1]:
+        words = part.split()
+        if not 1 <= len(words) <= ROUNDUP_PART_WORDS or not all(w[0].isupper() or w[0].isdigit() or w[0] in "‘'\"“"
+                                                             for w in words):
+            return None
+    start = 0 if colon >= 0 else len(parts[0]) + 1
+    return start, len(head)
 
 
 def issue_evidence(scanned: list[SentenceTerms], issue_ids: list[str]) -> dict[str, IssueEvidence]:
@@ -127,14 +164,14 @@ def issue_evidence(scanned: list[SentenceTerms], issue_ids: list[str]) -> dict[s
                 weight += hit.weight * (REPEAT_DAMPING ** seen[key])
                 seen[key] += 1
             # A list sentence counts a little, unless the issue has several cues in it.
-            listed = st.listy and len(hits) == 1
+            listed = st.passing(issue_id)
             if listed:
                 weight *= LIST_DISCOUNT
             else:
                 ev.listy_only = False
             weight *= st.position
             ev.raw += weight
-            if st.sentence.in_title:
+            if st.sentence.in_title and not listed:
                 ev.title_raw += weight
             ev.hits.append(SentenceHit(st.sentence, [h.term for h in hits], weight))
     return evidence
