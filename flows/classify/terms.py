@@ -25,7 +25,10 @@ REPEAT_DAMPING = 0.5      # each further match of the same term counts half as m
 LEAD_SENTENCES = 2
 ROUNDUP_PART_WORDS = 4    # the inner items of a headline's list of topics are short names
 
-_LIST_SHAPE = re.compile(r",[^,]+,|,\s*(?:and|or)\s|\b\w+\s+(?:and|or)\s+\w+", re.I)
+# An enumeration: short items separated by commas, the last joined by "and"/"or"
+# ("tensions over trade, tech and human rights").
+_ITEM = r"[\w’'.-]+(?:\s+[\w’'.-]+){0,3}"
+_ENUMERATION = re.compile(rf"{_ITEM}(?:\s*,\s*{_ITEM})*\s*,?\s+(?:and|or)\s+{_ITEM}", re.I)
 
 
 @dataclass(frozen=True)
@@ -43,16 +46,22 @@ class SentenceTerms:
     sentence: Sentence
     position: float                       # title / lead / body weight
     by_issue: dict[str, list[TermHit]]
-    listy: bool
+    lists: list[tuple[int, int]]              # enumerations naming issues, if it names ≥3 (offsets)
     roundup: tuple[int, int] | None = None    # a headline's list of topics (offsets), if it is one
 
+    @property
+    def listy(self) -> bool:
+        return bool(self.lists)
+
     def passing(self, issue_id: str) -> bool:
-        """Whether this sentence only mentions the issue in passing: a lone cue in a sentence
-        listing several issues, or cues that are items of a roundup headline's list."""
+        """Whether this sentence only mentions the issue in passing: its lone cue is an item of
+        an enumeration of issues ("tensions over trade, tech and human rights"; the sentence's
+        other cues, outside the list, still count), or its cues are items of a roundup
+        headline's list of topics."""
         hits = self.by_issue.get(issue_id, [])
         if self.roundup and hits and all(self.roundup[0] <= h.start < self.roundup[1] for h in hits):
             return True
-        return self.listy and len(hits) == 1
+        return len(hits) == 1 and any(a <= hits[0].start < b for a, b in self.lists)
 
 
 @dataclass
@@ -117,11 +126,14 @@ class TermIndex:
             else:
                 position = LEAD_BOOST if body_index < LEAD_SENTENCES else 1.0
                 body_index += 1
-            listy = len(by_issue) >= 3 and bool(_LIST_SHAPE.search(sentence.text))
+            lists = []
+            if len(by_issue) >= 3:
+                lists = [(sentence.start + m.start(), sentence.start + m.end())
+                         for m in _ENUMERATION.finditer(sentence.text)]
             roundup = roundup_span(sentence.text) if sentence.in_title else None
             if roundup:
                 roundup = (sentence.start + roundup[0], sentence.start + roundup[1])
-            out.append(SentenceTerms(sentence, position, dict(by_issue), listy, roundup))
+            out.append(SentenceTerms(sentence, position, dict(by_issue), lists, roundup))
         return out
 
 
