@@ -103,7 +103,7 @@ class StoryFingerprint(Base):
     __tablename__ = "story_fingerprints"
 
     item_id: Mapped[str] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), primary_key=True)
-    story_id: Mapped[str] = mapped_column(String(32), index=True)
+    story_id: Mapped[str] = mapped_column(String(32))   # read with the row, never searched by
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     day: Mapped[int] = mapped_column(Integer)
     data: Mapped[bytes] = mapped_column(LargeBinary)

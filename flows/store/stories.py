@@ -132,25 +132,42 @@ def stories_for_keys(store: Store, keys: Iterable[str]) -> dict[str, str]:
     return out
 
 
-def _postings(store: Store, column, table, keys: Iterable, first_day: int, last_day: int) -> list[tuple]:
+# The index tables are probed and filled tens of thousands of rows per batch; their SQL is
+# written out and run through the driver, which costs a fifth of what the ORM/Core layer adds per
+# row. Both SQLite (3.24+) and PostgreSQL read it; only the placeholder differs.
+def _placeholder(store: Store) -> str:
+    return "?" if store.dialect == "sqlite" else "%s"
+
+
+def _postings(store: Store, table: str, column: str, keys: Iterable, first_day: int, last_day: int) -> list[tuple]:
     """(key, day, item id) rows of an index table for these keys between two day numbers (inclusive)."""
+    mark = _placeholder(store)
     out: list[tuple] = []
     with store.session() as s:
+        conn = s.connection()
         for chunk in _chunks(set(keys)):
-            q = select(column, table.day, table.item_id).where(
-                column.in_(chunk), table.day >= first_day, table.day <= last_day)
-            out.extend(tuple(row) for row in s.execute(q))
+            sql = (f"SELECT {column}, day, item_id FROM {table} WHERE {column} IN ({', '.join([mark] * len(chunk))}) "
+                   f"AND day >= {mark} AND day <= {mark}")
+            out.extend(conn.exec_driver_sql(sql, (*chunk, first_day, last_day)).fetchall())
     return out
 
 
 def items_for_bands(store: Store, bands: Iterable[int], first_day: int, last_day: int) -> list[tuple[int, int, str]]:
     """(band, day, item id) of assigned items with these LSH bands between two day numbers."""
-    return _postings(store, StoryBand.band, StoryBand, bands, first_day, last_day)
+    return _postings(store, StoryBand.__tablename__, "band", bands, first_day, last_day)
 
 
 def items_for_terms(store: Store, terms: Iterable[str], first_day: int, last_day: int) -> list[tuple[str, int, str]]:
     """(term, day, item id) postings of these terms between two day numbers (inclusive)."""
-    return _postings(store, StoryTerm.term, StoryTerm, terms, first_day, last_day)
+    return _postings(store, StoryTerm.__tablename__, "term", terms, first_day, last_day)
+
+
+def _insert_rows(store: Store, conn, table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
+    """Insert rows into an index table, skipping those already there (a re-run adds nothing)."""
+    if rows:
+        mark = _placeholder(store)
+        conn.exec_driver_sql(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))}) "
+                             "ON CONFLICT DO NOTHING", rows)
 
 
 def indexed_items(store: Store, item_ids: Iterable[str]) -> dict[str, IndexedItem]:
@@ -186,9 +203,11 @@ def save_assignments(store: Store, assignments: Sequence[NewAssignment]) -> None
         add(StoryFingerprint, [{"item_id": a.item_id, "story_id": a.story_id, "at": a.at, "day": a.day,
                                 "data": a.data} for a in assignments])
         first_holder = {k: a.item_id for a in reversed(assignments) for k in a.keys}
-        add(StoryKey, [{"key": k, "item_id": i} for k, i in first_holder.items()])
-        add(StoryBand, [{"band": b, "day": a.day, "item_id": a.item_id} for a in assignments for b in set(a.bands)])
-        add(StoryTerm, [{"term": t, "day": a.day, "item_id": a.item_id} for a in assignments for t in set(a.terms)])
+        _insert_rows(store, conn, StoryKey.__tablename__, ("key", "item_id"), list(first_holder.items()))
+        _insert_rows(store, conn, StoryBand.__tablename__, ("band", "day", "item_id"),
+                     [(b, a.day, a.item_id) for a in assignments for b in set(a.bands)])
+        _insert_rows(store, conn, StoryTerm.__tablename__, ("term", "day", "item_id"),
+                     [(t, a.day, a.item_id) for a in assignments for t in set(a.terms)])
         items = Item.__table__
         conn.execute(
             items.update().where(items.c.id == bindparam("item_key")).values(story_id=bindparam("story_key")),

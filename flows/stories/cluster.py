@@ -18,9 +18,12 @@ already shown never disappears.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 from collections import Counter, OrderedDict, defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Iterator
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
@@ -130,17 +133,43 @@ class _Index:
         return next((self.keys[k] for k in p.keys if k in self.keys), None)
 
     def candidates(self, p: "_Prepared") -> list[str]:
-        """Items sharing an LSH band, or enough salient terms, within their windows."""
+        """Items sharing an LSH band, or enough salient terms, within their windows.
+
+        In a fixed order (band matches by id, then the most shared terms first, ties by id), so
+        which candidate wins a tie never depends on set iteration order (the hash seed).
+        """
         lo, hi = p.day - COPY_WINDOW_DAYS, p.day + COPY_WINDOW_DAYS
-        by_band = {i for b in p.bands for d, i in self.bands.get(b, ()) if lo <= d <= hi}
-        shared: Counter[str] = Counter()
-        lo, hi = p.day - WINDOW_DAYS, p.day + WINDOW_DAYS
+        by_band = sorted({i for b in p.bands for d, i in self.bands.get(b, ()) if lo <= d <= hi})
+        # An item is filed once per term, under its own day: no id repeats within one term.
+        filed: list[str] = []
+        days = range(p.day - WINDOW_DAYS, p.day + WINDOW_DAYS + 1)
         for term in p.fp.salient:
             by_day = self.terms.get(term)
             if by_day:
-                shared.update({i for d in range(lo, hi + 1) for i in by_day.get(d, ())})
-        by_terms = [i for i, n in shared.most_common(MAX_CANDIDATES) if n >= MIN_SHARED_TERMS]
-        return list(dict.fromkeys([*by_band, *by_terms]))
+                for day in days:
+                    if ids := by_day.get(day):
+                        filed.extend(ids)
+        shared = Counter(filed)
+        by_terms = sorted(((-n, i) for i, n in shared.items() if n >= MIN_SHARED_TERMS))[:MAX_CANDIDATES]
+        return list(dict.fromkeys([*by_band, *(i for _, i in by_terms)]))
+
+
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector for one batch.
+
+    A batch allocates a few hundred thousand short-lived containers (postings, candidate lists,
+    fingerprints) and makes no reference cycles, so reference counting frees everything; the
+    collector's repeated passes over a heap that holds the fingerprint cache only cost time
+    (measured: a fifth of the assignment time). It runs again as soon as the batch is done.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def assign(store: Store, item_ids: list[str]) -> dict[str, str]:
@@ -149,6 +178,11 @@ def assign(store: Store, item_ids: list[str]) -> dict[str, str]:
     Items assigned before keep their story (calling twice changes nothing); unknown ids are
     ignored.
     """
+    with _cyclic_gc_paused():
+        return _assign(store, item_ids)
+
+
+def _assign(store: Store, item_ids: list[str]) -> dict[str, str]:
     rows = repo.items_for_story(store, item_ids)
     result = {r.id: r.assigned_story for r in rows if r.assigned_story}
     fresh = [r for r in rows if not r.assigned_story]

@@ -61,7 +61,7 @@ def sentence_alignment(a: list[dict[str, float]], b: list[dict[str, float]]) -> 
         return 0.0
     if len(a) > len(b):
         a, b = b, a
-    matched = sum(1 for s in a if max(cosine(s, t) for t in b) >= SENTENCE_MATCH)
+    matched = sum(1 for s in a if any(cosine(s, t) >= SENTENCE_MATCH for t in b))
     return matched / len(a)
 
 
