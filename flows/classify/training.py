@@ -34,7 +34,7 @@ from flows.classify.evaluation import evaluate_pairs
 from flows.config import Taxonomy
 from flows.models import Classification, IssueLabel
 
-WEAK_POSITIVE = 0.7
+WEAK_POSITIVE = 0.8
 WEAK_NEGATIVE = 0.2
 WEIGHTS = {"weak": 1.0, "example": 2.0, "labelled": 3.0, "correction": 6.0}
 MIN_DF = 2
