@@ -233,7 +233,10 @@ def _count(stories: dict[str, dict[str, float]], allowed: set[str] | None, order
 
 
 def _label(when: datetime, period: str, tz: str) -> str:
-    local = when.astimezone(ZoneInfo(tz))
+    try:
+        local = when.astimezone(ZoneInfo(tz))
+    except OverflowError:   # within hours of the calendar's first or last day: label it in UTC
+        local = when
     if period == "weekly":
         return f"W{local.isocalendar()[1]:02d}"
     return f"{local:%d %b}".lstrip("0")

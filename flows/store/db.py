@@ -101,8 +101,17 @@ def _busy_timeout_s(url: str) -> float:
 
 
 def _sqlite_pragmas(busy_timeout_s: float) -> Callable:
+    """WAL with a busy timeout, so a reader never blocks the writer.
+
+    The story index takes tens of thousands of random-key inserts per batch. 16 KB pages (new
+    stores only), a 64 MB page cache, reads through a 256 MB memory map, and a checkpoint every
+    16,384 pages of log (not every 1,000) keep each commit from rewriting the same pages again and
+    again: in the 100k-item benchmark, commits and checkpoints were most of the growth in cost
+    per item.
+    """
     def on_connect(dbapi_conn, _record) -> None:
         cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA page_size=16384")   # a new store only: fixed once the file has tables
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA cache_size=-65536")

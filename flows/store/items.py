@@ -80,19 +80,13 @@ def _upsert_items_once(store: Store, articles: list[Article], now: datetime | No
         by_id.setdefault(article.item_id, article)
     if not by_id:
         return UpsertResult([], [])
-    insert = _insert(store)
-    new_ids: list[str] = []
+    table = Item.__table__
+    # One multi-row statement (Core, not the ORM: a tenth of the CPU per item). RETURNING names the
+    # rows it inserted; a rowcount would not do, as PostgreSQL reports none for such inserts.
+    stmt = _insert(store)(table).on_conflict_do_nothing(index_elements=["id"]).returning(table.c.id)
     with store.session() as s:
-        for item_id, article in by_id.items():
-            # RETURNING tells whether this statement inserted the row: ORM-executed inserts report
-            # no rowcount on PostgreSQL (-1), so counting rows would call every item "seen".
-            stmt = insert(Item).values(**article_row(article, now)).on_conflict_do_nothing(
-                index_elements=["id"]
-            ).returning(Item.id)
-            if s.execute(stmt).first() is not None:
-                new_ids.append(item_id)
-    new = set(new_ids)
-    return UpsertResult(new_ids, [i for i in by_id if i not in new])
+        inserted = set(s.connection().execute(stmt, [article_row(a, now) for a in by_id.values()]).scalars())
+    return UpsertResult([i for i in by_id if i in inserted], [i for i in by_id if i not in inserted])
 
 
 def known_ids(store: Store, ids: Sequence[str]) -> set[str]:

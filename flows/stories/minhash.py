@@ -53,7 +53,9 @@ def shingle_hashes(tokens: list[str], k: int = SHINGLE_WORDS) -> np.ndarray:
     for i in range(k):
         mixed = (mixed ^ w[i:i + n]) * _MIX[i]     # wraps modulo 2**64, as intended
         mixed ^= mixed >> np.uint64(29)
-    return np.unique((mixed >> np.uint64(32)).astype(np.uint32))
+    hashes = np.sort((mixed >> np.uint64(32)).astype(np.uint32))
+    # np.unique, without its general-purpose overhead (a third of this function's time)
+    return hashes[np.concatenate(([True], hashes[1:] != hashes[:-1]))]
 
 
 def containment(a: np.ndarray, b: np.ndarray) -> float:

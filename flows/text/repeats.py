@@ -52,30 +52,48 @@ def split_sentences(paragraph: str) -> list[str]:
     return [s for s in out if s]
 
 
+def _sentence_vectors(paragraph: str) -> list[dict[str, float]]:
+    return [v for v in (tfidf(Counter(terms(s))) for s in split_sentences(paragraph)
+                        if len(s.split()) >= MIN_SENTENCE_WORDS) if v]
+
+
 def drop_repeated_passages(paragraphs: list[str]) -> list[str]:
     """Keep the first telling of each passage; drop later paragraphs that only restate it."""
-    idf = idf_table().idf
+    table = idf_table()
+    idf, unseen = table.weights.get, table.unseen
     kept: list[str] = []
-    earlier: list[dict[str, float]] = []   # sentence vectors of kept paragraphs
+    earlier: list[dict[str, float]] = []   # sentence vectors of kept paragraphs, computed when first needed
+    by_term: dict[str, list[int]] = {}     # term -> positions in `earlier` of the sentences using it
+    vectorized = 0                         # how many kept paragraphs `earlier` covers
     said: set[str] = set()                 # content terms of kept paragraphs
     verbatim: set[tuple[str, ...]] = set()  # content-term sequences of kept paragraphs
     for paragraph in paragraphs:
         content = terms(paragraph)
         if len(content) >= MIN_VERBATIM_WORDS and tuple(content) in verbatim:
             continue
-        vectors = [v for v in (tfidf(Counter(terms(s))) for s in split_sentences(paragraph)
-                               if len(s.split()) >= MIN_SENTENCE_WORDS) if v]
-        if len(paragraph.split()) >= MIN_PARAGRAPH_WORDS and vectors and earlier:
-            # The cheap test first: only a paragraph whose content was mostly said already can be
-            # a restatement, and only then are its sentences aligned with earlier ones.
-            weight = sum(idf(t) for t in content)
-            old = sum(idf(t) for t in content if t in said)
-            if old >= ALREADY_SAID * weight:
-                restated = sum(1 for v in vectors if max(cosine(v, e) for e in earlier) >= RESTATES)
+        # The cheap test first: only a paragraph whose content was mostly said already can be a
+        # restatement, and only then are sentences aligned (most articles never get that far).
+        if kept and len(paragraph.split()) >= MIN_PARAGRAPH_WORDS:
+            weights = [idf(t, unseen) for t in content]
+            old = sum([w for t, w in zip(content, weights) if t in said])
+            if old >= ALREADY_SAID * sum(weights) and (vectors := _sentence_vectors(paragraph)):
+                for done in kept[vectorized:]:
+                    for vector in _sentence_vectors(done):
+                        for term in vector:
+                            by_term.setdefault(term, []).append(len(earlier))
+                        earlier.append(vector)
+                vectorized = len(kept)
+                restated = sum(1 for v in vectors if _restates(v, earlier, by_term))
                 if restated * 2 >= len(vectors):
                     continue
         kept.append(paragraph)
-        earlier.extend(vectors)
         said.update(content)
         verbatim.add(tuple(content))
     return kept
+
+
+def _restates(vector: dict[str, float], earlier: list[dict[str, float]], by_term: dict[str, list[int]]) -> bool:
+    """Whether an earlier sentence is close to this one. Only sentences sharing a term can be, so
+    only those are compared: a long text is not compared sentence by sentence with all of itself."""
+    sharing = {i for term in vector for i in by_term.get(term, ())}
+    return any(cosine(vector, earlier[i]) >= RESTATES for i in sharing)

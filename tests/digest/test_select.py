@@ -125,3 +125,14 @@ def test_change_labels():
     assert [change_label(3, 1), change_label(2, 1), change_label(3, 2), change_label(1, 4), change_label(2, 2),
             change_label(1, 0), change_label(0, 0), change_label(4, None)] == \
         ["▲ 3×", "▲ 2×", "▲", "▼", "steady", "▲ new", "steady", ""]
+
+
+def test_trend_labels_at_the_edges_of_the_calendar_do_not_crash():
+    """A window ending on 1 January of year 1 (UTC) has no New York date: it is labelled in UTC."""
+    from datetime import datetime, timezone
+
+    from flows.digest.select import _label
+
+    first = datetime(1, 1, 1, tzinfo=timezone.utc)
+    assert _label(first, "daily", "America/New_York") == "1 Jan"
+    assert _label(datetime(2026, 3, 1, 3, tzinfo=timezone.utc), "daily", "America/New_York") == "28 Feb"
