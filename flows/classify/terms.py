@@ -28,7 +28,8 @@ ROUNDUP_PART_WORDS = 4    # the inner items of a headline's list of topics are s
 # An enumeration: short items separated by commas, the last joined by "and"/"or"
 # ("tensions over trade, tech and human rights").
 _ITEM = r"[\w’'.-]+(?:\s+[\w’'.-]+){0,3}"
-_ENUMERATION = re.compile(rf"{_ITEM}(?:\s*,\s*{_ITEM})*\s*,?\s+(?:and|or)\s+{_ITEM}", re.I)
+# (at most ten items: bounded, so a long comma-separated run in untrusted text stays linear)
+_ENUMERATION = re.compile(rf"{_ITEM}(?:\s*,\s*{_ITEM}){{0,8}}\s*,?\s+(?:and|or)\s+{_ITEM}", re.I)
 
 
 @dataclass(frozen=True)
