@@ -168,3 +168,15 @@ def test_an_issue_about_the_two_sides_dealings_needs_both_sides_named(classifier
     with_china = classifier.classify(title, text + " China's foreign minister will visit Washington "
                                                   "for talks with the secretary of state on the proposal.")
     assert "diplomacy" in with_china.issue_ids, with_china.issue_ids
+
+
+def test_a_long_comma_separated_run_is_scanned_in_linear_time(classifier):
+    """Untrusted text: a thousand-item list naming several issues must not make the list rule
+    quadratic (it took seconds before the enumeration pattern was bounded)."""
+    import time
+
+    text = ", ".join(["tariffs on chips", "Taiwan arms", "human rights", "climate talks"] * 250) + "."
+    started = time.perf_counter()
+    result = classifier.classify("China and the U.S.", text)
+    assert time.perf_counter() - started < 2.0
+    assert {"trade", "taiwan"} <= set(result.issue_ids)
