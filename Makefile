@@ -21,8 +21,10 @@ help:
 	$(PYTHON) -m venv .uv
 	.uv/bin/pip install --quiet uv
 
+# --compile-bytecode: the environment may forbid writing .pyc at run time (PYTHONDONTWRITEBYTECODE);
+# without them every process compiles what it imports (`import prefect`: 2.8 s instead of 1.3 s).
 $(STAMP): pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen --all-extras
+	$(UV) sync --frozen --all-extras --compile-bytecode
 	@touch $(STAMP)
 
 install: $(STAMP)
