@@ -206,6 +206,11 @@ class Issue(_Model):
     )
     examples: list[str] = Field(default_factory=list)
     threshold: float = Field(default=0.5, ge=0, le=1)
+    both_sides: bool = Field(
+        default=False,
+        description="Only an item naming both the US and China side can carry it (their dealings "
+                    "with each other, e.g. diplomacy: talks between Washington and Pyongyang are not).",
+    )
 
     @field_validator("terms", mode="before")
     @classmethod

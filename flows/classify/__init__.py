@@ -58,6 +58,7 @@ class Classifier:
         self.passage_stacker = passage_stacker or self.issue_stacker
         self.relevance_stacker = relevance_stacker or DEFAULT_RELEVANCE_STACKER
         self.terms = TermIndex(taxonomy)
+        self._both_sides = [issue.id for issue in taxonomy.issues if issue.both_sides]
         rel = taxonomy.relevance
         self._sides = PhraseMatcher([(t, "us") for t in rel.us_terms] + [(t, "china") for t in rel.china_terms]
                                     + [(t, "stake") for t in rel.shared_stakes])
@@ -95,7 +96,7 @@ class Classifier:
         for s in group:
             st = scanned[s.index]
             hits = st.by_issue.get(issue_id)
-            if hits and not (st.listy and len(hits) == 1):     # a passing mention is not a view
+            if hits and not st.passing(issue_id):              # a passing mention is not a view
                 if s.index not in cache:
                     cache[s.index] = self._span_logits(ids, full, [(s.start, s.end)])
                 best = max(best, self._logit(cache[s.index], issue_id))
@@ -146,7 +147,8 @@ class Classifier:
         scanned = self.terms.scan(full, sents)
         title_part = [st for st in scanned if st.sentence.in_title]
         groups = passages(sents) or [[]]
-        ids = self.model.token_ids(full) if self.model is not None else None
+        title_end = len(title.strip())
+        ids = self.model.token_ids(full, title_end) if self.model is not None else None
         full_logits = self._span_logits(ids, full, [(0, len(full))])
 
         best: dict[str, tuple[float, IssueEvidence, list[Sentence]]] = {}
@@ -185,6 +187,12 @@ class Classifier:
             best[issue_id] = (1 - (1 - p) * (1 - q), ev, group)
 
         counts, rel_evidence = self.relevance_sides(full, sents)
+        if not (counts["us"] > 0 and counts["china"] > 0):
+            # Issues about the two sides' dealings with each other need both sides named.
+            for issue_id in self._both_sides:
+                _, ev, group = best[issue_id]
+                best[issue_id] = (0.0, ev, group)
+                issue_rows.pop(issue_id, None)
         max_raw = max((ev.raw for _, ev, _ in best.values()), default=0.0)
         rel_row = relevance_features(counts["us"], counts["china"], counts["stake"], max_raw,
                                      self._logit(full_logits, RELEVANT))

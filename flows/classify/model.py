@@ -41,12 +41,22 @@ class TokenIds:
     starts: np.ndarray          # (T,) char offset of each token
     words: np.ndarray           # (T,) id of the token
     pairs: np.ndarray           # (T,) id of (token before, token); -1 for the first
+    titled: np.ndarray          # (T,) id of the token as a title word; -1 outside the title
 
 
-def features(text: str) -> list[str]:
-    """Words and adjacent word pairs: pairs carry phrases ("trade war", "south china")."""
+TITLE_MARK = "^"                # prefix of a word's title feature ("^tariffs")
+TITLE_FEATURES = True
+
+
+def features(text: str, title_end: int = 0) -> list[str]:
+    """Words and adjacent word pairs: pairs carry phrases ("trade war", "south china"); the words
+    of a title (the first `title_end` characters) once more as title words, because a headline
+    names what an item is about while the body also names its setting."""
     toks = tokens(text)
-    return toks + [f"{a} {b}" for a, b in zip(toks, toks[1:])]
+    out = toks + [f"{a} {b}" for a, b in zip(toks, toks[1:])]
+    if title_end and TITLE_FEATURES:
+        out += [TITLE_MARK + m.group() for m in _TOKEN.finditer(_normalised(text[:title_end]))]
+    return out
 
 
 @dataclass
@@ -79,11 +89,11 @@ class LinearModel:
     intercept: np.ndarray           # (L,) float32
     meta: dict = field(default_factory=dict)
 
-    def vector(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+    def vector(self, text: str, title_end: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """Sparse TF-IDF vector (sublinear tf, L2-normalised): feature ids and values."""
         counts: dict[int, int] = {}
         vocab = self.vocab
-        for f in features(text):
+        for f in features(text, title_end):
             j = vocab.get(f)
             if j is not None:
                 counts[j] = counts.get(j, 0) + 1
@@ -95,23 +105,26 @@ class LinearModel:
         norm = float(np.sqrt(np.dot(vals, vals)))
         return ids, vals / norm if norm else vals
 
-    def token_ids(self, text: str) -> TokenIds | None:
+    def token_ids(self, text: str, title_end: int = 0) -> TokenIds | None:
         """Tokenise a whole text once, so any span's vector is a slice (None if lower-casing
-        changed the text's length, when offsets would not hold)."""
+        changed the text's length, when offsets would not hold). Words starting before
+        `title_end` also get their title feature."""
         norm = _normalised(text)
         if len(norm) != len(text):
             return None
         vocab = self.vocab
-        starts, words, pairs = [], [], []
+        title_end = title_end if TITLE_FEATURES else 0
+        starts, words, pairs, titled = [], [], [], []
         prev = None
         for m in _TOKEN.finditer(norm):
             tok = m.group()
             starts.append(m.start())
             words.append(vocab.get(tok, -1))
             pairs.append(vocab.get(f"{prev} {tok}", -1) if prev is not None else -1)
+            titled.append(vocab.get(TITLE_MARK + tok, -1) if m.start() < title_end else -1)
             prev = tok
         return TokenIds(np.array(starts, dtype=np.int64), np.array(words, dtype=np.int64),
-                        np.array(pairs, dtype=np.int64))
+                        np.array(pairs, dtype=np.int64), np.array(titled, dtype=np.int64))
 
     def span_logits(self, ids: TokenIds, spans: list[tuple[int, int]]) -> np.ndarray:
         """Logits of the text made of these character spans of a tokenised text (pairs that
@@ -123,6 +136,7 @@ class LinearModel:
             if b > a:
                 chunks.append(ids.words[a:b])
                 chunks.append(ids.pairs[a + 1:b])
+                chunks.append(ids.titled[a:b])
         if not chunks:
             return self.intercept.copy()
         feats = np.concatenate(chunks)

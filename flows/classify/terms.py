@@ -23,8 +23,13 @@ LEAD_BOOST = 1.5          # first two body sentences
 LIST_DISCOUNT = 0.35      # a lone cue in a sentence listing ≥3 issues
 REPEAT_DAMPING = 0.5      # each further match of the same term counts half as much as the one before
 LEAD_SENTENCES = 2
+ROUNDUP_PART_WORDS = 4    # the inner items of a headline's list of topics are short names
 
-_LIST_SHAPE = re.compile(r",[^,]+,|,\s*(?:and|or)\s|\b\w+\s+(?:and|or)\s+\w+", re.I)
+# An enumeration: short items separated by commas, the last joined by "and"/"or"
+# ("tensions over trade, tech and human rights").
+_ITEM = r"[\w’'.-]+(?:\s+[\w’'.-]+){0,3}"
+# (at most ten items: bounded, so a long comma-separated run in untrusted text stays linear)
+_ENUMERATION = re.compile(rf"{_ITEM}(?:\s*,\s*{_ITEM}){{0,8}}\s*,?\s+(?:and|or)\s+{_ITEM}", re.I)
 
 
 @dataclass(frozen=True)
@@ -42,7 +47,22 @@ class SentenceTerms:
     sentence: Sentence
     position: float                       # title / lead / body weight
     by_issue: dict[str, list[TermHit]]
-    listy: bool
+    lists: list[tuple[int, int]]              # enumerations naming issues, if it names ≥3 (offsets)
+    roundup: tuple[int, int] | None = None    # a headline's list of topics (offsets), if it is one
+
+    @property
+    def listy(self) -> bool:
+        return bool(self.lists)
+
+    def passing(self, issue_id: str) -> bool:
+        """Whether this sentence only mentions the issue in passing: its lone cue is an item of
+        an enumeration of issues ("tensions over trade, tech and human rights"; the sentence's
+        other cues, outside the list, still count), or its cues are items of a roundup
+        headline's list of topics."""
+        hits = self.by_issue.get(issue_id, [])
+        if self.roundup and hits and all(self.roundup[0] <= h.start < self.roundup[1] for h in hits):
+            return True
+        return len(hits) == 1 and any(a <= hits[0].start < b for a, b in self.lists)
 
 
 @dataclass
@@ -107,9 +127,39 @@ class TermIndex:
             else:
                 position = LEAD_BOOST if body_index < LEAD_SENTENCES else 1.0
                 body_index += 1
-            listy = len(by_issue) >= 3 and bool(_LIST_SHAPE.search(sentence.text))
-            out.append(SentenceTerms(sentence, position, dict(by_issue), listy))
+            lists = []
+            if len(by_issue) >= 3:
+                lists = [(sentence.start + m.start(), sentence.start + m.end())
+                         for m in _ENUMERATION.finditer(sentence.text)]
+            roundup = roundup_span(sentence.text) if sentence.in_title else None
+            if roundup:
+                roundup = (sentence.start + roundup[0], sentence.start + roundup[1])
+            out.append(SentenceTerms(sentence, position, dict(by_issue), lists, roundup))
         return out
+
+
+def roundup_span(title: str) -> tuple[int, int] | None:
+    """Where a headline lists topics ("Coronavirus, Trade Feud, Climate Change: Your Friday
+    Briefing"; "Falsehoods on Police Shootings, Biden, Coronavirus and China"), the offsets of
+    the list, else None. A cue that is one item of such a list is a passing mention (the
+    taxonomy's rule), however prominent a headline is.
+
+    Shape: three or more comma-separated parts before a colon (or, without a colon, ending in
+    "X and Y"), the inner parts short capitalised names ("Biden", "U.S.-China Feud") rather than
+    an appositive clause ("Flynn, a Top Adviser, Says ...").
+    """
+    colon = title.find(":")
+    head = title[:colon] if colon >= 0 else title
+    parts = head.split(",")
+    if len(parts) < 3 or (colon < 0 and " and " not in parts[-1]):
+        return None
+    for part in parts[1:-1]:
+        words = part.split()
+        if not 1 <= len(words) <= ROUNDUP_PART_WORDS or not all(w[0].isupper() or w[0].isdigit() or w[0] in "‘'\"“"
+                                                             for w in words):
+            return None
+    start = 0 if colon >= 0 else len(parts[0]) + 1
+    return start, len(head)
 
 
 def issue_evidence(scanned: list[SentenceTerms], issue_ids: list[str]) -> dict[str, IssueEvidence]:
@@ -127,14 +177,14 @@ def issue_evidence(scanned: list[SentenceTerms], issue_ids: list[str]) -> dict[s
                 weight += hit.weight * (REPEAT_DAMPING ** seen[key])
                 seen[key] += 1
             # A list sentence counts a little, unless the issue has several cues in it.
-            listed = st.listy and len(hits) == 1
+            listed = st.passing(issue_id)
             if listed:
                 weight *= LIST_DISCOUNT
             else:
                 ev.listy_only = False
             weight *= st.position
             ev.raw += weight
-            if st.sentence.in_title:
+            if st.sentence.in_title and not listed:
                 ev.title_raw += weight
             ev.hits.append(SentenceHit(st.sentence, [h.term for h in hits], weight))
     return evidence

@@ -34,7 +34,7 @@ from flows.classify.evaluation import evaluate_pairs
 from flows.config import Taxonomy
 from flows.models import Classification, IssueLabel
 
-WEAK_POSITIVE = 0.7
+WEAK_POSITIVE = 0.8
 WEAK_NEGATIVE = 0.2
 WEIGHTS = {"weak": 1.0, "example": 2.0, "labelled": 3.0, "correction": 6.0}
 MIN_DF = 2
@@ -91,6 +91,10 @@ def drop_near_duplicates(unlabelled: list[dict], labelled: list[dict]) -> tuple[
     return kept, len(unlabelled) - len(kept)
 
 
+def _unlabelled_example(item: dict) -> Example:
+    return Example(item.get("title", ""), item["text"], {}, 0.0, "unlabelled")
+
+
 def labelled_example(item: dict, taxonomy: Taxonomy, source: str = "labelled") -> Example:
     relevant = bool(item.get("relevant", bool(item.get("issues"))))
     labels = {RELEVANT: int(relevant)}
@@ -145,11 +149,12 @@ def weak_examples(classifier: Classifier, items: list[dict]) -> list[Example]:
 # ---------------------------------------------------------------- fitting
 
 
-def build_vocabulary(texts: list[str]) -> tuple[dict[str, int], np.ndarray]:
-    """Features seen in at least MIN_DF texts, with smoothed IDF."""
+def build_vocabulary(texts: list[tuple[str, int]]) -> tuple[dict[str, int], np.ndarray]:
+    """Features seen in at least MIN_DF texts (each a joined text and its title's length), with
+    smoothed IDF."""
     df: Counter[str] = Counter()
-    for text in texts:
-        df.update(set(features(text)))
+    for text, title_end in texts:
+        df.update(set(features(text, title_end)))
     kept = [f for f, c in df.most_common(MAX_VOCAB) if c >= MIN_DF]
     kept.sort()
     n = len(texts)
@@ -162,7 +167,7 @@ def _matrix(model: LinearModel, examples: list[Example]):
 
     indptr, indices, data = [0], [], []
     for ex in examples:
-        ids, vals = model.vector(ex.joined)
+        ids, vals = model.vector(ex.joined, len(ex.title))
         indices.extend(ids.tolist())
         data.extend(vals.tolist())
         indptr.append(len(indices))
@@ -329,8 +334,8 @@ def train(taxonomy: Taxonomy, unlabelled: list[dict], labelled: list[dict],
     log(f"unlabelled items: {len(unlabelled)} (dropped {dropped} copies of labelled items)")
     fixed = taxonomy_examples(taxonomy) + correction_examples(corrections or [])
     gold = [labelled_example(i, taxonomy) for i in labelled]
-    vocab, idf = build_vocabulary([f"{i.get('title', '')}\n\n{i['text']}" for i in unlabelled]
-                                  + [e.joined for e in fixed])
+    vocab, idf = build_vocabulary([(e.joined, len(e.title))
+                                   for e in [_unlabelled_example(i) for i in unlabelled] + fixed])
     log(f"vocabulary: {len(vocab)} words and word pairs; labelled items: {len(labelled)}; "
         f"examples and corrections: {len(fixed)}")
     labels = [RELEVANT, *taxonomy.ids]

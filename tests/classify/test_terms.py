@@ -120,3 +120,63 @@ def test_a_negative_phrase_hides_nothing_of_other_issues():
     ev = issue_evidence(index.scan(text, sentences("", text)), tax.ids)
     assert ev["taiwan"].raw == 0                       # vetoed: the company, not the island
     assert "Semiconductor" in ev["technology"].hits[0].terms
+
+
+def test_only_the_items_of_an_enumeration_are_passing_mentions():
+    """The list rule discounts the cues inside "trade, tech and human rights", not the
+    sentence's own subject outside the list."""
+    tax = load_taxonomy(ISSUES)
+    index = TermIndex(tax)
+    text = ("The administration plans to realign its relationship with China by putting more emphasis "
+            "on climate change, energy and human rights.")
+    [st] = index.scan(text, sentences("", text))
+    assert st.passing("climate") and st.passing("human_rights")
+    assert not st.passing("diplomacy")             # "relationship with China" is not a list item
+    ev = issue_evidence([st], tax.ids)
+    assert ev["diplomacy"].raw > 2 * ev["human_rights"].raw > 0
+
+
+def test_a_roundup_headline_lists_topics_in_passing():
+    from flows.classify.terms import roundup_span
+
+    title = "Coronavirus, Trade Feud, Climate Change: Your Friday Briefing"
+    start, end = roundup_span(title)
+    assert title[start:end] == "Coronavirus, Trade Feud, Climate Change"
+    assert roundup_span("Trump's Remarks on Police, Biden, Coronavirus and China")
+    # An appositive or a plain headline is not a list of topics.
+    assert roundup_span("Michael Flynn, a Top Adviser, Ties China and Iran to Militants") is None
+    assert roundup_span("China Slaps Tariffs on Soybeans and Pork") is None
+    tax = load_taxonomy(ISSUES)
+    index = TermIndex(tax)
+    body = "Here is what you need to know today."
+    ev = issue_evidence(index.scan(joined_text(title, body), sentences(title, body)), tax.ids)
+    assert ev["climate"].listy_only and ev["climate"].title_raw == 0
+    real = "China and U.S. Agree to Cut Emissions"
+    ev_real = issue_evidence(index.scan(joined_text(real, body), sentences(real, body)), tax.ids)
+    assert ev_real["climate"].title_raw > 0 and ev_real["climate"].raw > 2 * ev["climate"].raw
+
+
+def test_an_issue_about_the_two_sides_dealings_needs_both_sides_named(classifier):
+    """Diplomacy (and people-to-people) is between Washington and Beijing: talks between the US
+    and North Korea alone are North Korea, not US–China diplomacy."""
+    assert {i.id for i in classifier.taxonomy.issues if i.both_sides} >= {"diplomacy", "people"}
+    title = "North Korea Proposes High-Level Talks With the United States"
+    text = ("North Korea proposed high-level talks with the United States on Sunday, and its foreign "
+            "ministry said a summit meeting could follow. Its envoy will visit Washington next week.")
+    alone = classifier.classify(title, text)
+    assert "north_korea_iran" in alone.issue_ids and "diplomacy" not in alone.issue_ids
+    with_china = classifier.classify(title, text + " China's foreign minister will visit Washington "
+                                                  "for talks with the secretary of state on the proposal.")
+    assert "diplomacy" in with_china.issue_ids, with_china.issue_ids
+
+
+def test_a_long_comma_separated_run_is_scanned_in_linear_time(classifier):
+    """Untrusted text: a thousand-item list naming several issues must not make the list rule
+    quadratic (it took seconds before the enumeration pattern was bounded)."""
+    import time
+
+    text = ", ".join(["tariffs on chips", "Taiwan arms", "human rights", "climate talks"] * 250) + "."
+    started = time.perf_counter()
+    result = classifier.classify("China and the U.S.", text)
+    assert time.perf_counter() - started < 2.0
+    assert {"trade", "taiwan"} <= set(result.issue_ids)
