@@ -23,7 +23,7 @@ from flows.pipeline import IngestOptions, run_ingest
 from flows.store import StoreUnavailable, db, open_store
 from flows.store.items import count_items, upsert_items
 
-from .pg import Cluster
+from tests.pgcluster import Cluster
 from .util import make_project
 
 

@@ -4,14 +4,12 @@ binaries are installed (the Prefect server then keeps its database there too).""
 
 from __future__ import annotations
 
-import glob
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -22,6 +20,8 @@ from typing import Iterator
 import httpx
 import pytest
 import yaml
+
+from tests.pgcluster import Cluster
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
@@ -58,54 +58,15 @@ def stop_process(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: flo
 # ------------------------------------------------------------------ PostgreSQL
 
 
-def pg_bindir() -> Path | None:
-    """Debian's PostgreSQL server binaries (`apt-get install postgresql`), newest version first."""
-    for initdb in sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), reverse=True):
-        return Path(initdb).parent
-    found = shutil.which("initdb")
-    return Path(found).parent if found else None
-
-
-@dataclass
-class Postgres:
-    host: str
-    port: int
-
-    def url(self, db: str, driver: str = "psycopg") -> str:
-        return f"postgresql+{driver}://postgres@{self.host}:{self.port}/{db}"
-
-    def create_database(self, name: str) -> str:
-        import psycopg
-
-        with psycopg.connect(f"postgresql://postgres@{self.host}:{self.port}/postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            conn.execute(f'CREATE DATABASE "{name}"')
-        return self.url(name)
-
-
 @pytest.fixture(scope="session")
-def postgres() -> Iterator[Postgres]:
-    """A throwaway PostgreSQL cluster in a temp dir (as the `postgres` user when we are root)."""
-    bindir = pg_bindir()
-    if bindir is None:
-        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed: apt-get install postgresql")
-    root = Path(tempfile.mkdtemp(prefix="uschina-pg-"))
-    as_user: list[str] = []
-    if os.geteuid() == 0:
-        shutil.chown(root, "postgres")
-        as_user = ["runuser", "-u", "postgres", "--"]
-    data, port = root / "data", free_port()
-    subprocess.run([*as_user, str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres",
-                    "-E", "UTF8", "--no-sync"], check=True, capture_output=True)
-    subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-w", "-t", "60", "-l", str(root / "log"),
-                    "-o", f"-p {port} -h 127.0.0.1 -k {root} -F -c max_connections=200", "start"],
-                   check=True, capture_output=True)
+def postgres() -> Iterator[Cluster]:
+    """A throwaway PostgreSQL cluster for the session (the Prefect server's database lives there too)."""
+    cluster = Cluster(max_connections=200)
     try:
-        yield Postgres("127.0.0.1", port)
+        cluster.start()
+        yield cluster
     finally:
-        subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-                       capture_output=True)
-        shutil.rmtree(root, ignore_errors=True)
+        cluster.cleanup()
 
 
 # ------------------------------------------------------------------ local feeds
@@ -254,7 +215,7 @@ def prefect_api(request, tmp_path_factory) -> Iterator[PrefectServer]:
                PREFECT_LOGGING_LEVEL="WARNING")
     database = "sqlite"
     if pg_bindir() is not None:
-        pg: Postgres = request.getfixturevalue("postgres")
+        pg: Cluster = request.getfixturevalue("postgres")
         pg.create_database("prefect")
         env["PREFECT_API_DATABASE_CONNECTION_URL"] = pg.url("prefect", driver="asyncpg")
         database = "postgresql"

@@ -11,7 +11,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from conftest import PYTHON, ROOT, Postgres, make_project, update_config, wait_for
+from conftest import PYTHON, ROOT, make_project, update_config, wait_for
+
+from tests.pgcluster import Cluster
 
 WORKER = Path(__file__).with_name("pg_worker.py")
 
@@ -53,7 +55,7 @@ def article(n: int):
 
 
 @pytest.fixture
-def pg_url(postgres: Postgres) -> str:
+def pg_url(postgres: Cluster) -> str:
     return postgres.create_database(f"store_{uuid.uuid4().hex[:8]}")
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from conftest import ROOT, Postgres
+from conftest import ROOT
+
+from tests.pgcluster import Cluster
 
 from flows.models import Article
 from flows.sources.seeds import read_seeds
@@ -11,7 +13,7 @@ from flows.store.items import upsert_items
 from flows.stories import assign_stories, get_story, story_sources
 
 
-def test_seed_stories_on_postgres(postgres: Postgres):
+def test_seed_stories_on_postgres(postgres: Cluster):
     store = open_store(postgres.create_database("stories_pg"))
     try:
         seeds, errors = read_seeds(ROOT / "seeds")

@@ -1,4 +1,7 @@
-"""A throwaway PostgreSQL cluster in a temp dir (Debian's `postgresql` binaries), restartable."""
+"""A throwaway PostgreSQL cluster in a temp dir (Debian's `postgresql` binaries), restartable.
+
+One helper for every test that needs a real PostgreSQL: the service tests share one cluster per
+session, the store-outage test restarts its own mid-run."""
 
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ def _bindir() -> Path | None:
 
 
 class Cluster:
-    def __init__(self) -> None:
+    def __init__(self, max_connections: int = 100) -> None:
         bindir = _bindir()
         if bindir is None:
             pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed: apt-get install postgresql")
@@ -32,6 +35,7 @@ class Cluster:
         if os.geteuid() == 0:                        # initdb refuses to run as root
             shutil.chown(self.root, "postgres")
             self.as_user = ["runuser", "-u", "postgres", "--"]
+        self.max_connections = max_connections
         self.data = self.root / "data"
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
@@ -43,7 +47,7 @@ class Cluster:
 
     def _ctl(self, *args: str) -> None:
         self._run("pg_ctl", "-D", str(self.data), "-w", "-t", "60", "-l", str(self.root / "log"),
-                  "-o", f"-p {self.port} -h 127.0.0.1 -k {self.root} -F", *args)
+                  "-o", f"-p {self.port} -h 127.0.0.1 -k {self.root} -F -c max_connections={self.max_connections}", *args)
 
     def start(self) -> None:
         self._ctl("start")
@@ -56,8 +60,17 @@ class Cluster:
         subprocess.run([*self.as_user, str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate",
                         "stop"], capture_output=True, timeout=60)
 
-    def url(self, db: str = "postgres") -> str:
-        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{db}"
+    def url(self, db: str = "postgres", driver: str = "psycopg") -> str:
+        return f"postgresql+{driver}://postgres@127.0.0.1:{self.port}/{db}"
+
+    def create_database(self, name: str) -> str:
+        """A fresh, empty database (dropped first if it exists); returns its URL."""
+        import psycopg
+
+        with psycopg.connect(f"postgresql://postgres@127.0.0.1:{self.port}/postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
 
     def cleanup(self) -> None:
         self.stop()
