@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 
-def _bindir() -> Path | None:
+def server_binaries() -> Path | None:
+    """Debian's PostgreSQL server binaries (`apt-get install postgresql`), newest version first."""
     for initdb in sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), reverse=True):
         return Path(initdb).parent
     found = shutil.which("initdb")
@@ -25,12 +26,12 @@ def _bindir() -> Path | None:
 
 class Cluster:
     def __init__(self, max_connections: int = 100) -> None:
-        bindir = _bindir()
+        bindir = server_binaries()
         if bindir is None:
             pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed: apt-get install postgresql")
         pytest.importorskip("psycopg", reason="psycopg is not installed")
         self.bindir = bindir
-        self.root = Path(tempfile.mkdtemp(prefix="harden-pg-"))
+        self.root = Path(tempfile.mkdtemp(prefix="uschina-pg-"))
         self.as_user = []
         if os.geteuid() == 0:                        # initdb refuses to run as root
             shutil.chown(self.root, "postgres")

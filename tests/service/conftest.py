@@ -21,7 +21,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.pgcluster import Cluster
+from tests.pgcluster import Cluster, server_binaries
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
@@ -214,7 +214,7 @@ def prefect_api(request, tmp_path_factory) -> Iterator[PrefectServer]:
     env.update(PREFECT_HOME=str(home), PREFECT_API_URL=f"{url}/api", PREFECT_UI_API_URL=f"{url}/api",
                PREFECT_LOGGING_LEVEL="WARNING")
     database = "sqlite"
-    if pg_bindir() is not None:
+    if server_binaries() is not None:
         pg: Cluster = request.getfixturevalue("postgres")
         pg.create_database("prefect")
         env["PREFECT_API_DATABASE_CONNECTION_URL"] = pg.url("prefect", driver="asyncpg")
