@@ -6,7 +6,6 @@ Registered on the main command group by `register(main)` (see flows/cli.py).
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import click

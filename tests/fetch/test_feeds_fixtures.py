@@ -8,7 +8,6 @@ import json
 import re
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 
 from flows.config import FeedSource

@@ -142,7 +142,6 @@ def test_500_then_success_within_a_run(web, settings, store):
 
 
 def test_a_slow_or_broken_feed_does_not_hold_up_the_others(web, make_settings, store):
-    settings = make_settings(max_bytes=64 * 1024)
     good = web.route("/good.xml", static(rss([{"title": "Fine", "guid": "g1", "description": "ok"}])))
     feeds = [
         FeedSource(url=web.route("/slow.xml", Response(200, b"<rss/>", delay=3)), name="slow"),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import pytest
 from conftest import SCHEDULE_AFTER, SCHEDULE_BEFORE, Service, wait_for
