@@ -8,7 +8,7 @@ import time
 import uuid
 
 import pytest
-from conftest import Service
+from tests.service.harness import Service
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,7 @@ import time
 from datetime import datetime, timedelta
 
 import pytest
-from conftest import SCHEDULE_AFTER, SCHEDULE_BEFORE, Service, wait_for
+from tests.service.harness import SCHEDULE_AFTER, SCHEDULE_BEFORE, Service, wait_for
 
 pytestmark = pytest.mark.slow
 

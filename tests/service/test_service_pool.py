@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import PYTHON, ROOT, Service, stop_process, wait_for
+from tests.service.harness import PYTHON, ROOT, Service, stop_process, wait_for
 
 pytestmark = pytest.mark.slow
 

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from conftest import PYTHON, ROOT, make_project, update_config, wait_for
+from tests.service.harness import PYTHON, ROOT, make_project, update_config, wait_for
 
 from tests.pgcluster import Cluster
 

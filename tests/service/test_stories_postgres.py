@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import ROOT
+from tests.service.harness import ROOT
 
 from tests.pgcluster import Cluster
 
