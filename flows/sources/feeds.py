@@ -34,7 +34,7 @@ from flows.models import Article, SourceReport, content_hash, item_id_for
 from flows.sources.feedparse import HTML_TYPES, FeedEntry, NotAFeed, ParsedFeed, parse_feed
 from flows.store.db import Store
 from flows.store.feeds import FeedState, is_due, load_states, mark_failure, mark_success, save_state
-from flows.store.items import known_ids, upsert_items
+from flows.store.items import known_ids, upsert_items, utcnow
 from flows.workers import CpuPool, WorkerError
 
 log = logging.getLogger(__name__)
@@ -46,10 +46,6 @@ SUMMARY_MAX_CHARS = 20_000
 FEED_TEXT_PREFERRED_WORDS = 150   # feed content this long may be the whole article
 _TAG = re.compile(r"<[^>]*>")
 _MAX_AGE = re.compile(r"(?:^|[,\s])max-age\s*=\s*\"?(\d+)", re.I)
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 # ---------------------------------------------------------------- identity, URLs, times

@@ -29,6 +29,14 @@ class Store:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
+    def insert(self, table):
+        """`INSERT` in this store's dialect, which offers `on_conflict_do_nothing/update` (the
+        idempotent writes every repository here relies on)."""
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return (pg_insert if self.dialect == "postgresql" else sqlite_insert)(table)
+
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A unit of work: committed when the block ends, rolled back on error."""

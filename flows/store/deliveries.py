@@ -9,8 +9,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from flows.store.db import Store
 from flows.store.items import as_utc, utcnow
@@ -36,9 +34,8 @@ def record_message(store: Store, digest_id: str, recipient: str, message_id: str
 
     Returns the row as stored, so a caller sees when another run logged it first.
     """
-    insert = pg_insert if store.dialect == "postgresql" else sqlite_insert
     with store.session() as s:
-        s.execute(insert(Delivery).values(
+        s.execute(store.insert(Delivery).values(
             digest_id=digest_id, recipient=recipient, status=PENDING, message_id=message_id,
             eml_path=eml_path, attempts=0, updated_at=utcnow(),
         ).on_conflict_do_nothing(index_elements=["digest_id", "recipient"]))

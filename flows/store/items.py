@@ -7,8 +7,6 @@ from datetime import datetime, timezone
 from typing import Iterable, Iterator, Sequence
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from flows.models import Article, Classification
 from flows.store.db import Store, with_retries
@@ -30,10 +28,6 @@ def as_utc(value: datetime | None) -> datetime | None:
 class UpsertResult:
     new_ids: list[str]
     seen_ids: list[str]
-
-
-def _insert(store: Store):
-    return pg_insert if store.dialect == "postgresql" else sqlite_insert
 
 
 def article_row(article: Article, first_seen: datetime) -> dict:
@@ -83,7 +77,7 @@ def _upsert_items_once(store: Store, articles: list[Article], now: datetime | No
     table = Item.__table__
     # One multi-row statement (Core, not the ORM: a tenth of the CPU per item). RETURNING names the
     # rows it inserted; a rowcount would not do, as PostgreSQL reports none for such inserts.
-    stmt = _insert(store)(table).on_conflict_do_nothing(index_elements=["id"]).returning(table.c.id)
+    stmt = store.insert(table).on_conflict_do_nothing(index_elements=["id"]).returning(table.c.id)
     with store.session() as s:
         inserted = set(s.connection().execute(stmt, [article_row(a, now) for a in by_id.values()]).scalars())
     return UpsertResult([i for i in by_id if i in inserted], [i for i in by_id if i not in inserted])

@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from flows.store.db import Store, with_retries
 from flows.store.items import as_utc, utcnow
@@ -31,8 +29,7 @@ class LeaseInfo:
 def try_acquire(store: Store, name: str, holder: str, ttl: timedelta, now: datetime | None = None) -> bool:
     """Take the lease if it is free, expired or already ours (then it is extended); True if we hold it."""
     now = now or utcnow()
-    insert = pg_insert if store.dialect == "postgresql" else sqlite_insert
-    stmt = insert(Lock).values(name=name, holder=holder, expires_at=now + ttl)
+    stmt = store.insert(Lock).values(name=name, holder=holder, expires_at=now + ttl)
     stmt = stmt.on_conflict_do_update(
         index_elements=["name"],
         set_={"holder": stmt.excluded.holder, "expires_at": stmt.excluded.expires_at},

@@ -12,8 +12,6 @@ from datetime import datetime
 from typing import Iterable, Iterator, Sequence
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from flows.store.db import Store
 from flows.store.items import as_utc
@@ -26,10 +24,6 @@ def _chunks(values: Sequence, size: int = CHUNK) -> Iterator[list]:
     values = list(values)
     for start in range(0, len(values), size):
         yield values[start:start + size]
-
-
-def _insert(store: Store):
-    return pg_insert if store.dialect == "postgresql" else sqlite_insert
 
 
 @dataclass(frozen=True)
@@ -191,17 +185,11 @@ def save_assignments(store: Store, assignments: Sequence[NewAssignment]) -> None
     """
     if not assignments:
         return
-    insert = _insert(store)
     with store.session() as s:
         conn = s.connection()   # Core executemany: the ORM's per-row bookkeeping costs more than the SQL
-
-        def add(table, rows: list[dict]) -> None:
-            if rows:
-                keys = [c.name for c in table.__table__.primary_key]
-                conn.execute(insert(table.__table__).on_conflict_do_nothing(index_elements=keys), rows)
-
-        add(StoryFingerprint, [{"item_id": a.item_id, "story_id": a.story_id, "at": a.at, "day": a.day,
-                                "data": a.data} for a in assignments])
+        conn.execute(store.insert(StoryFingerprint.__table__).on_conflict_do_nothing(index_elements=["item_id"]),
+                     [{"item_id": a.item_id, "story_id": a.story_id, "at": a.at, "day": a.day, "data": a.data}
+                      for a in assignments])
         first_holder = {k: a.item_id for a in reversed(assignments) for k in a.keys}
         _insert_rows(store, conn, StoryKey.__tablename__, ("key", "item_id"), list(first_holder.items()))
         _insert_rows(store, conn, StoryBand.__tablename__, ("band", "day", "item_id"),
@@ -213,10 +201,10 @@ def save_assignments(store: Store, assignments: Sequence[NewAssignment]) -> None
             items.update().where(items.c.id == bindparam("item_key")).values(story_id=bindparam("story_key")),
             [{"item_key": a.item_id, "story_key": a.story_id} for a in assignments],
         )
-        _refresh_stories(conn, {a.story_id for a in assignments}, insert)
+        _refresh_stories(store, conn, {a.story_id for a in assignments})
 
 
-def _refresh_stories(s, story_ids: set[str], insert) -> None:
+def _refresh_stories(store: Store, s, story_ids: set[str]) -> None:
     """Recompute each touched story from its items: count, first/last seen, representative.
 
     The representative is the fullest telling (most words); among equals the earliest published,
@@ -235,7 +223,7 @@ def _refresh_stories(s, story_ids: set[str], insert) -> None:
         rows.append({"id": story_id, "representative_id": rep.id, "title": rep.title or "",
                      "first_seen": min(seen), "last_seen": max(seen), "n_items": len(items)})
     if rows:
-        stmt = insert(Story.__table__)
+        stmt = store.insert(Story.__table__)
         stmt = stmt.on_conflict_do_update(
             index_elements=["id"],
             set_={c: getattr(stmt.excluded, c)
