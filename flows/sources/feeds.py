@@ -51,8 +51,11 @@ _MAX_AGE = re.compile(r"(?:^|[,\s])max-age\s*=\s*\"?(\d+)", re.I)
 # ---------------------------------------------------------------- identity, URLs, times
 
 
-def canonical_url(url: str) -> str:
-    """The URL with tracking parameters and fragment dropped and host/query normalized (courlan)."""
+def clean_link(url: str) -> str:
+    """The link as stored and shown: tracking parameters and fragment dropped, host and query
+    normalized (courlan), still a URL to open. Story matching goes further with its own identity
+    key (`flows.stories.canonical.canonical_url`: no scheme, `www.`/AMP stripped), which is not a
+    link; item keys keep this form so existing items keep their ids."""
     import courlan
 
     try:
@@ -70,7 +73,7 @@ def entry_key(entry: FeedEntry, feed_url: str, text: str = "") -> str:
             return f"guid:{entry.guid}"
         return f"guid:{feed_url}#{entry.guid}"
     if entry.link:
-        return f"url:{canonical_url(entry.link)}"
+        return f"url:{clean_link(entry.link)}"
     return f"hash:{content_hash(entry.title + chr(10) + text)}"
 
 
@@ -313,7 +316,7 @@ class _Run:
             key=key,
             source=label,
             source_kind="feed",
-            url=canonical_url(link) if link else (parsed.link or feed.url),
+            url=clean_link(link) if link else (parsed.link or feed.url),
             title=entry.title or (page.title if page else None) or "(untitled)",
             text=text,
             published=clamp_published(entry.published or _page_date(page), now),

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from feedtestkit import rss
 from flows.cli_feeds import feeds as feeds_command
 from flows.config import ConfigError, FeedSource, load_settings
-from flows.sources.feeds import canonical_url, clamp_published, http_min_interval, ingest_feeds
+from flows.sources.feeds import clean_link, clamp_published, http_min_interval, ingest_feeds
 from flows.sources.opml import opml_text, read_opml
 from flows.store.feeds import (
     BACKOFF_MAX_S,
@@ -72,8 +72,8 @@ def test_http_min_interval_and_dates():
 
 
 def test_canonical_url():
-    assert canonical_url("HTTPS://Example.com/a/?utm_source=rss&b=2&a=1#comments") == "https://example.com/a/?a=1&b=2"
-    assert canonical_url("https://example.com") == "https://example.com/"
+    assert clean_link("HTTPS://Example.com/a/?utm_source=rss&b=2&a=1#comments") == "https://example.com/a/?a=1&b=2"
+    assert clean_link("https://example.com") == "https://example.com/"
 
 
 def test_opml_round_trip_nested_and_errors(tmp_path):
