@@ -92,6 +92,16 @@ def extract_page(body: bytes, url: str, content_type: str | None = None, *,
     )
 
 
+def feed_text(*fragments: str | None) -> str:
+    """The text of the first of an entry's fragments that has any (its content, then its plain
+    content, then its summary), cleaned as page text is. CPU work like extraction: it runs in a
+    worker, never in the event loop (a full-text feed's entry can be a whole long article)."""
+    for fragment in fragments:
+        if text := fragment_text(fragment):
+            return text
+    return ""
+
+
 def fragment_text(html: str | None) -> str:
     """Plain text of an HTML fragment from a feed (a summary or `content:encoded`), paragraphs kept."""
     if not html or not html.strip():

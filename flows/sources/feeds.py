@@ -27,7 +27,7 @@ from urllib.parse import urlsplit, urlunsplit
 import nh3
 
 from flows.config import FeedSource, Settings
-from flows.extract import EXTRACT_TIMEOUT_S, PageText, extract_page, fragment_text, language_tag
+from flows.extract import EXTRACT_TIMEOUT_S, PageText, extract_page, feed_text, language_tag
 from flows.fetch import Fetcher, FetchError, FetchResult
 from flows.fetch.charset import media_type
 from flows.models import Article, SourceReport, content_hash, item_id_for
@@ -297,14 +297,18 @@ class _Run:
         page_words = len(text.split())
         raw_words = len(_TAG.sub(" ", raw).split())
         if page is None or (raw_words >= FEED_TEXT_PREFERRED_WORDS and page_words < 0.6 * raw_words):
-            feed_text = (fragment_text(entry.content_html) or fragment_text(entry.content_text)
-                         or fragment_text(entry.summary_html))
-            feed_words = len(feed_text.split())
+            try:
+                own_text = await self.pool.run(feed_text, entry.content_html, entry.content_text, entry.summary_html,
+                                               timeout=EXTRACT_TIMEOUT_S)
+            except WorkerError as exc:
+                own_text = ""
+                note = (note + "; " if note else "") + f"the feed's own text could not be cleaned: {exc}"
+            feed_words = len(own_text.split())
             if page is None:
-                text = feed_text
+                text = own_text
             elif feed_words >= FEED_TEXT_PREFERRED_WORDS and page_words < 0.6 * feed_words:
                 note = f"the feed's content is longer than the page's extracted text ({feed_words} vs {page_words} words)"
-                text, extraction = feed_text, "feed"
+                text, extraction = own_text, "feed"
         if not text:
             text = entry.title
             note = (note + "; " if note else "") + "no text in the feed either: title only"
