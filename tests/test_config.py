@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import pytest
+import yaml
 
 from flows.config import ConfigError, load_settings, load_taxonomy
 from tests.conftest import ROOT, write_config
@@ -97,3 +98,16 @@ def test_environment_overrides_file(project: Path):
 def test_invalid_environment_value_names_the_field(project: Path):
     with pytest.raises(ConfigError, match="fetch.max_per_host"):
         load_settings(project / "config" / "pipeline.yaml", environ={"USCHINA_DIGEST_FETCH__MAX_PER_HOST": "many"})
+
+
+def test_prefect_yaml_schedules_are_the_configured_ones():
+    """prefect.yaml (scale-out) repeats the schedules of config/pipeline.yaml (`serve`); they must not drift."""
+    schedule = load_settings(ROOT / "config" / "pipeline.yaml").schedule
+    spec = yaml.safe_load((ROOT / "prefect.yaml").read_text())
+    by_name = {d["name"]: d.get("schedules", []) for d in spec["deployments"]}
+    assert by_name["scheduled"] == [{"interval": schedule.ingest_interval_minutes * 60,
+                                     "anchor_date": by_name["scheduled"][0]["anchor_date"],
+                                     "timezone": schedule.timezone}]
+    assert by_name["daily"] == [{"cron": schedule.daily_cron, "timezone": schedule.timezone}]
+    assert by_name["weekly"] == [{"cron": schedule.weekly_cron, "timezone": schedule.timezone}]
+    assert by_name["pool"] == []
