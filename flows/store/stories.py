@@ -204,7 +204,7 @@ def save_assignments(store: Store, assignments: Sequence[NewAssignment]) -> None
         _refresh_stories(store, conn, {a.story_id for a in assignments})
 
 
-def _refresh_stories(store: Store, s, story_ids: set[str]) -> None:
+def _refresh_stories(store: Store, conn, story_ids: set[str]) -> None:
     """Recompute each touched story from its items: count, first/last seen, representative.
 
     The representative is the fullest telling (most words); among equals the earliest published,
@@ -214,7 +214,7 @@ def _refresh_stories(store: Store, s, story_ids: set[str]) -> None:
     for chunk in _chunks(sorted(story_ids)):
         q = select(Item.story_id, Item.id, Item.title, Item.word_count, Item.published, Item.first_seen).where(
             Item.story_id.in_(chunk))
-        for row in s.execute(q):
+        for row in conn.execute(q):
             members.setdefault(row.story_id, []).append(row)
     rows = []
     for story_id, items in members.items():
@@ -229,7 +229,7 @@ def _refresh_stories(store: Store, s, story_ids: set[str]) -> None:
             set_={c: getattr(stmt.excluded, c)
                   for c in ("representative_id", "title", "first_seen", "last_seen", "n_items")},
         )
-        s.execute(stmt, rows)
+        conn.execute(stmt, rows)
 
 
 def get_story(store: Store, story_id: str) -> StoryRow | None:
