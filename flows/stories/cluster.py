@@ -9,7 +9,10 @@ as candidates –
   terms (rewrites and re-filed versions),
 
 and `rewrite.same_story` decides among them. Items of one batch see each other as if they had
-arrived one by one, in publication order, so the result does not depend on batch size.
+arrived one by one, in publication order. Batch size can still matter at the margin: the stored
+index and the batch each offer their own best `MAX_CANDIDATES` by shared terms, and an item
+published before the previous batch's last one is matched after it (100,000 benchmark items:
+69,133 stories in batches of 1,000, 69,134 in batches of 2,500).
 
 A story keeps the id of the item that founded it. Stories are never merged after the fact: an
 item that would bridge two stories joins the one it matches best, so a story id a digest has
