@@ -24,9 +24,9 @@ that restate its opening.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 
+from flows.classify.text import sentences
 from flows.stories.features import cosine, idf_table, terms, tfidf
 
 RESTATES = 0.5
@@ -35,21 +35,9 @@ MIN_PARAGRAPH_WORDS = 12      # shorter ones (list lines, captions) are only dro
 MIN_VERBATIM_WORDS = 4
 MIN_SENTENCE_WORDS = 5
 
-# A sentence ends at . ! ? (and closing quotes) before whitespace and a capital, digit or quote.
-_BOUNDARY = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"'”’)]))\s+(?=[\"'“‘(]?[A-Z0-9])")
-# "U.S." / "Mr." do not end a sentence.
-_ABBREVIATION = re.compile(r"(?:\b[A-Z]\.){1,3}$|\b(?:Mr|Mrs|Ms|Dr|Gen|Sen|Rep|St|Jr|Sr|Lt|Col|Gov|No|vs)\.$")
-
-
 def split_sentences(paragraph: str) -> list[str]:
-    pieces = _BOUNDARY.split(paragraph.strip())
-    out: list[str] = []
-    for piece in pieces:
-        if out and _ABBREVIATION.search(out[-1]):
-            out[-1] = f"{out[-1]} {piece}"
-        else:
-            out.append(piece)
-    return [s for s in out if s]
+    """The paragraph's sentences, by the rule the classifier's evidence uses."""
+    return [s.text for s in sentences("", paragraph)]
 
 
 def _sentence_vectors(paragraph: str) -> list[dict[str, float]]:
