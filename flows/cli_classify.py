@@ -156,12 +156,14 @@ def train(settings: Settings, quiet: bool, corpus: tuple[Path, ...], labelled: P
 
 
 def evaluate(settings: Settings, quiet: bool, file: Path, split: str, model: Path | None, worst: int,
-             as_json: bool) -> None:
+             as_json: bool, cv: int | None = None, corpus: tuple[Path, ...] = ()) -> None:
     """Measure the classifier on labelled items (JSON lines with `relevant` and `issues`).
 
     Prints per-issue precision, recall, F1 and support, macro-F1 over issues with at least 3
     examples, micro-F1, relevance F1 and the worst errors. --split heldout scores only the part of
-    a dev set that tuning never looks at.
+    a dev set that tuning never looks at. --cv K instead refits the classifier K times, each time
+    without one fold of the items (and their near-copies), on the --corpus files and the other
+    folds, and scores every item with the model that did not see it (minutes, not seconds).
     """
     from flows.classify import classifier_for, load_classifier
     from flows.classify.evaluation import dev_split, evaluate as run_evaluation, format_report, read_labelled
@@ -173,17 +175,56 @@ def evaluate(settings: Settings, quiet: bool, file: Path, split: str, model: Pat
     unlabelled = [n for n, i in enumerate(items, 1) if "relevant" not in i and "issues" not in i]
     if unlabelled:
         raise click.ClickException(f"{file}: item {unlabelled[0]} has neither 'relevant' nor 'issues'")
+    if cv is not None:
+        if model is not None:
+            raise click.UsageError("--cv trains its own models; do not combine it with --model")
+        _cross_validate(settings, quiet, items, cv, corpus, as_json)
+        return
     classifier = load_classifier(settings.issues_file, model) if model else classifier_for(settings)
     report = run_evaluation(items, classifier.classify, classifier.taxonomy.ids)
     if as_json:
-        summary = report.summary()
-        summary["issues"] = {i: {"precision": round(s.precision, 4), "recall": round(s.recall, 4),
-                                 "f1": round(s.f1, 4), "support": s.support} for i, s in report.issues.items()}
+        summary = _summary_json(report)
         summary["classifier"] = classifier.version
         click.echo(json.dumps(summary))
         return
     click.echo(f"classifier {classifier.version}, {file} ({split})")
     click.echo(format_report(report, worst=worst))
+
+
+def _summary_json(report) -> dict:
+    summary = report.summary()
+    summary["issues"] = {i: {"precision": round(s.precision, 4), "recall": round(s.recall, 4),
+                             "f1": round(s.f1, 4), "support": s.support} for i, s in report.issues.items()}
+    return summary
+
+
+def _cross_validate(settings: Settings, quiet: bool, items: list[dict], folds: int, corpus: tuple[Path, ...],
+                    as_json: bool) -> None:
+    from flows.classify import training
+    from flows.classify.evaluation import evaluate_pairs, fold_reports, format_cross_validation
+    from flows.config import load_taxonomy
+
+    log = (lambda msg: None) if quiet or as_json else (lambda msg: click.echo(msg, err=True))
+    taxonomy = load_taxonomy(settings.issues_file)
+    unlabelled: list[dict] = []
+    for path in corpus:
+        try:
+            unlabelled += training.read_jsonl(path)
+        except ValueError as e:
+            raise click.ClickException(str(e)) from None
+    result = training.cross_validate(taxonomy, unlabelled, items, folds, log=log)
+    pooled = evaluate_pairs(result.pooled, taxonomy.ids)
+    per_fold = fold_reports(result.pooled, result.fold_of, taxonomy.ids)
+    if as_json:
+        summary = _summary_json(pooled)
+        summary.update(folds=folds, seconds=round(result.seconds, 1),
+                       fold_macro_f1=[round(f.macro_f1, 4) for f in per_fold],
+                       fold_micro_f1=[round(f.micro.f1, 4) for f in per_fold],
+                       fold_relevance_f1=[round(f.relevance_f1, 4) for f in per_fold])
+        click.echo(json.dumps(summary))
+        return
+    click.echo(f"{folds}-fold cross-validation on {len(items)} items, {len(unlabelled)} unlabelled")
+    click.echo(format_cross_validation(pooled, per_fold, result.seconds))
 
 
 def register(main: click.Group) -> None:
@@ -222,4 +263,9 @@ def register(main: click.Group) -> None:
                         click.option("--worst", type=int, default=15, show_default=True,
                                      help="How many worst errors to list.")(
                             click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")(
-                                evaluate)))))))
+                                click.option("--cv", type=click.IntRange(2, 20), metavar="K",
+                                             help="K-fold cross-validation: refit without each fold, score it.")(
+                                    click.option("--corpus", multiple=True,
+                                                 type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                                                 help="With --cv: unlabelled JSON-lines items to train on.")(
+                                        evaluate)))))))))

@@ -379,6 +379,95 @@ def save(result: TrainResult, folder: str | Path) -> Path:
     return folder
 
 
+# ---------------------------------------------------------------- cross-validation
+
+
+def near_copy_groups(items: list[dict]) -> list[int]:
+    """For each item, the index of the first item of its group of near-copies (same title, or
+    word 4-gram overlap at least NEAR_DUPLICATE), so a rewrite never lands in another fold."""
+    shingles = [_shingles(f"{i.get('title', '')} {i['text']}") for i in items]
+    titles = [i.get("title", "").strip().lower() for i in items]
+    parent = list(range(len(items)))
+
+    def root(n: int) -> int:
+        while parent[n] != n:
+            parent[n] = parent[parent[n]]
+            n = parent[n]
+        return n
+
+    for a in range(len(items)):
+        for b in range(a):
+            shared = len(shingles[a] & shingles[b])
+            same_title = bool(titles[a]) and titles[a] == titles[b]
+            if same_title or shared / (len(shingles[a]) + len(shingles[b]) - shared or 1) >= NEAR_DUPLICATE:
+                ra, rb = root(a), root(b)
+                parent[max(ra, rb)] = min(ra, rb)
+    return [root(n) for n in range(len(items))]
+
+
+def cv_folds(items: list[dict], folds: int) -> list[int]:
+    """Outer fold of each labelled item: by hash of its near-copy group's smallest id, salted apart
+    from the inner folds `_fold` uses for the stackers (so those stay five-way inside each fold)."""
+    groups = near_copy_groups(items)
+    name = [str(i.get("id", i.get("title"))) for i in items]
+    first: dict[int, str] = {}
+    for g, n in zip(groups, name):      # the group's smallest id: independent of the items' order
+        first[g] = min(first.get(g, n), n)
+    key = [first[g] for g in groups]
+    return [int(hashlib.sha256(f"cv:{k}".encode()).hexdigest(), 16) % folds for k in key]
+
+
+@dataclass
+class CrossValidation:
+    folds: int
+    pooled: list[tuple[dict, Classification]]      # every labelled item, scored by a model without its fold
+    fold_of: list[int]
+    seconds: float
+
+
+def with_thresholds(taxonomy: Taxonomy, thresholds: dict[str, float]) -> Taxonomy:
+    """The taxonomy with the issue thresholds a training run suggested."""
+    return taxonomy.model_copy(update={"issues": [
+        issue.model_copy(update={"threshold": thresholds.get(issue.id, issue.threshold)})
+        for issue in taxonomy.issues]})
+
+
+def cross_validate(taxonomy: Taxonomy, unlabelled: list[dict], labelled: list[dict], folds: int = 5,
+                   corrections: list[dict] | None = None, self_training: int = 1, log=print) -> CrossValidation:
+    """K-fold estimate of how the whole training recipe does on items it never saw.
+
+    For each fold, everything fitted on labelled data is refitted without the fold: the text model
+    (the other folds' items are training examples), the weak labels of the self-training round
+    (its teacher is stacked on the other folds only), the stackers and the per-issue thresholds
+    (the fold's classifier uses the thresholds its own training suggests, not the config's).
+    The fold's items and their near-copies are dropped from the unlabelled items, and near-copies
+    inside the labelled set share a fold. What is *not* refitted: the taxonomy's terms, weights,
+    vetoes and the relevance threshold, which a person chose with sight of some of these items.
+    """
+    import time
+
+    start = time.perf_counter()
+    fold_of = cv_folds(labelled, folds)
+    pooled: list[tuple[dict, Classification]] = []
+    for k in range(folds):
+        test = [i for i, f in zip(labelled, fold_of) if f == k]
+        rest = [i for i, f in zip(labelled, fold_of) if f != k]
+        if not test:
+            continue
+        result = train(taxonomy, unlabelled, rest, corrections, self_training=self_training,
+                       log=lambda msg: None, exclude=test)
+        classifier = Classifier(with_thresholds(taxonomy, result.thresholds), result.model,
+                                result.issue_stacker, result.relevance_stacker, result.passage_stacker)
+        scored = [(item, classifier.classify(item.get("title", ""), item["text"])) for item in test]
+        pooled += scored
+        fold = evaluate_pairs(scored, taxonomy.ids)
+        log(f"fold {k + 1}/{folds}: {len(test)} items, micro-F1 {fold.micro.f1:.3f}, "
+            f"relevance F1 {fold.relevance_f1:.3f} ({time.perf_counter() - start:.0f} s)")
+    order = {id(i): n for n, i in enumerate(labelled)}
+    pooled.sort(key=lambda pair: order[id(pair[0])])
+    return CrossValidation(folds, pooled, fold_of, time.perf_counter() - start)
+
+
 def read_jsonl(path: str | Path) -> list[dict]:
     items = []
     with open(path, encoding="utf-8") as fh:

@@ -1,0 +1,67 @@
+"""`evaluate --cv K`: every labelled item scored once by a model refitted without its fold."""
+
+import json
+
+from click.testing import CliRunner
+
+from flows.classify import training
+from flows.cli import main
+from flows.config import load_taxonomy
+from tests.classify.test_corrections_and_training import made_up_corpus
+from tests.conftest import ROOT
+
+ISSUES = ROOT / "config" / "issues.yaml"
+
+
+NOT_RELEVANT = ["A bakery in Ohio won a prize.", "Rain is expected in Lisbon all week.",
+                "The museum reopened after a long renovation.", "A new ferry line links two Norwegian towns.",
+                "The marathon drew a record field of runners.", "Farmers in Kenya report a good harvest."]
+
+
+def labelled_items(n: int, seed: int = 11) -> list[dict]:
+    items = [{"id": f"l{k}", "title": it["title"], "text": it["text"], "relevant": True, "issues": [it["topic"]]}
+             for k, it in enumerate(made_up_corpus(n, seed=seed))]
+    return items + [{"id": f"n{k}", "title": f"Local news {k}", "text": text, "relevant": False, "issues": []}
+                    for k, text in enumerate(NOT_RELEVANT)]
+
+
+def test_near_copies_share_a_fold_and_folds_are_stable():
+    items = labelled_items(30)
+    distinct = len(set(training.near_copy_groups(items)))
+    copy = dict(items[3], id="rewrite", text=items[3]["text"] + " Updated with more.")
+    retitled = dict(items[7], id="same-title", text="Completely different words about nothing at all.")
+    both = items + [copy, retitled]
+    groups = training.near_copy_groups(both)
+    assert groups[-2] == groups[3] and groups[-1] == groups[7]
+    assert len(set(groups)) == distinct
+    folds = training.cv_folds(both, 4)
+    assert folds[-2] == folds[3] and folds[-1] == folds[7] and set(folds) == {0, 1, 2, 3}
+    assert training.cv_folds(list(reversed(both)), 4) == list(reversed(folds))
+
+
+def test_cross_validation_scores_every_item_once_with_refitted_thresholds():
+    taxonomy = load_taxonomy(ISSUES)
+    labelled = labelled_items(36)
+    seen: list[str] = []
+    result = training.cross_validate(taxonomy, made_up_corpus(150), labelled, folds=3, self_training=0,
+                                     log=seen.append)
+    assert [item["id"] for item, _ in result.pooled] == [i["id"] for i in labelled]
+    assert len(seen) == 3 and all(line.startswith("fold ") for line in seen)
+    assert sorted(set(result.fold_of)) == [0, 1, 2] and result.seconds > 0
+    hits = sum(set(item["issues"]) == set(pred.issue_ids) and item["relevant"] == pred.relevant
+               for item, pred in result.pooled)
+    assert hits >= 0.8 * len(labelled)       # the made-up topics are easy: a broken fold would show
+
+
+def test_evaluate_cv_prints_pooled_figures_and_the_caveat(tmp_path):
+    dev = tmp_path / "dev.jsonl"
+    dev.write_text("".join(json.dumps(i) + "\n" for i in labelled_items(24)))
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("".join(json.dumps(i) + "\n" for i in made_up_corpus(90)))
+    cfg = str(ROOT / "config" / "pipeline.yaml")
+    out = CliRunner().invoke(main, ["evaluate", str(dev), "--cv", "2", "--corpus", str(corpus), "--config", cfg])
+    assert out.exit_code == 0, out.output
+    assert "2-fold cross-validation on 30 items" in out.output and "Not refitted" in out.output
+    assert "macro-F1" in out.output and "mean over folds" in out.output
+    both = CliRunner().invoke(main, ["evaluate", str(dev), "--cv", "2", "--model", str(tmp_path), "--config", cfg])
+    assert both.exit_code != 0 and "--model" in both.output
