@@ -204,6 +204,11 @@ class Issue(_Model):
     negative: list[str] = Field(
         default_factory=list, description="Phrases that veto a term's sense where they occur."
     )
+    negative_context: list[str] = Field(
+        default_factory=list,
+        description="Phrases that, anywhere in a sentence, veto the issue's terms in that whole sentence "
+                    "(a Navy officer in a spying case is the case's actor, not a military matter).",
+    )
     examples: list[str] = Field(default_factory=list)
     threshold: float = Field(default=0.5, ge=0, le=1)
     both_sides: bool = Field(

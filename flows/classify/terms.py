@@ -4,8 +4,10 @@ For each issue, every taxonomy term found in a sentence contributes its weight, 
 stands (title and lead count more) and damped when the same term repeats. A sentence that only
 lists topics in passing ("tensions over trade, tech and human rights") contributes little: a term
 in a list naming three or more issues is discounted. Negative phrases veto an issue's term where
-they cover it ("trade winds", "political climate"); within an issue the longest phrase at a
-position wins, so "hack*" and "hacker*" on one word count once.
+they cover it ("trade winds", "political climate"), and a negative-context phrase vetoes an
+issue's terms in its whole sentence (a Navy officer in a sentence about spying is cyber's actor,
+not a military matter); within an issue the longest phrase at a position wins, so "hack*" and
+"hacker*" on one word count once.
 """
 
 from __future__ import annotations
@@ -93,6 +95,7 @@ class TermIndex:
         for issue in taxonomy.issues:
             entries += [(t.term, ("+", issue.id, t.weight)) for t in issue.terms]
             entries += [(n, ("-", issue.id, 0.0)) for n in issue.negative]
+            entries += [(n, ("~", issue.id, 0.0)) for n in issue.negative_context]
         self._matcher = PhraseMatcher(entries)
         self.issue_ids = taxonomy.ids
 
@@ -103,7 +106,11 @@ class TermIndex:
         # Per issue, leftmost-longest among its own terms and negative phrases: a negative phrase
         # vetoes the issue's terms it covers, and hides nothing of the other issues.
         by_issue: dict[str, list[tuple[int, int, str, float]]] = defaultdict(list)
+        vetoed: set[tuple[int, str]] = set()     # (sentence, issue) with a negative-context phrase
         for start, end, (kind, issue, weight) in self._matcher.candidates(full_text):
+            if kind == "~":
+                vetoed.add((bisect.bisect_right(starts, start) - 1, issue))
+                continue
             # sorted: leftmost, then longest, then a veto before a term, then the heaviest term
             by_issue[issue].append((start, -end, kind != "-", -weight))
         for issue, found in by_issue.items():
@@ -117,7 +124,7 @@ class TermIndex:
                 if not positive:
                     continue
                 i = bisect.bisect_right(starts, start) - 1
-                if i >= 0:
+                if i >= 0 and (i, issue) not in vetoed:
                     per_sentence[i][issue].append(TermHit(full_text[start:-neg_end], -neg_weight, start, -neg_end))
         out: list[SentenceTerms] = []
         body_index = 0

@@ -34,6 +34,18 @@ def test_negative_phrase_vetoes_only_its_issue():
     assert [h.sentence.text for h in ev["trade"].hits] == [sents[1].text]
 
 
+def test_negative_context_vetoes_an_issue_in_its_whole_sentence_only():
+    tax = load_taxonomy(ISSUES)
+    index = TermIndex(tax)
+    text = ("A Navy officer was charged with espionage for passing documents to China. "
+            "A Chinese warship shadowed a US destroyer in the South China Sea.")
+    sents = sentences("", text)
+    ev = issue_evidence(index.scan(text, sents), tax.ids)
+    assert [h.sentence.text for h in ev["military"].hits] == [sents[1].text]
+    assert [h.sentence.text for h in ev["cyber"].hits] == [sents[0].text]     # only military is vetoed
+    assert "negative_context" in tax.get("military").model_dump()
+
+
 def test_title_and_lead_count_more_than_the_body():
     tax = load_taxonomy(ISSUES)
     index = TermIndex(tax)
