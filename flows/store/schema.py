@@ -120,22 +120,29 @@ class StoryKey(Base):
 
 
 class StoryBand(Base):
-    """MinHash LSH band keys of assigned items by day: the persistent near-duplicate index."""
+    """MinHash LSH band keys of assigned items by day: the persistent near-duplicate index.
+
+    Keyed by period (a run of days, `flows.store.stories.PERIOD_DAYS`) first, so a batch of new
+    items writes into one small region of the table instead of rewriting pages all over it.
+    """
 
     __tablename__ = "story_bands"
     __table_args__ = {"sqlite_with_rowid": False}   # the key is the row: one B-tree, not two
 
+    period: Mapped[int] = mapped_column(Integer, primary_key=True)
     band: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     day: Mapped[int] = mapped_column(Integer, primary_key=True)
     item_id: Mapped[str] = mapped_column(String(32), primary_key=True)
 
 
 class StoryTerm(Base):
-    """Salient terms of assigned items by day: the persistent, time-windowed rewrite index."""
+    """Salient terms of assigned items by day: the persistent, time-windowed rewrite index (keyed by
+    period first, like `StoryBand`)."""
 
     __tablename__ = "story_terms"
     __table_args__ = {"sqlite_with_rowid": False}   # the key is the row: one B-tree, not two
 
+    period: Mapped[int] = mapped_column(Integer, primary_key=True)
     term: Mapped[str] = mapped_column(String(64), primary_key=True)
     day: Mapped[int] = mapped_column(Integer, primary_key=True)
     item_id: Mapped[str] = mapped_column(String(32), primary_key=True)
