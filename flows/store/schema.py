@@ -148,6 +148,19 @@ class StoryTerm(Base):
     item_id: Mapped[str] = mapped_column(String(32), primary_key=True)
 
 
+class PageRetry(Base):
+    """A stored item whose article page could not be had for a temporary reason (the server was
+    down, slow, or asked us to wait): its page is tried again in later runs, with growing delays."""
+
+    __tablename__ = "page_retries"
+
+    item_id: Mapped[str] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)      # tries so far, the first included
+    next_attempt: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    last_error: Mapped[str] = mapped_column(Text)
+
+
 class Feed(Base):
     """Per-feed fetch state and health."""
 
