@@ -19,6 +19,7 @@ import functools
 import hashlib
 import logging
 import re
+from collections import Counter
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from typing import Callable
@@ -29,6 +30,7 @@ import nh3
 from flows.config import FeedSource, Settings
 from flows.extract import EXTRACT_TIMEOUT_S, PageText, extract_page, feed_text, language_tag
 from flows.fetch import Fetcher, FetchError, FetchResult
+from flows.fetch.client import host_key
 from flows.fetch.charset import media_type
 from flows.models import Article, SourceReport, content_hash, item_id_for
 from flows.sources.feedparse import HTML_TYPES, FeedEntry, NotAFeed, ParsedFeed, parse_feed
@@ -47,6 +49,7 @@ MAX_DISCOVERED_TRIED = 3
 SUMMARY_MAX_CHARS = 20_000
 FEED_TEXT_PREFERRED_WORDS = 150   # feed content this long may be the whole article
 PAGE_RETRIES_PER_RUN = 200        # pages that failed in earlier runs, tried again per run
+PARSE_PRIORITY = 1 << 30          # a feed's parse goes first in the worker queue: it unblocks fetching
 _TAG = re.compile(r"<[^>]*>")
 _MAX_AGE = re.compile(r"(?:^|[,\s])max-age\s*=\s*\"?(\d+)", re.I)
 
@@ -135,6 +138,9 @@ class _Run:
         self.on_progress = on_progress
         self.claimed: set[str] = set()     # item ids some feed of this run is already handling
         self.page_failures: dict[str, tuple[str, str]] = {}   # item id -> (page URL, why): try later
+        # Pages still to fetch per host. A site with many pages left gets its extractions done
+        # first: at `max_per_host` requests at a time it is the one that would finish last.
+        self.pages_left: Counter[str] = Counter()
 
     async def feed(self, feed: FeedSource, state: FeedState) -> SourceReport:
         label = feed.name or state.title or feed.url
@@ -169,7 +175,7 @@ class _Run:
         if state is not None and hashlib.sha256(result.body).hexdigest() == state.body_hash:
             return result, None
         parsed = await self.pool.run(parse_feed, result.body, result.final_url, result.headers,
-                                     timeout=PARSE_TIMEOUT_S, passthrough=(NotAFeed,))
+                                     timeout=PARSE_TIMEOUT_S, passthrough=(NotAFeed,), priority=PARSE_PRIORITY)
         return result, parsed
 
     async def _feed(self, feed: FeedSource, state: FeedState) -> SourceReport:
@@ -258,6 +264,8 @@ class _Run:
         # a few more in flight keep it busy while the rest wait here, not holding memory for
         # fetched pages that extraction has not caught up with.
         page_slots = asyncio.Semaphore(2 * self.settings.fetch.max_per_host)
+        if self.settings.fetch.full_text:
+            self.pages_left.update(host_key(entry.link) for _, entry in fresh.values() if entry.link)
         articles = await asyncio.gather(*(self._article(feed, label, parsed, entry, key, page_slots)
                                           for key, entry in fresh.values()))
         stored = upsert_items(self.store, articles)
@@ -276,7 +284,8 @@ class _Run:
             return None, result.final_url, f"page is {kind}, not HTML", False
         try:
             page = await self.pool.run(functools.partial(extract_page, want_date=want_date),
-                                       result.body, result.final_url, result.content_type, timeout=EXTRACT_TIMEOUT_S)
+                                       result.body, result.final_url, result.content_type, timeout=EXTRACT_TIMEOUT_S,
+                                       priority=self.pages_left[host_key(link)])
         except WorkerError as exc:
             return None, result.final_url, f"extraction failed: {exc}", False
         if page is None:
@@ -292,7 +301,10 @@ class _Run:
             note = "entry has no link"
         else:
             async with page_slots:
-                page, final_url, note, temporary = await self._page(entry.link, want_date=entry.published is None)
+                try:
+                    page, final_url, note, temporary = await self._page(entry.link, want_date=entry.published is None)
+                finally:
+                    self.pages_left[host_key(entry.link)] -= 1
             if temporary:
                 self.page_failures[item_id_for(key)] = (entry.link, note or "")
         text, extraction = page.text if page else "", "trafilatura" if page else "feed"
