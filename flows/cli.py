@@ -86,7 +86,10 @@ def _digest(settings: Settings, **options: Any) -> dict:
 
         from flows.prefect_flows import digest as digest_flow
 
-        return asyncio.run(digest_flow(config_path=str(settings.config_path), **options))
+        try:
+            return asyncio.run(digest_flow(config_path=str(settings.config_path), **options))
+        except pipeline.UndeliveredDigest as undelivered:   # the run failed; the digest exists
+            return undelivered.result
     return pipeline.run_digest(settings, pipeline.DigestOptions(**options)).to_dict()
 
 
@@ -102,6 +105,15 @@ def _report_deliveries(result: dict, quiet: bool) -> None:
             click.echo(line, err=True)
     if result.get("outbox"):
         click.echo(result["outbox"], err=True)
+
+
+def _exit_if_undelivered(result: dict) -> None:
+    """Exit status 1 when a message could not be sent, so cron and scripts notice; the digest's
+    path was printed, and the message waits in the outbox for the next run."""
+    from flows import pipeline
+
+    if pipeline.undelivered(result):
+        raise SystemExit(1)
 
 
 def _summary(report: dict, quiet: bool) -> None:
@@ -125,7 +137,8 @@ _force_option = click.option("--force", is_flag=True, help="Fetch feeds even whe
 @_sources_option
 @_max_items_option
 @_force_option
-@click.option("--send", is_flag=True, help="Also e-mail the digest to the configured recipients.")
+@click.option("--send", is_flag=True, help="Also e-mail the digest to the configured recipients. Exit status 1 "
+              "when a message could not be sent (it waits in the outbox for the next run).")
 def run(settings: Settings, quiet: bool, sources: str, max_items: int | None, force: bool, send: bool) -> None:
     """Run the whole pipeline once: ingest, classify, write the digest, print its path."""
     report = _ingest(settings, quiet, sources, max_items, force)
@@ -133,6 +146,7 @@ def run(settings: Settings, quiet: bool, sources: str, max_items: int | None, fo
     result = _digest(settings, send=send)
     _report_deliveries(result, quiet)
     click.echo(result["html_path"])
+    _exit_if_undelivered(result)
 
 
 @main.command()
@@ -168,7 +182,8 @@ def _parse_when(value: str | None) -> datetime | None:
 @click.option("--since", help="Start of a custom window (ISO date/time, UTC unless given).")
 @click.option("--until", help="End of the window (default: now).")
 @click.option("--issue", "issues", multiple=True, metavar="ISSUE", help="Only these issues (repeatable).")
-@click.option("--send", is_flag=True, help="E-mail the digest to the configured recipients.")
+@click.option("--send", is_flag=True, help="E-mail the digest to the configured recipients. Exit status 1 when "
+              "a message could not be sent (it waits in the outbox for the next run).")
 @click.option("--to", metavar="ADDRESS", help="Send only to this address (all issues), for a test.")
 def digest(settings: Settings, quiet: bool, period: str | None, since: str | None, until: str | None,
            issues: tuple[str, ...], send: bool, to: str | None) -> None:
@@ -183,6 +198,7 @@ def digest(settings: Settings, quiet: bool, period: str | None, since: str | Non
                    f"{result['n_sources']} sources", err=True)
     _report_deliveries(result, quiet)
     click.echo(result["html_path"])
+    _exit_if_undelivered(result)
 
 
 # ------------------------------------------------------------------ classify / export

@@ -29,7 +29,7 @@ def config_problem(e: ConfigError) -> str:
 
 
 def common(fn: Callable) -> Callable:
-    """--config and --quiet on every command; config errors become one clear line, exit 2."""
+    """--config and --quiet on every command; config errors become one clear line, exit status 1."""
 
     @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
                   envvar="USCHINA_DIGEST_CONFIG", help="Pipeline config file (default: config/pipeline.yaml).")

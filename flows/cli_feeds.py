@@ -76,6 +76,12 @@ def table(settings: Settings, quiet: bool, as_json: bool) -> None:
         click.echo("No feeds configured (add `feeds:` or `feeds_opml:` to the config).")
     else:
         click.echo(health_table(rows))
+        from flows.store.page_retries import pending_page_retries
+
+        waiting = pending_page_retries(store_for(settings))
+        if waiting and not quiet:
+            click.echo(f"{waiting} article page(s) could not be had and will be tried again "
+                       "(after 1 h, 6 h, 24 h; meanwhile the feed's text is used)")
 
 
 @feeds.command("export-opml")

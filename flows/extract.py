@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Iterator
 
 from flows.fetch.charset import decode_html
 from flows.text.clean import clean_text
@@ -42,15 +43,22 @@ def language_tag(value: str | None) -> str | None:
 
 
 def _page_language(tree) -> str | None:
-    candidates = [tree.get("lang"), tree.get("{http://www.w3.org/XML/1998/namespace}lang")]
-    candidates += tree.xpath("//meta[@http-equiv][translate(@http-equiv,'CONTENT-LANGUAGE',"
-                             "'content-language')='content-language']/@content")
-    candidates += tree.xpath("//meta[@property='og:locale']/@content")
-    for value in candidates:
+    """The first language tag of `<html lang>`, `xml:lang`, `Content-Language` or `og:locale`.
+    The `<meta>` searches walk the whole tree, so they run only when the attributes say nothing."""
+    for value in _language_candidates(tree):
         tag = language_tag(value)
         if tag:
             return tag
     return None
+
+
+def _language_candidates(tree) -> Iterator[str | None]:
+    yield tree.get("lang")
+    yield tree.get("xml:lang")   # the HTML parser keeps the prefix in the name (XHTML pages)
+    yield tree.get("{http://www.w3.org/XML/1998/namespace}lang")
+    yield from tree.xpath("//meta[@http-equiv][translate(@http-equiv,'CONTENT-LANGUAGE',"
+                          "'content-language')='content-language']/@content")
+    yield from tree.xpath("//meta[@property='og:locale']/@content")
 
 
 def extract_page(body: bytes, url: str, content_type: str | None = None, *,

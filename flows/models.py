@@ -85,15 +85,14 @@ def item_id_for(key: str) -> str:
     return hashlib.sha256(storable(key).encode("utf-8")).hexdigest()[:16]
 
 
-_WS = re.compile(r"\s+")
 _NON_WORD = re.compile(r"[^\w\s]")
 
 
 def normalize_for_hash(text: str) -> str:
     """Case-, accent-, punctuation- and whitespace-insensitive form used for content hashes."""
-    text = unicodedata.normalize("NFKC", text).casefold()
-    text = _NON_WORD.sub(" ", text)
-    return _WS.sub(" ", text).strip()
+    # str.split() splits on exactly the characters re's \s matches (Unicode whitespace), at a
+    # fraction of the cost of a second regex pass over an article.
+    return " ".join(_NON_WORD.sub(" ", unicodedata.normalize("NFKC", text).casefold()).split())
 
 
 def content_hash(text: str) -> str:

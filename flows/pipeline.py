@@ -218,6 +218,29 @@ class DigestResult:
                 "headlines": self.headlines}
 
 
+UNDELIVERED = ("failed", "gave_up")
+
+
+def undelivered(result: dict) -> list[dict]:
+    """The deliveries of a digest result (`DigestResult.to_dict()`) whose message could not be
+    sent: the SMTP server refused it or was unreachable. They wait in the outbox (or were given
+    up after `email.max_attempts`); messages merely queued for lack of an SMTP host are not here."""
+    return [d for d in result.get("deliveries") or [] if d["status"] in UNDELIVERED]
+
+
+class UndeliveredDigest(Exception):
+    """The digest was written, but some of its messages were not sent. Raised by the Prefect
+    flow so the run shows as failed; `result` is the digest result, delivery outcomes included."""
+
+    def __init__(self, result: dict):
+        self.result = result
+        failed = undelivered(result)
+        first = failed[0] if failed else {}
+        super().__init__(f"digest {result['id']} written ({result['html_path']}), but {len(failed)} message(s) "
+                         f"not sent (first: {first.get('recipient')}: {first.get('error') or first.get('status')}); "
+                         f"{result.get('outbox') or 'see the deliveries'}")
+
+
 def headlines(content, per_section: int) -> list[dict]:
     """The first `per_section` stories of each section of a digest's content (already ranked)."""
     return [{"id": sec.id, "name": sec.name, "n_stories": sec.count,

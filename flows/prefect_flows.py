@@ -272,6 +272,10 @@ async def digest(period: Literal["daily", "weekly"] | None = None, since: When |
     await _publish_digest(settings, result)
     logger.info("digest %s: %d stories, %d items, %d sources; %s", result["id"], result["n_stories"],
                 result["n_items"], result["n_sources"], result["html_path"])
+    if pipeline.undelivered(result):
+        # The digest exists and its messages wait in the outbox, but a run that did not send what
+        # it was asked to must not show as completed in the UI.
+        raise pipeline.UndeliveredDigest(result)
     return result
 
 

@@ -9,6 +9,8 @@ threads and sockets. The pool starts on first use, so a run with nothing new nev
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
@@ -34,6 +36,41 @@ def available_cpus() -> int:
 PRELOAD = ["feedparser", "trafilatura", "flows.extract", "flows.sources.feedparse"]
 
 
+class PrioritySlots:
+    """A semaphore whose waiters are served highest priority first, then in arrival order.
+
+    Lets work that unblocks other work (a feed's parse, the pages of the site with the most left
+    to fetch) overtake a queue of ordinary jobs, so a run does not end with one site's pages
+    trickling in after everything else is done.
+    """
+
+    def __init__(self, slots: int) -> None:
+        self._free = slots
+        self._waiters: list[tuple[int, int, asyncio.Future]] = []
+        self._order = itertools.count()
+
+    async def acquire(self, priority: int = 0) -> None:
+        if self._free > 0 and not self._waiters:
+            self._free -= 1
+            return
+        future = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiters, (-priority, next(self._order), future))
+        try:
+            await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled():
+                self.release()          # the slot was handed over just as we were cancelled
+            raise
+
+    def release(self) -> None:
+        while self._waiters:
+            _, _, future = heapq.heappop(self._waiters)
+            if not future.done():       # skip waiters that were cancelled meanwhile
+                future.set_result(None)
+                return
+        self._free += 1
+
+
 class CpuPool:
     """`await pool.run(fn, *args, timeout=…)`; `close()` when done (or use `with`)."""
 
@@ -43,7 +80,7 @@ class CpuPool:
         self.restarts = 0
         # Jobs wait here, not in the executor's queue: a job's timeout then measures its own
         # run, not the backlog ahead of it. Two per worker keeps every worker fed.
-        self._slots = asyncio.Semaphore(2 * self.workers)
+        self._slots = PrioritySlots(2 * self.workers)
         self._starting = asyncio.Lock()
 
     def __enter__(self) -> "CpuPool":
@@ -82,11 +119,15 @@ class CpuPool:
         pool.shutdown(wait=False, cancel_futures=True)
 
     async def run(self, fn: Callable[..., Any], *args: Any, timeout: float,
-                  passthrough: tuple[type[Exception], ...] = ()) -> Any:
+                  passthrough: tuple[type[Exception], ...] = (), priority: int = 0) -> Any:
         """fn(*args) in a worker. Exceptions of the `passthrough` types are raised as they are;
-        anything else that goes wrong (crash, timeout, another exception) is a WorkerError."""
-        async with self._slots:
+        anything else that goes wrong (crash, timeout, another exception) is a WorkerError.
+        Jobs waiting for a worker start in order of `priority` (highest first), then arrival."""
+        await self._slots.acquire(priority)
+        try:
             return await self._run(fn, args, timeout, passthrough)
+        finally:
+            self._slots.release()
 
     async def _run(self, fn: Callable[..., Any], args: tuple, timeout: float,
                    passthrough: tuple[type[Exception], ...]) -> Any:

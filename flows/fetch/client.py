@@ -48,16 +48,24 @@ class FetchError(Exception):
     """
 
     def __init__(self, kind: str, message: str, *, url: str, status: int | None = None,
-                 retry_after: float | None = None) -> None:
+                 retry_after: float | None = None, temporary: bool = False) -> None:
         super().__init__(message)
         self.kind = kind
         self.url = url
         self.status = status
         self.retry_after = retry_after
+        self._temporary = temporary
 
     @property
     def transient(self) -> bool:
+        """Worth one more try within this run (a dropped connection, a 5xx, a 429)."""
         return self.kind == "network" or (self.kind == "http" and self.status in TRANSIENT_STATUSES)
+
+    @property
+    def temporary(self) -> bool:
+        """Worth trying again in a later run: the server was down, slow or asked us to wait, as
+        opposed to a refusal, a 404 or a page too large, which the next run would meet again."""
+        return self._temporary or self.transient or self.kind in ("timeout", "deferred")
 
 
 @dataclass
@@ -230,7 +238,7 @@ class Fetcher:
             _check_url(url, url)
             refusal = await self.robots.refusal(url)
             if refusal:
-                raise FetchError("robots", refusal, url=url)
+                raise FetchError("robots", refusal.reason, url=url, temporary=refusal.temporary)
         return await self.get(url, accept=PAGE_ACCEPT)
 
     # ------------------------------------------------------------------ internals

@@ -19,6 +19,12 @@ if TYPE_CHECKING:
 ROBOTS_AGENT = "uschina-digest"
 
 
+@dataclass(frozen=True)
+class Refusal:
+    reason: str
+    temporary: bool      # robots.txt could not be had this time (rather than: it disallows the page)
+
+
 @dataclass
 class _Origin:
     rules: RobotFileParser
@@ -30,7 +36,7 @@ class RobotsRules:
         self._fetcher = fetcher
         self._origins: dict[str, asyncio.Task[_Origin]] = {}
 
-    async def refusal(self, url: str) -> str | None:
+    async def refusal(self, url: str) -> Refusal | None:
         """Why robots.txt forbids fetching `url`, or None when it may be fetched."""
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}"
@@ -39,9 +45,9 @@ class RobotsRules:
             task = self._origins[origin] = asyncio.ensure_future(self._load(origin, parts.hostname or ""))
         state = await task
         if state.unreachable:
-            return f"robots.txt of {parts.hostname} could not be fetched ({state.unreachable})"
+            return Refusal(f"robots.txt of {parts.hostname} could not be fetched ({state.unreachable})", True)
         if not state.rules.can_fetch(ROBOTS_AGENT, url):
-            return f"robots.txt of {parts.hostname} disallows this page"
+            return Refusal(f"robots.txt of {parts.hostname} disallows this page", False)
         return None
 
     async def _load(self, origin: str, host: str) -> _Origin:

@@ -19,6 +19,7 @@ import functools
 import hashlib
 import logging
 import re
+from collections import Counter
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from typing import Callable
@@ -29,12 +30,15 @@ import nh3
 from flows.config import FeedSource, Settings
 from flows.extract import EXTRACT_TIMEOUT_S, PageText, extract_page, feed_text, language_tag
 from flows.fetch import Fetcher, FetchError, FetchResult
+from flows.fetch.client import host_key
 from flows.fetch.charset import media_type
 from flows.models import Article, SourceReport, content_hash, item_id_for
 from flows.sources.feedparse import HTML_TYPES, FeedEntry, NotAFeed, ParsedFeed, parse_feed
 from flows.store.db import Store
 from flows.store.feeds import FeedState, is_due, load_states, mark_failure, mark_success, save_state
 from flows.store.items import known_ids, upsert_items, utcnow
+from flows.store.page_retries import (DuePage, due_page_retries, page_retry_failed, page_retry_succeeded,
+                                      schedule_page_retries)
 from flows.workers import CpuPool, WorkerError
 
 log = logging.getLogger(__name__)
@@ -44,6 +48,8 @@ FUTURE_TOLERANCE = timedelta(minutes=10)
 MAX_DISCOVERED_TRIED = 3
 SUMMARY_MAX_CHARS = 20_000
 FEED_TEXT_PREFERRED_WORDS = 150   # feed content this long may be the whole article
+PAGE_RETRIES_PER_RUN = 200        # pages that failed in earlier runs, tried again per run
+PARSE_PRIORITY = 1 << 30          # a feed's parse goes first in the worker queue: it unblocks fetching
 _TAG = re.compile(r"<[^>]*>")
 _MAX_AGE = re.compile(r"(?:^|[,\s])max-age\s*=\s*\"?(\d+)", re.I)
 
@@ -131,6 +137,10 @@ class _Run:
         self.max_items = max_items
         self.on_progress = on_progress
         self.claimed: set[str] = set()     # item ids some feed of this run is already handling
+        self.page_failures: dict[str, tuple[str, str]] = {}   # item id -> (page URL, why): try later
+        # Pages still to fetch per host. A site with many pages left gets its extractions done
+        # first: at `max_per_host` requests at a time it is the one that would finish last.
+        self.pages_left: Counter[str] = Counter()
 
     async def feed(self, feed: FeedSource, state: FeedState) -> SourceReport:
         label = feed.name or state.title or feed.url
@@ -165,7 +175,7 @@ class _Run:
         if state is not None and hashlib.sha256(result.body).hexdigest() == state.body_hash:
             return result, None
         parsed = await self.pool.run(parse_feed, result.body, result.final_url, result.headers,
-                                     timeout=PARSE_TIMEOUT_S, passthrough=(NotAFeed,))
+                                     timeout=PARSE_TIMEOUT_S, passthrough=(NotAFeed,), priority=PARSE_PRIORITY)
         return result, parsed
 
     async def _feed(self, feed: FeedSource, state: FeedState) -> SourceReport:
@@ -254,30 +264,33 @@ class _Run:
         # a few more in flight keep it busy while the rest wait here, not holding memory for
         # fetched pages that extraction has not caught up with.
         page_slots = asyncio.Semaphore(2 * self.settings.fetch.max_per_host)
+        if self.settings.fetch.full_text:
+            self.pages_left.update(host_key(entry.link) for _, entry in fresh.values() if entry.link)
         articles = await asyncio.gather(*(self._article(feed, label, parsed, entry, key, page_slots)
                                           for key, entry in fresh.values()))
         stored = upsert_items(self.store, articles)
+        schedule_page_retries(self.store, [(i, *self.page_failures.pop(i)) for i in stored.new_ids
+                                           if i in self.page_failures], utcnow())
         return len(stored.new_ids), len(keyed) - len(stored.new_ids)
 
-    async def _page(self, entry: FeedEntry) -> tuple[PageText | None, str | None, str | None]:
-        """(extracted page, final URL, why not) for an entry's link."""
-        link = entry.link
+    async def _page(self, link: str, want_date: bool) -> tuple[PageText | None, str | None, str | None, bool]:
+        """(extracted page, final URL, why not, whether a later run may do better) for a link."""
         try:
             result = await self.fetcher.get_page(link)
         except FetchError as exc:
-            return None, None, f"page not fetched: {exc}"
+            return None, None, f"page not fetched: {exc}", exc.temporary
         kind = media_type(result.content_type)
         if kind and kind not in HTML_TYPES:
-            return None, result.final_url, f"page is {kind}, not HTML"
+            return None, result.final_url, f"page is {kind}, not HTML", False
         try:
-            page = await self.pool.run(
-                functools.partial(extract_page, want_date=entry.published is None),
-                result.body, result.final_url, result.content_type, timeout=EXTRACT_TIMEOUT_S)
+            page = await self.pool.run(functools.partial(extract_page, want_date=want_date),
+                                       result.body, result.final_url, result.content_type, timeout=EXTRACT_TIMEOUT_S,
+                                       priority=self.pages_left[host_key(link)])
         except WorkerError as exc:
-            return None, result.final_url, f"extraction failed: {exc}"
+            return None, result.final_url, f"extraction failed: {exc}", False
         if page is None:
-            return None, result.final_url, "no article text found on the page"
-        return page, result.final_url, None
+            return None, result.final_url, "no article text found on the page", False
+        return page, result.final_url, None, False
 
     async def _article(self, feed: FeedSource, label: str, parsed: ParsedFeed, entry: FeedEntry,
                        key: str, page_slots: asyncio.Semaphore) -> Article:
@@ -288,7 +301,12 @@ class _Run:
             note = "entry has no link"
         else:
             async with page_slots:
-                page, final_url, note = await self._page(entry)
+                try:
+                    page, final_url, note, temporary = await self._page(entry.link, want_date=entry.published is None)
+                finally:
+                    self.pages_left[host_key(entry.link)] -= 1
+            if temporary:
+                self.page_failures[item_id_for(key)] = (entry.link, note or "")
         text, extraction = page.text if page else "", "trafilatura" if page else "feed"
         # The feed's own text is needed when there is no page text, or when it may be the whole
         # article and the page's text much shorter. A word count of the raw HTML (an upper
@@ -296,7 +314,7 @@ class _Run:
         raw = entry.content_html or entry.content_text or entry.summary_html or ""
         page_words = len(text.split())
         raw_words = len(_TAG.sub(" ", raw).split())
-        if page is None or (raw_words >= FEED_TEXT_PREFERRED_WORDS and page_words < 0.6 * raw_words):
+        if page is None or prefer_feed_text(page_words, raw_words):
             try:
                 own_text = await self.pool.run(feed_text, entry.content_html, entry.content_text, entry.summary_html,
                                                timeout=EXTRACT_TIMEOUT_S)
@@ -306,7 +324,7 @@ class _Run:
             feed_words = len(own_text.split())
             if page is None:
                 text = own_text
-            elif feed_words >= FEED_TEXT_PREFERRED_WORDS and page_words < 0.6 * feed_words:
+            elif prefer_feed_text(page_words, feed_words):
                 note = f"the feed's content is longer than the page's extracted text ({feed_words} vs {page_words} words)"
                 text, extraction = own_text, "feed"
         if not text:
@@ -335,6 +353,43 @@ class _Run:
         )
 
 
+    async def retry_pages(self, now: datetime) -> dict[str, int]:
+        """Try again the pages of earlier runs' items that could not be had then (at most
+        `PAGE_RETRIES_PER_RUN`); returns how many were fetched, will be tried again, were given up."""
+        if not self.settings.fetch.full_text:
+            return {}
+        due = due_page_retries(self.store, now, PAGE_RETRIES_PER_RUN)
+        outcomes = await asyncio.gather(*(self._retry_page(page, now) for page in due))
+        counts = {outcome: outcomes.count(outcome) for outcome in set(outcomes)}
+        if due:
+            log.info("pages of earlier items tried again: %s", ", ".join(f"{n} {o}" for o, n in sorted(counts.items())))
+        return counts
+
+    async def _retry_page(self, due: DuePage, now: datetime) -> str:
+        page, final_url, note, temporary = await self._page(due.url, want_date=due.undated)
+        page_words, feed_words = (len(page.text.split()) if page else 0), len(due.text.split())
+        if page is None or prefer_feed_text(page_words, feed_words):
+            why = note or (f"the feed's content is longer than the page's extracted text "
+                           f"({feed_words} vs {page_words} words)")
+            gave_up = page_retry_failed(self.store, due, why, now, temporary)
+            return "given up" if gave_up else "failing"
+        values = {"text": page.text, "extraction": "trafilatura", "extraction_note": None,
+                  "word_count": page_words, "content_hash": content_hash(page.text)}
+        values.update({k: v for k, v in (("language", page.language), ("author", page.author),
+                                         ("site_name", page.site_name)) if v})
+        published = clamp_published(_page_date(page), now) if due.undated else None
+        if published is not None:
+            values.update(published=published, undated=False)
+        page_retry_succeeded(self.store, due.item_id, values)
+        return "fetched"
+
+
+def prefer_feed_text(page_words: int, feed_words: int) -> bool:
+    """Whether the feed's own content (`feed_words` long) is the fuller telling: it may be the
+    whole article, and the page gave much less (a teaser, a paywall, the wrong block)."""
+    return feed_words >= FEED_TEXT_PREFERRED_WORDS and page_words < 0.6 * feed_words
+
+
 async def _ingest(settings: Settings, store: Store, feeds: list[FeedSource], force: bool, max_items: int,
                   on_progress: Callable[[SourceReport], None] | None) -> list[SourceReport]:
     unique = list({f.url: f for f in feeds}.values())
@@ -354,6 +409,10 @@ async def _ingest(settings: Settings, store: Store, feeds: list[FeedSource], for
         async with Fetcher(settings.fetch) as fetcher:
             run = _Run(settings, store, fetcher, pool, max_items, on_progress)
             done = await asyncio.gather(*(run.feed(f, states[f.url]) for f in due))
+            try:
+                await run.retry_pages(utcnow())
+            except Exception as exc:   # the feeds are done and stored; a retry pass never fails the run
+                log.warning("pages of earlier items could not be tried again: %s: %s", type(exc).__name__, exc)
     reports.update({f.url: r for f, r in zip(due, done)})
     return [reports[f.url] for f in unique]
 

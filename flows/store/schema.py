@@ -120,25 +120,45 @@ class StoryKey(Base):
 
 
 class StoryBand(Base):
-    """MinHash LSH band keys of assigned items by day: the persistent near-duplicate index."""
+    """MinHash LSH band keys of assigned items by day: the persistent near-duplicate index.
+
+    Keyed by period (a run of days, `flows.store.stories.PERIOD_DAYS`) first, so a batch of new
+    items writes into one small region of the table instead of rewriting pages all over it.
+    """
 
     __tablename__ = "story_bands"
     __table_args__ = {"sqlite_with_rowid": False}   # the key is the row: one B-tree, not two
 
+    period: Mapped[int] = mapped_column(Integer, primary_key=True)
     band: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     day: Mapped[int] = mapped_column(Integer, primary_key=True)
     item_id: Mapped[str] = mapped_column(String(32), primary_key=True)
 
 
 class StoryTerm(Base):
-    """Salient terms of assigned items by day: the persistent, time-windowed rewrite index."""
+    """Salient terms of assigned items by day: the persistent, time-windowed rewrite index (keyed by
+    period first, like `StoryBand`)."""
 
     __tablename__ = "story_terms"
     __table_args__ = {"sqlite_with_rowid": False}   # the key is the row: one B-tree, not two
 
+    period: Mapped[int] = mapped_column(Integer, primary_key=True)
     term: Mapped[str] = mapped_column(String(64), primary_key=True)
     day: Mapped[int] = mapped_column(Integer, primary_key=True)
     item_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
+class PageRetry(Base):
+    """A stored item whose article page could not be had for a temporary reason (the server was
+    down, slow, or asked us to wait): its page is tried again in later runs, with growing delays."""
+
+    __tablename__ = "page_retries"
+
+    item_id: Mapped[str] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)      # tries so far, the first included
+    next_attempt: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    last_error: Mapped[str] = mapped_column(Text)
 
 
 class Feed(Base):

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, inspect, select
 
 from flows.store.db import Store
 from flows.store.items import as_utc
 from flows.store.schema import Item, Story, StoryBand, StoryFingerprint, StoryKey, StoryTerm
 
 CHUNK = 500
+PERIOD_DAYS = 16    # postings are clustered by period: a batch's inserts land in one small region
 
 
 def _chunks(values: Sequence, size: int = CHUNK) -> Iterator[list]:
@@ -136,13 +137,14 @@ def _placeholder(store: Store) -> str:
 def _postings(store: Store, table: str, column: str, keys: Iterable, first_day: int, last_day: int) -> list[tuple]:
     """(key, day, item id) rows of an index table for these keys between two day numbers (inclusive)."""
     mark = _placeholder(store)
+    periods = list(range(first_day // PERIOD_DAYS, last_day // PERIOD_DAYS + 1))
     out: list[tuple] = []
     with store.session() as s:
         conn = s.connection()
         for chunk in _chunks(set(keys)):
-            sql = (f"SELECT {column}, day, item_id FROM {table} WHERE {column} IN ({', '.join([mark] * len(chunk))}) "
-                   f"AND day >= {mark} AND day <= {mark}")
-            out.extend(conn.exec_driver_sql(sql, (*chunk, first_day, last_day)).fetchall())
+            sql = (f"SELECT {column}, day, item_id FROM {table} WHERE period IN ({', '.join([mark] * len(periods))}) "
+                   f"AND {column} IN ({', '.join([mark] * len(chunk))}) AND day >= {mark} AND day <= {mark}")
+            out.extend(conn.exec_driver_sql(sql, (*periods, *chunk, first_day, last_day)).fetchall())
     return out
 
 
@@ -162,6 +164,44 @@ def _insert_rows(store: Store, conn, table: str, columns: tuple[str, ...], rows:
         mark = _placeholder(store)
         conn.exec_driver_sql(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))}) "
                              "ON CONFLICT DO NOTHING", rows)
+
+
+def postings_outdated(store: Store) -> bool:
+    """Whether the band and term tables predate their `period` column (stores made before it).
+
+    Postings were once keyed by band (or term) first, so each batch's inserts landed all over the
+    table and every commit rewrote most of its pages; keyed by period first they land together.
+    """
+    inspector = inspect(store.engine)
+    return any("period" not in {c["name"] for c in inspector.get_columns(table.__tablename__)}
+               for table in (StoryBand, StoryTerm))
+
+
+def rebuild_postings(store: Store, derive: Callable[[bytes], tuple[list[int], list[str]]]) -> int:
+    """Recreate the band and term tables in the current layout and refill them from the stored
+    fingerprints, `derive` giving an item's (bands, terms) from its fingerprint bytes.
+
+    One transaction, so a store is never left half-indexed; returns the number of items indexed.
+    """
+    done = 0
+    with store.session() as s:
+        conn = s.connection()
+        for table in (StoryBand.__table__, StoryTerm.__table__):
+            table.drop(conn, checkfirst=True)
+            table.create(conn)
+        ids = list(conn.execute(select(StoryFingerprint.item_id).where(StoryFingerprint.data != b"")).scalars())
+        for chunk in _chunks(ids):
+            rows = conn.execute(select(StoryFingerprint.item_id, StoryFingerprint.day, StoryFingerprint.data)
+                                .where(StoryFingerprint.item_id.in_(chunk)))
+            bands, terms = [], []
+            for item_id, day, data in rows:
+                item_bands, item_terms = derive(data)
+                bands += [(day // PERIOD_DAYS, b, day, item_id) for b in set(item_bands)]
+                terms += [(day // PERIOD_DAYS, t, day, item_id) for t in set(item_terms)]
+                done += 1
+            _insert_rows(store, conn, StoryBand.__tablename__, ("period", "band", "day", "item_id"), bands)
+            _insert_rows(store, conn, StoryTerm.__tablename__, ("period", "term", "day", "item_id"), terms)
+    return done
 
 
 def indexed_items(store: Store, item_ids: Iterable[str]) -> dict[str, IndexedItem]:
@@ -192,10 +232,10 @@ def save_assignments(store: Store, assignments: Sequence[NewAssignment]) -> None
                       for a in assignments])
         first_holder = {k: a.item_id for a in reversed(assignments) for k in a.keys}
         _insert_rows(store, conn, StoryKey.__tablename__, ("key", "item_id"), list(first_holder.items()))
-        _insert_rows(store, conn, StoryBand.__tablename__, ("band", "day", "item_id"),
-                     [(b, a.day, a.item_id) for a in assignments for b in set(a.bands)])
-        _insert_rows(store, conn, StoryTerm.__tablename__, ("term", "day", "item_id"),
-                     [(t, a.day, a.item_id) for a in assignments for t in set(a.terms)])
+        _insert_rows(store, conn, StoryBand.__tablename__, ("period", "band", "day", "item_id"),
+                     [(a.day // PERIOD_DAYS, b, a.day, a.item_id) for a in assignments for b in set(a.bands)])
+        _insert_rows(store, conn, StoryTerm.__tablename__, ("period", "term", "day", "item_id"),
+                     [(a.day // PERIOD_DAYS, t, a.day, a.item_id) for a in assignments for t in set(a.terms)])
         items = Item.__table__
         conn.execute(
             items.update().where(items.c.id == bindparam("item_key")).values(story_id=bindparam("story_key")),

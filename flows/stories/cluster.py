@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import weakref
 from collections import Counter, OrderedDict, defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -98,9 +99,29 @@ class _Prepared:
 
     def fingerprint(self) -> None:
         self.fp = fingerprint(self.item.title, self.item.text)
-        # Copies need a real body (rewrite.same_story), so stubs get no LSH bands.
-        if self.fp.body_words >= MIN_BODY_WORDS:
-            self.bands = band_keys(signature(self.fp.shingles))
+        self.bands = _bands(self.fp)
+
+
+def _bands(fp: Fingerprint) -> list[int]:
+    # Copies need a real body (rewrite.same_story), so stubs get no LSH bands.
+    return band_keys(signature(fp.shingles)) if fp.body_words >= MIN_BODY_WORDS else []
+
+
+def _postings(data: bytes) -> tuple[list[int], list[str]]:
+    """What a stored fingerprint is filed under in the index: its LSH bands and salient terms."""
+    fp = Fingerprint.from_bytes(data)
+    return _bands(fp), list(fp.salient)
+
+
+_CURRENT_LAYOUT: "weakref.WeakSet" = weakref.WeakSet()   # engines whose index tables were checked
+
+
+def _ensure_index_layout(store: Store) -> None:
+    """Bring a store made by an older version up to the current index layout (once per process)."""
+    if store.engine not in _CURRENT_LAYOUT:
+        if repo.postings_outdated(store):
+            repo.rebuild_postings(store, _postings)
+        _CURRENT_LAYOUT.add(store.engine)
 
 
 @dataclass
@@ -181,6 +202,7 @@ def assign(store: Store, item_ids: list[str]) -> dict[str, str]:
     Items assigned before keep their story (calling twice changes nothing); unknown ids are
     ignored.
     """
+    _ensure_index_layout(store)
     with _cyclic_gc_paused():
         return _assign(store, item_ids)
 

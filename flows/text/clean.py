@@ -102,9 +102,9 @@ def clean_paragraphs(paragraphs: list[str]) -> list[str]:
         p = _SPACES.sub(" ", _SHORTCODE.sub("", p)).strip()
         if is_junk(p):
             continue
-        p = repair_fragment(p)
-        if p and not is_junk(p):
-            kept.append(p)
+        repaired = repair_fragment(p)   # the same object when there was nothing to repair
+        if repaired is p or (repaired and not is_junk(repaired)):
+            kept.append(repaired)
     return drop_repeated_passages(kept)
 
 

@@ -71,13 +71,27 @@ def drop_repeated_passages(paragraphs: list[str]) -> list[str]:
                             by_term.setdefault(term, []).append(len(earlier))
                         earlier.append(vector)
                 vectorized = len(kept)
-                restated = sum(1 for v in vectors if _restates(v, earlier, by_term))
-                if restated * 2 >= len(vectors):
+                if _mostly_restated(vectors, earlier, by_term):
                     continue
         kept.append(paragraph)
         said.update(content)
         verbatim.add(tuple(content))
     return kept
+
+
+def _mostly_restated(vectors: list[dict[str, float]], earlier: list[dict[str, float]],
+                     by_term: dict[str, list[int]]) -> bool:
+    """Whether at least half of the sentences restate an earlier one (stops once it is decided)."""
+    needed = (len(vectors) + 1) // 2
+    restated = 0
+    for i, vector in enumerate(vectors):
+        if _restates(vector, earlier, by_term):
+            restated += 1
+            if restated >= needed:
+                return True
+        elif restated + len(vectors) - i - 1 < needed:   # even if every remaining one does
+            return False
+    return False
 
 
 def _restates(vector: dict[str, float], earlier: list[dict[str, float]], by_term: dict[str, list[int]]) -> bool:

@@ -6,6 +6,7 @@ import email
 import re
 from email import policy
 from email.message import EmailMessage
+from pathlib import Path
 
 from newsroom import UNTIL
 from smtp_server import SmtpServer, configure
@@ -144,6 +145,30 @@ def test_without_smtp_messages_wait_in_outbox_and_the_command_says_so(newsroom):
         assert later.outbox is None
     finally:
         server.stop()
+
+
+def test_the_cli_exits_1_when_a_message_could_not_be_sent_and_keeps_it(newsroom):
+    """`digest --send` against a dead SMTP server: the digest is written and its path printed, the
+    message waits in the outbox, and the exit status says something was not sent."""
+    import yaml
+    from click.testing import CliRunner
+
+    from flows.cli import main
+
+    dead = SmtpServer()                                     # its port, with nothing listening
+    cfg = newsroom.config_path
+    data = yaml.safe_load(cfg.read_text())
+    data["email"] = {"smtp_host": "127.0.0.1", "smtp_port": dead.port, "security": "none",
+                     "from_address": "digest@news.example.org", "recipients": [{"address": "ops@example.org"}],
+                     "retries": 1, "retry_backoff": 0.01, "timeout": 5}
+    cfg.write_text(yaml.safe_dump(data))
+    out = CliRunner().invoke(main, ["digest", "--config", str(cfg), "--send", "--until", UNTIL.isoformat()])
+    assert out.exit_code == 1, out.output
+    assert "✗ not sent" in out.output and "ops@example.org" in out.output and "ConnectionRefusedError" in out.output
+    html_path = next(line for line in out.output.splitlines() if line.endswith(".html"))
+    assert (cfg.parent / html_path).exists() or Path(html_path).exists()
+    kept = list((newsroom.digests_dir / "outbox").glob("*.eml"))
+    assert len(kept) == 1 and parse(kept[0].read_bytes())["To"] == "ops@example.org"
 
 
 def test_to_sends_one_test_message_with_all_issues(newsroom, smtp_server):

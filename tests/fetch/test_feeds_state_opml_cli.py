@@ -121,7 +121,8 @@ def _config(tmp_path, feeds: list[dict], **extra) -> str:
 
 
 def test_feeds_command_shows_health_as_table_and_json(web, tmp_path):
-    good = web.route("/good.xml", static(rss([{"title": "Fine", "guid": "g", "description": "Fine."}])))
+    down = web.route("/down", Response(503, b"down"))      # its page: to be tried again later
+    good = web.route("/good.xml", static(rss([{"title": "Fine", "guid": "g", "link": down, "description": "Fine."}])))
     bad = web.route("/bad.xml", Response(500, b"down"))
     config = _config(tmp_path, [{"url": good, "name": "Good feed"}, {"url": bad, "name": "Bad feed"},
                                 {"url": web.url("/later.xml"), "name": "Never"}])
@@ -141,6 +142,7 @@ def test_feeds_command_shows_health_as_table_and_json(web, tmp_path):
     lines = table.output.splitlines()
     assert lines[0].split()[:3] == ["feed", "health", "last"]
     assert any(line.startswith("Bad feed") and "failing" in line and "HTTP 500" in line for line in lines)
+    assert lines[-1].startswith("1 article page(s) could not be had and will be tried again")
     assert feed_health(store_for(settings))[0]["configured"] is True
 
 

@@ -117,6 +117,41 @@ def test_the_index_persists_and_later_arrivals_join_earlier_stories(tmp_path):
     store.close()
 
 
+def test_a_store_with_the_old_index_layout_is_rebuilt_and_keeps_matching(tmp_path):
+    """Stores made before postings were keyed by period: the first assignment re-derives the band
+    and term tables from the stored fingerprints, and old items still find their copies."""
+    from sqlalchemy import inspect, text
+
+    url = f"sqlite:///{tmp_path}/old.db"
+    first = article("feed-a:1", "Chip talks end without a deal", BODY, url="https://example.com/chips")
+    store = open_store(url)
+    story_id = store_and_assign(store, [first])[first.item_id]
+    with store.session() as s:
+        postings = {t.__tablename__: sorted(s.execute(select(t.band if t is StoryBand else t.term, t.day, t.item_id)))
+                    for t in (StoryBand, StoryTerm)}
+        # The layout before `period`: the key first, and the rows lost (a rebuild must refill them).
+        s.execute(text("DROP TABLE story_bands"))
+        s.execute(text("CREATE TABLE story_bands (band BIGINT, day INTEGER, item_id VARCHAR(32), "
+                       "PRIMARY KEY (band, day, item_id)) WITHOUT ROWID"))
+        s.execute(text("DROP TABLE story_terms"))
+        s.execute(text("CREATE TABLE story_terms (term VARCHAR(64), day INTEGER, item_id VARCHAR(32), "
+                       "PRIMARY KEY (term, day, item_id)) WITHOUT ROWID"))
+    store.close()
+
+    store = open_store(url)
+    later_copy = article("feed-b:2", "U.S. and China fail to agree on chip controls",
+                         BODY.replace("Tuesday", "Tuesday evening"),
+                         url="https://elsewhere.example/chips", published=T0 + timedelta(hours=20), source="Other")
+    assert store_and_assign(store, [later_copy])[later_copy.item_id] == story_id
+    assert {"period"} <= {c["name"] for c in inspect(store.engine).get_columns("story_bands")}
+    with store.session() as s:
+        for t in (StoryBand, StoryTerm):
+            key = t.band if t is StoryBand else t.term
+            rows = sorted(s.execute(select(key, t.day, t.item_id).where(t.item_id == first.item_id)))
+            assert rows == postings[t.__tablename__] and rows
+    store.close()
+
+
 def test_batch_size_does_not_change_the_grouping(tmp_path):
     seeds, _ = read_seeds(SEEDS)
     copies = [article(f"copy:{i}", a.title, a.text, url=f"https://copies.example/{i}", source="Copier")
