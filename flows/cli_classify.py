@@ -218,7 +218,7 @@ def _cross_validate(settings: Settings, quiet: bool, items: list[dict], folds: i
     if as_json:
         summary = _summary_json(pooled)
         summary.update(folds=folds, seconds=round(result.seconds, 1),
-                       fold_macro_f1=[round(f.macro_f1, 4) for f in per_fold],
+                       fold_macro_f1=[round(f.macro_f1, 4) if f.macro_issues else None for f in per_fold],
                        fold_micro_f1=[round(f.micro.f1, 4) for f in per_fold],
                        fold_relevance_f1=[round(f.relevance_f1, 4) for f in per_fold])
         click.echo(json.dumps(summary))

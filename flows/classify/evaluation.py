@@ -170,12 +170,17 @@ def format_cross_validation(pooled: Report, folds: list[Report], seconds: float)
     only for its spread.
     """
     def spread(values: list[float]) -> str:
+        if not values:
+            return "n/a"
         mean = sum(values) / len(values)
         return f"{mean:.3f} (min {min(values):.3f}, max {max(values):.3f})"
 
+    # a fold without any issue of MACRO_MIN_SUPPORT examples has no macro-F1 (not a zero)
+    macros = [f.macro_f1 for f in folds if f.macro_issues]
     lines = [format_report(pooled, worst=0), "",
              f"{len(folds)} folds in {seconds:.0f} s; mean over folds: "
-             f"macro-F1 {spread([f.macro_f1 for f in folds])}, micro-F1 {spread([f.micro.f1 for f in folds])}, "
+             f"macro-F1 {spread(macros)} ({len(macros)} folds with an issue of >= {MACRO_MIN_SUPPORT} examples), "
+             f"micro-F1 {spread([f.micro.f1 for f in folds])}, "
              f"relevance F1 {spread([f.relevance_f1 for f in folds])}",
              "Refitted per fold: text model, self-training labels, stackers, thresholds. Not refitted: the "
              "taxonomy's terms, weights and vetoes, chosen by a person who had seen the dev set's train "
