@@ -352,7 +352,6 @@ class _Run:
             summary_html=summary,
         )
 
-
     async def retry_pages(self, now: datetime) -> dict[str, int]:
         """Try again the pages of earlier runs' items that could not be had then (at most
         `PAGE_RETRIES_PER_RUN`); returns how many were fetched, will be tried again, were given up."""
