@@ -100,7 +100,9 @@ def chart_png(content: DigestContent) -> bytes:
 
 
 def render_html(content: DigestContent, png: bytes | None = None) -> str:
-    """The standalone archive page (chart inline)."""
+    """The standalone archive page (chart inline), with every story: e-mails link to it for the
+    stories beyond their sections' caps."""
+    content = content.in_full()
     png = chart_png(content) if png is None else png
     src = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
     return _env.get_template("digest.html.j2").render(
@@ -110,6 +112,9 @@ def render_html(content: DigestContent, png: bytes | None = None) -> str:
 
 def render_text(content: DigestContent, mode: str = "archive", archive_link: str | None = None,
                 unsubscribe_link: str | None = None) -> str:
+    """The text twin: of the archive page (every story) or, in "email" mode, of the e-mail."""
+    if mode == "archive":
+        content = content.in_full()
     return _text_env.get_template("digest.txt.j2").render(
         **_context(content, mode, chart_alt=content.trend.alt_text(), archive_link=archive_link,
                    unsubscribe_link=unsubscribe_link))

@@ -162,6 +162,10 @@ class DigestContent:
         """At most `per_issue` stories shown per section (the rest counted, in the archive)."""
         return arrange(replace(self.data, max_per_issue=per_issue), self.issues)
 
+    def in_full(self) -> "DigestContent":
+        """Every placed story shown: the archive copy, which the e-mail's "N more stories" links to."""
+        return self.capped(max(len(self.placed), 1))
+
 
 # ------------------------------------------------------------------ window
 

@@ -88,6 +88,10 @@ def test_a_huge_day_still_fits_under_100_kb_with_the_rest_in_the_archive(setting
     assert re.search(r'\d+ more stories on Taiwan in <a href="https://news.example.org/digests/'
                      r'daily-2026-05-12.html#taiwan"[^>]*>the full digest</a>', mail.html)
     assert "100 stories" in mail.html                                  # counts stay whole
+    page, text = render_html(d), render_text(d)                        # the archive copy has them all
+    assert all(f"Story number {n} about Taiwan" in page and f"Story number {n} about Taiwan" in text
+               for n in range(400))
+    assert "more stories on" not in page
 
 
 def test_text_twin_has_the_same_content(newsroom):
