@@ -184,3 +184,28 @@ def test_two_shards_of_one_ingest_write_overlapping_feeds_at_once(pg_project, tm
     assert sum(r["items_new"] for r in reports) == feed_server.distinct_items == count_items(store)
     assert sum(r["items_new"] + r["items_seen"] for r in reports) == 12
     assert all(r["classified"] == 0 for r in results.values())         # the parent classifies, once
+
+
+def test_page_retries_on_postgres(pg_url):
+    """The retry list's writes (insert once, back off, succeed) in PostgreSQL's dialect."""
+    from flows.store import open_store
+    from flows.store.items import upsert_items, utcnow
+    from flows.store.page_retries import (due_page_retries, page_retry_failed, page_retry_succeeded,
+                                          pending_page_retries, schedule_page_retries)
+
+    store = open_store(pg_url)
+    item = article(1)
+    upsert_items(store, [item])
+    now = utcnow()
+    for why in ("page not fetched: HTTP 503", "page not fetched: HTTP 503 again"):   # recorded once
+        schedule_page_retries(store, [(item.item_id, item.url, why)], now)
+    assert due_page_retries(store, now, 10) == []
+    [due] = due_page_retries(store, now + timedelta(hours=2), 10)
+    assert (due.attempts, due.url) == (1, item.url)
+    assert page_retry_failed(store, due, "timeout", now, temporary=True) is False
+    [due] = due_page_retries(store, now + timedelta(hours=7), 10)
+    assert due.attempts == 2
+    page_retry_succeeded(store, item.item_id, {"text": "The whole article.", "extraction": "trafilatura",
+                                               "extraction_note": None})
+    assert pending_page_retries(store) == 0
+    store.close()
