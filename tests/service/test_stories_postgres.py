@@ -32,3 +32,41 @@ def test_seed_stories_on_postgres(postgres: Cluster):
         assert {s.source for s in story_sources(store, story.id)} == {"seeds", "Copier"}
     finally:
         store.close()
+
+
+def test_an_old_index_layout_is_rebuilt_on_postgres(postgres: Cluster):
+    """A store whose band and term tables predate their period column: the first assignment
+    rebuilds them from the fingerprints, in PostgreSQL's dialect, and copies still find their story."""
+    from sqlalchemy import func, inspect, select, text
+
+    from flows.store.schema import StoryBand, StoryTerm
+
+    url = postgres.create_database("stories_old_layout")
+    store = open_store(url)
+    try:
+        seeds, _ = read_seeds(ROOT / "seeds")
+        upsert_items(store, seeds)
+        first = assign_stories(store, [a.item_id for a in seeds])
+        with store.session() as s:
+            counts = [s.scalar(select(func.count()).select_from(t)) for t in (StoryBand, StoryTerm)]
+            s.execute(text("DROP TABLE story_bands"))
+            s.execute(text("CREATE TABLE story_bands (band BIGINT, day INTEGER, item_id VARCHAR(32), "
+                           "PRIMARY KEY (band, day, item_id))"))
+            s.execute(text("DROP TABLE story_terms"))
+            s.execute(text("CREATE TABLE story_terms (term VARCHAR(64), day INTEGER, item_id VARCHAR(32), "
+                           "PRIMARY KEY (term, day, item_id))"))
+    finally:
+        store.close()
+    store = open_store(url)
+    try:
+        copy = Article(key="copy:002", source="Copier", source_kind="feed", url="https://copies.example/002",
+                       title=seeds[2].title, text=seeds[2].text)
+        upsert_items(store, [copy])
+        assert assign_stories(store, [copy.item_id])[copy.item_id] == first[seeds[2].item_id]
+        assert "period" in {c["name"] for c in inspect(store.engine).get_columns("story_bands")}
+        with store.session() as s:
+            rebuilt = [s.scalar(select(func.count()).select_from(t).where(t.item_id != copy.item_id))
+                       for t in (StoryBand, StoryTerm)]
+        assert rebuilt == counts and all(counts)
+    finally:
+        store.close()
