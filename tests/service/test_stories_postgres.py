@@ -37,9 +37,10 @@ def test_seed_stories_on_postgres(postgres: Cluster):
 def test_an_old_index_layout_is_rebuilt_on_postgres(postgres: Cluster):
     """A store whose band and term tables predate their period column: the first assignment
     rebuilds them from the fingerprints, in PostgreSQL's dialect, and copies still find their story."""
-    from sqlalchemy import func, inspect, select, text
+    from sqlalchemy import func, inspect, select
 
     from flows.store.schema import StoryBand, StoryTerm
+    from tests.stories.old_layout import downgrade_story_index
 
     url = postgres.create_database("stories_old_layout")
     store = open_store(url)
@@ -49,12 +50,7 @@ def test_an_old_index_layout_is_rebuilt_on_postgres(postgres: Cluster):
         first = assign_stories(store, [a.item_id for a in seeds])
         with store.session() as s:
             counts = [s.scalar(select(func.count()).select_from(t)) for t in (StoryBand, StoryTerm)]
-            s.execute(text("DROP TABLE story_bands"))
-            s.execute(text("CREATE TABLE story_bands (band BIGINT, day INTEGER, item_id VARCHAR(32), "
-                           "PRIMARY KEY (band, day, item_id))"))
-            s.execute(text("DROP TABLE story_terms"))
-            s.execute(text("CREATE TABLE story_terms (term VARCHAR(64), day INTEGER, item_id VARCHAR(32), "
-                           "PRIMARY KEY (term, day, item_id))"))
+            downgrade_story_index(s, store.dialect)
     finally:
         store.close()
     store = open_store(url)

@@ -120,7 +120,8 @@ def test_the_index_persists_and_later_arrivals_join_earlier_stories(tmp_path):
 def test_a_store_with_the_old_index_layout_is_rebuilt_and_keeps_matching(tmp_path):
     """Stores made before postings were keyed by period: the first assignment re-derives the band
     and term tables from the stored fingerprints, and old items still find their copies."""
-    from sqlalchemy import inspect, text
+    from old_layout import downgrade_story_index
+    from sqlalchemy import inspect
 
     url = f"sqlite:///{tmp_path}/old.db"
     first = article("feed-a:1", "Chip talks end without a deal", BODY, url="https://example.com/chips")
@@ -129,13 +130,7 @@ def test_a_store_with_the_old_index_layout_is_rebuilt_and_keeps_matching(tmp_pat
     with store.session() as s:
         postings = {t.__tablename__: sorted(s.execute(select(t.band if t is StoryBand else t.term, t.day, t.item_id)))
                     for t in (StoryBand, StoryTerm)}
-        # The layout before `period`: the key first, and the rows lost (a rebuild must refill them).
-        s.execute(text("DROP TABLE story_bands"))
-        s.execute(text("CREATE TABLE story_bands (band BIGINT, day INTEGER, item_id VARCHAR(32), "
-                       "PRIMARY KEY (band, day, item_id)) WITHOUT ROWID"))
-        s.execute(text("DROP TABLE story_terms"))
-        s.execute(text("CREATE TABLE story_terms (term VARCHAR(64), day INTEGER, item_id VARCHAR(32), "
-                       "PRIMARY KEY (term, day, item_id)) WITHOUT ROWID"))
+        downgrade_story_index(s, store.dialect)
     store.close()
 
     store = open_store(url)
