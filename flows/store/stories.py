@@ -166,6 +166,18 @@ def _insert_rows(store: Store, conn, table: str, columns: tuple[str, ...], rows:
                              "ON CONFLICT DO NOTHING", rows)
 
 
+def _insert_postings(store: Store, conn, postings: Iterable[tuple[str, int, Iterable[int], Iterable[str]]]) -> None:
+    """File items in the band and term tables: (item id, day, bands, salient terms) each, keyed by
+    period first (see `PERIOD_DAYS`)."""
+    bands, terms = [], []
+    for item_id, day, item_bands, item_terms in postings:
+        period = day // PERIOD_DAYS
+        bands += [(period, b, day, item_id) for b in set(item_bands)]
+        terms += [(period, t, day, item_id) for t in set(item_terms)]
+    _insert_rows(store, conn, StoryBand.__tablename__, ("period", "band", "day", "item_id"), bands)
+    _insert_rows(store, conn, StoryTerm.__tablename__, ("period", "term", "day", "item_id"), terms)
+
+
 def postings_outdated(store: Store) -> bool:
     """Whether the band and term tables predate their `period` column (stores made before it).
 
@@ -192,15 +204,9 @@ def rebuild_postings(store: Store, derive: Callable[[bytes], tuple[list[int], li
         ids = list(conn.execute(select(StoryFingerprint.item_id).where(StoryFingerprint.data != b"")).scalars())
         for chunk in _chunks(ids):
             rows = conn.execute(select(StoryFingerprint.item_id, StoryFingerprint.day, StoryFingerprint.data)
-                                .where(StoryFingerprint.item_id.in_(chunk)))
-            bands, terms = [], []
-            for item_id, day, data in rows:
-                item_bands, item_terms = derive(data)
-                bands += [(day // PERIOD_DAYS, b, day, item_id) for b in set(item_bands)]
-                terms += [(day // PERIOD_DAYS, t, day, item_id) for t in set(item_terms)]
-                done += 1
-            _insert_rows(store, conn, StoryBand.__tablename__, ("period", "band", "day", "item_id"), bands)
-            _insert_rows(store, conn, StoryTerm.__tablename__, ("period", "term", "day", "item_id"), terms)
+                                .where(StoryFingerprint.item_id.in_(chunk))).all()
+            _insert_postings(store, conn, ((item_id, day, *derive(data)) for item_id, day, data in rows))
+            done += len(rows)
     return done
 
 
@@ -232,10 +238,7 @@ def save_assignments(store: Store, assignments: Sequence[NewAssignment]) -> None
                       for a in assignments])
         first_holder = {k: a.item_id for a in reversed(assignments) for k in a.keys}
         _insert_rows(store, conn, StoryKey.__tablename__, ("key", "item_id"), list(first_holder.items()))
-        _insert_rows(store, conn, StoryBand.__tablename__, ("period", "band", "day", "item_id"),
-                     [(a.day // PERIOD_DAYS, b, a.day, a.item_id) for a in assignments for b in set(a.bands)])
-        _insert_rows(store, conn, StoryTerm.__tablename__, ("period", "term", "day", "item_id"),
-                     [(a.day // PERIOD_DAYS, t, a.day, a.item_id) for a in assignments for t in set(a.terms)])
+        _insert_postings(store, conn, ((a.item_id, a.day, a.bands, a.terms) for a in assignments))
         items = Item.__table__
         conn.execute(
             items.update().where(items.c.id == bindparam("item_key")).values(story_id=bindparam("story_key")),
