@@ -372,14 +372,13 @@ class _Run:
                            f"({feed_words} vs {page_words} words)")
             gave_up = page_retry_failed(self.store, due, why, now, temporary)
             return "given up" if gave_up else "failing"
-        values = {"text": page.text, "extraction": "trafilatura", "extraction_note": None,
-                  "word_count": page_words, "content_hash": content_hash(page.text)}
+        values = {"extraction": "trafilatura", "extraction_note": None}
         values.update({k: v for k, v in (("language", page.language), ("author", page.author),
                                          ("site_name", page.site_name)) if v})
         published = clamp_published(_page_date(page), now) if due.undated else None
         if published is not None:
             values.update(published=published, undated=False)
-        page_retry_succeeded(self.store, due.item_id, values)
+        page_retry_succeeded(self.store, due.item_id, page.text, values)
         return "fetched"
 
 

@@ -8,7 +8,7 @@ from typing import Iterable, Iterator, Sequence
 
 from sqlalchemy import delete, func, select
 
-from flows.models import Article, Classification
+from flows.models import Article, Classification, content_hash
 from flows.store.db import Store, with_retries
 from flows.store.schema import Correction, Item, ItemIssue
 
@@ -30,6 +30,11 @@ class UpsertResult:
     seen_ids: list[str]
 
 
+def text_columns(text: str) -> dict:
+    """The columns that follow from an item's text: the text, its word count and content hash."""
+    return {"text": text, "word_count": len(text.split()), "content_hash": content_hash(text)}
+
+
 def article_row(article: Article, first_seen: datetime) -> dict:
     published = as_utc(article.published)
     return {
@@ -41,18 +46,16 @@ def article_row(article: Article, first_seen: datetime) -> dict:
         "url": article.url,
         "guid": article.guid,
         "title": article.title,
-        "text": article.text,
         "summary_html": article.summary_html,
         "published": published or first_seen,
         "undated": published is None,
         "first_seen": first_seen,
-        "content_hash": article.content_hash,
         "language": article.language,
         "author": article.author,
         "site_name": article.site_name,
         "extraction": article.extraction,
         "extraction_note": article.extraction_note,
-        "word_count": len(article.text.split()),
+        **text_columns(article.text),
     }
 
 

@@ -15,6 +15,7 @@ from typing import Any, Sequence
 from sqlalchemy import delete, func, select, update
 
 from flows.store.db import Store
+from flows.store.items import text_columns
 from flows.store.schema import Item, PageRetry
 
 RETRY_DELAYS = (timedelta(hours=1), timedelta(hours=6), timedelta(hours=24))   # after try 1, 2, 3
@@ -64,11 +65,12 @@ def page_retry_failed(store: Store, page: DuePage, why: str, now: datetime, temp
         return True
 
 
-def page_retry_succeeded(store: Store, item_id: str, values: dict[str, Any]) -> None:
-    """Store the page's text and metadata (`values`: item columns) and send the item back to the
-    classifier; the page leaves the retry list."""
+def page_retry_succeeded(store: Store, item_id: str, text: str, values: dict[str, Any]) -> None:
+    """Store the page's text (with the columns that follow from it) and metadata (`values`: item
+    columns) and send the item back to the classifier; the page leaves the retry list."""
     with store.session() as s:
-        s.execute(update(Item).where(Item.id == item_id).values(**values, classifier_version=None))
+        s.execute(update(Item).where(Item.id == item_id).values(**text_columns(text), **values,
+                                                               classifier_version=None))
         s.execute(delete(PageRetry).where(PageRetry.item_id == item_id))
 
 

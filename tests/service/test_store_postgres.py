@@ -205,7 +205,12 @@ def test_page_retries_on_postgres(pg_url):
     assert page_retry_failed(store, due, "timeout", now, temporary=True) is False
     [due] = due_page_retries(store, now + timedelta(hours=7), 10)
     assert due.attempts == 2
-    page_retry_succeeded(store, item.item_id, {"text": "The whole article.", "extraction": "trafilatura",
-                                               "extraction_note": None})
+    page_retry_succeeded(store, item.item_id, "The whole article.", {"extraction": "trafilatura",
+                                                                     "extraction_note": None})
     assert pending_page_retries(store) == 0
+    with store.session() as s:
+        from flows.store.schema import Item
+
+        stored = s.get(Item, item.item_id)
+        assert (stored.text, stored.word_count, stored.extraction) == ("The whole article.", 3, "trafilatura")
     store.close()
