@@ -45,7 +45,6 @@ class TokenIds:
 
 
 TITLE_MARK = "^"                # prefix of a word's title feature ("^tariffs")
-TITLE_FEATURES = True
 
 
 def features(text: str, title_end: int = 0) -> list[str]:
@@ -54,7 +53,7 @@ def features(text: str, title_end: int = 0) -> list[str]:
     names what an item is about while the body also names its setting."""
     toks = tokens(text)
     out = toks + [f"{a} {b}" for a, b in zip(toks, toks[1:])]
-    if title_end and TITLE_FEATURES:
+    if title_end:
         out += [TITLE_MARK + m.group() for m in _TOKEN.finditer(_normalised(text[:title_end]))]
     return out
 
@@ -113,7 +112,6 @@ class LinearModel:
         if len(norm) != len(text):
             return None
         vocab = self.vocab
-        title_end = title_end if TITLE_FEATURES else 0
         starts, words, pairs, titled = [], [], [], []
         prev = None
         for m in _TOKEN.finditer(norm):
