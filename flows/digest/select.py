@@ -164,7 +164,9 @@ class DigestContent:
 
     def in_full(self) -> "DigestContent":
         """Every placed story shown: the archive copy, which the e-mail's "N more stories" links to."""
-        return self.capped(max(len(self.placed), 1))
+        if not any(section.more for section in self.sections):
+            return self
+        return self.capped(len(self.placed))
 
 
 # ------------------------------------------------------------------ window
