@@ -156,14 +156,15 @@ def train(settings: Settings, quiet: bool, corpus: tuple[Path, ...], labelled: P
 
 
 def evaluate(settings: Settings, quiet: bool, file: Path, split: str, model: Path | None, worst: int,
-             as_json: bool, cv: int | None = None, corpus: tuple[Path, ...] = ()) -> None:
+             as_json: bool, cv: int | None = None, corpus: tuple[Path, ...] = (), draw: int = 0) -> None:
     """Measure the classifier on labelled items (JSON lines with `relevant` and `issues`).
 
     Prints per-issue precision, recall, F1 and support, macro-F1 over issues with at least 3
     examples, micro-F1, relevance F1 and the worst errors. --split heldout scores only the part of
     a dev set that tuning never looks at. --cv K instead refits the classifier K times, each time
     without one fold of the items (and their near-copies), on the --corpus files and the other
-    folds, and scores every item with the model that did not see it (minutes, not seconds).
+    folds, and scores every item with the model that did not see it (minutes, not seconds);
+    --draw N assigns the items to folds another way (check a change on two draws).
     """
     from flows.classify import classifier_for, load_classifier
     from flows.classify.evaluation import dev_split, evaluate as run_evaluation, format_report, read_labelled
@@ -178,7 +179,7 @@ def evaluate(settings: Settings, quiet: bool, file: Path, split: str, model: Pat
     if cv is not None:
         if model is not None:
             raise click.UsageError("--cv trains its own models; do not combine it with --model")
-        _cross_validate(settings, quiet, items, cv, corpus, as_json)
+        _cross_validate(settings, quiet, items, cv, corpus, as_json, draw)
         return
     classifier = load_classifier(settings.issues_file, model) if model else classifier_for(settings)
     report = run_evaluation(items, classifier.classify, classifier.taxonomy.ids)
@@ -199,7 +200,7 @@ def _summary_json(report) -> dict:
 
 
 def _cross_validate(settings: Settings, quiet: bool, items: list[dict], folds: int, corpus: tuple[Path, ...],
-                    as_json: bool) -> None:
+                    as_json: bool, draw: int = 0) -> None:
     from flows.classify import training
     from flows.classify.evaluation import evaluate_pairs, fold_reports, format_cross_validation
     from flows.config import load_taxonomy
@@ -212,18 +213,18 @@ def _cross_validate(settings: Settings, quiet: bool, items: list[dict], folds: i
             unlabelled += training.read_jsonl(path)
         except ValueError as e:
             raise click.ClickException(str(e)) from None
-    result = training.cross_validate(taxonomy, unlabelled, items, folds, log=log)
+    result = training.cross_validate(taxonomy, unlabelled, items, folds, log=log, draw=draw)
     pooled = evaluate_pairs(result.pooled, taxonomy.ids)
     per_fold = fold_reports(result.pooled, result.fold_of, taxonomy.ids)
     if as_json:
         summary = _summary_json(pooled)
-        summary.update(folds=folds, seconds=round(result.seconds, 1),
+        summary.update(folds=folds, draw=draw, seconds=round(result.seconds, 1),
                        fold_macro_f1=[round(f.macro_f1, 4) if f.macro_issues else None for f in per_fold],
                        fold_micro_f1=[round(f.micro.f1, 4) for f in per_fold],
                        fold_relevance_f1=[round(f.relevance_f1, 4) for f in per_fold])
         click.echo(json.dumps(summary))
         return
-    click.echo(f"{folds}-fold cross-validation on {len(items)} items, {len(unlabelled)} unlabelled")
+    click.echo(f"{folds}-fold cross-validation on {len(items)} items (fold draw {draw}), {len(unlabelled)} unlabelled")
     click.echo(format_cross_validation(pooled, per_fold, result.seconds))
 
 
@@ -268,4 +269,7 @@ def register(main: click.Group) -> None:
                                     click.option("--corpus", multiple=True,
                                                  type=click.Path(exists=True, dir_okay=False, path_type=Path),
                                                  help="With --cv: unlabelled JSON-lines items to train on.")(
-                                        evaluate)))))))))
+                                        click.option("--draw", type=click.IntRange(0, 99), default=0,
+                                                     show_default=True,
+                                                     help="With --cv: which assignment of items to folds.")(
+                                            evaluate))))))))))

@@ -14,8 +14,12 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from flows.classify.embedding import Embedder, TokenVectors
 
 MODEL_FORMAT = 1
 RELEVANT = "relevant"
@@ -42,6 +46,7 @@ class TokenIds:
     words: np.ndarray           # (T,) id of the token
     pairs: np.ndarray           # (T,) id of (token before, token); -1 for the first
     titled: np.ndarray          # (T,) id of the token as a title word; -1 outside the title
+    vectors: "TokenVectors | None" = None   # the same text's token embeddings, when the model has them
 
 
 TITLE_MARK = "^"                # prefix of a word's title feature ("^tariffs")
@@ -87,6 +92,14 @@ class LinearModel:
     coef: np.ndarray                # (V, L) float32
     intercept: np.ndarray           # (L,) float32
     meta: dict = field(default_factory=dict)
+    # The semantic part: weights over the text's sentence embedding (D, L), scaled like the
+    # TF-IDF block at training time; None for a model without one.
+    dense: np.ndarray | None = None
+    embedder: "Embedder | None" = None
+    dense_scale: float = 1.0
+
+    def _dense_logits(self, vector: np.ndarray) -> np.ndarray:
+        return (self.dense_scale * vector) @ self.dense
 
     def vector(self, text: str, title_end: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """Sparse TF-IDF vector (sublinear tf, L2-normalised): feature ids and values."""
@@ -122,11 +135,15 @@ class LinearModel:
             titled.append(vocab.get(TITLE_MARK + tok, -1) if m.start() < title_end else -1)
             prev = tok
         return TokenIds(np.array(starts, dtype=np.int64), np.array(words, dtype=np.int64),
-                        np.array(pairs, dtype=np.int64), np.array(titled, dtype=np.int64))
+                        np.array(pairs, dtype=np.int64), np.array(titled, dtype=np.int64),
+                        self.embedder.tokens(text) if self.dense is not None else None)
 
     def span_logits(self, ids: TokenIds, spans: list[tuple[int, int]]) -> np.ndarray:
         """Logits of the text made of these character spans of a tokenised text (pairs that
         cross from one span to the next are left out)."""
+        base = self.intercept.copy()
+        if self.dense is not None and ids.vectors is not None:
+            base += self._dense_logits(self.embedder.span_vector(ids.vectors, spans))
         chunks = []
         for start, end in spans:
             a = int(np.searchsorted(ids.starts, start, "left"))
@@ -136,23 +153,26 @@ class LinearModel:
                 chunks.append(ids.pairs[a + 1:b])
                 chunks.append(ids.titled[a:b])
         if not chunks:
-            return self.intercept.copy()
+            return base
         feats = np.concatenate(chunks)
         feats = feats[feats >= 0]
         if not len(feats):
-            return self.intercept.copy()
+            return base
         uniq, counts = np.unique(feats, return_counts=True)
         vals = (1.0 + np.log(counts.astype(np.float32))) * self.idf[uniq]
         norm = float(np.sqrt(np.dot(vals, vals)))
         if norm:
             vals /= norm
-        return vals @ self.coef[uniq] + self.intercept
+        return vals @ self.coef[uniq] + base
 
     def logits(self, text: str) -> np.ndarray:
+        base = self.intercept.copy()
+        if self.dense is not None:
+            base += self._dense_logits(self.embedder.embed(text))
         ids, vals = self.vector(text)
         if not len(ids):
-            return self.intercept.copy()
-        return vals @ self.coef[ids] + self.intercept
+            return base
+        return vals @ self.coef[ids] + base
 
     def label_index(self, label: str) -> int | None:
         try:
@@ -179,9 +199,13 @@ class LinearModel:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         words = sorted(self.vocab, key=self.vocab.get)
-        np.savez_compressed(folder / "weights.npz", idf=self.idf.astype(np.float16),
-                            coef=self.coef.astype(np.float16), intercept=self.intercept.astype(np.float32))
+        arrays = {"idf": self.idf.astype(np.float16), "coef": self.coef.astype(np.float16),
+                  "intercept": self.intercept.astype(np.float32)}
         meta = {"format": MODEL_FORMAT, "labels": self.labels, "vocab": words, **self.meta, **(extra or {})}
+        if self.dense is not None:
+            arrays["dense"] = self.dense.astype(np.float32)
+            meta["embedding"] = {"name": self.embedder.name, "scale": self.dense_scale}
+        np.savez_compressed(folder / "weights.npz", **arrays)
         (folder / "model.json").write_text(json.dumps(meta, ensure_ascii=False, separators=(",", ":")),
                                            encoding="utf-8")
 
@@ -199,6 +223,7 @@ def load_model(folder: str | Path) -> tuple[LinearModel, dict]:
         idf = arrays["idf"].astype(np.float32)
         coef = arrays["coef"].astype(np.float32)
         intercept = arrays["intercept"].astype(np.float32)
+        dense = arrays["dense"].astype(np.float32) if "dense" in arrays.files else None
     except (OSError, ValueError, KeyError) as e:
         raise ModelError(f"{folder}: not a classifier model: {e}") from None
     if meta.get("format") != MODEL_FORMAT:
@@ -207,4 +232,19 @@ def load_model(folder: str | Path) -> tuple[LinearModel, dict]:
     labels = meta.pop("labels")
     if coef.shape != (len(vocab), len(labels)) or idf.shape != (len(vocab),):
         raise ModelError(f"{folder}: weights do not match the vocabulary")
-    return LinearModel(labels, vocab, idf, coef, intercept, meta), meta
+    embedding = meta.pop("embedding", None)
+    if (dense is None) != (embedding is None):
+        raise ModelError(f"{folder}: embedding weights and their description do not go together")
+    embedder, scale = None, 1.0
+    if dense is not None:
+        from flows.classify.embedding import EmbeddingError, load_embedder
+
+        try:
+            embedder = load_embedder()
+        except EmbeddingError as e:
+            raise ModelError(f"{folder}: {e}") from None
+        if embedding.get("name") != embedder.name or dense.shape != (embedder.dim, len(labels)):
+            raise ModelError(f"{folder}: trained with embeddings {embedding.get('name')!r}, "
+                             f"this installation has {embedder.name!r}")
+        scale = float(embedding.get("scale", 1.0))
+    return LinearModel(labels, vocab, idf, coef, intercept, meta, dense, embedder, scale), meta

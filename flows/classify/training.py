@@ -45,6 +45,8 @@ MAX_VOCAB = 60000
 # and a smoother model generalises better.
 C_TEXT = 0.5
 C_STACKER = 1.0
+import os
+EMBEDDING_SCALE = float(os.environ.get("USCD_EMBED_SCALE", "0"))
 THRESHOLD_PULL = 0.5     # how far a suggested threshold moves from 0.5 towards the out-of-fold best
 FOLDS = 5
 MIN_POSITIVES = 15
@@ -167,8 +169,22 @@ def build_vocabulary(texts: list[tuple[str, int]]) -> tuple[dict[str, int], np.n
     return {f: i for i, f in enumerate(kept)}, idf
 
 
-def _matrix(model: LinearModel, examples: list[Example]):
-    from scipy.sparse import csr_matrix
+_EMBEDDINGS: dict[str, np.ndarray] = {}     # joined text -> embedding (training refits many times)
+
+
+def _embeddings(embedder, examples: list[Example]) -> np.ndarray:
+    missing = [ex.joined for ex in examples if ex.joined not in _EMBEDDINGS]
+    if missing:
+        for text, vec in zip(missing, embedder.embed_many(missing)):
+            _EMBEDDINGS[text] = vec
+        if len(_EMBEDDINGS) > 200_000:
+            _EMBEDDINGS.clear()
+    return np.stack([_EMBEDDINGS.get(ex.joined) if ex.joined in _EMBEDDINGS else embedder.embed(ex.joined)
+                     for ex in examples]) if examples else np.zeros((0, embedder.dim), np.float32)
+
+
+def _matrix(model: LinearModel, examples: list[Example], embedder=None, scale: float = 1.0):
+    from scipy.sparse import csr_matrix, hstack
 
     indptr, indices, data = [0], [], []
     for ex in examples:
@@ -176,8 +192,11 @@ def _matrix(model: LinearModel, examples: list[Example]):
         indices.extend(ids.tolist())
         data.extend(vals.tolist())
         indptr.append(len(indices))
-    return csr_matrix((np.array(data, dtype=np.float32), np.array(indices, dtype=np.int64), indptr),
-                      shape=(len(examples), len(model.vocab)))
+    sparse = csr_matrix((np.array(data, dtype=np.float32), np.array(indices, dtype=np.int64), indptr),
+                        shape=(len(examples), len(model.vocab)))
+    if embedder is None:
+        return sparse
+    return hstack([sparse, csr_matrix(scale * _embeddings(embedder, examples))], format="csr")
 
 
 def fit_text_model(examples: list[Example], labels: list[str], vocab: dict[str, int], idf: np.ndarray,
@@ -192,7 +211,11 @@ def fit_text_model(examples: list[Example], labels: list[str], vocab: dict[str, 
 
     c = C_TEXT if c is None else c
     probe = LinearModel([], vocab, idf, np.zeros((len(vocab), 0), np.float32), np.zeros(0, np.float32))
-    X = _matrix(probe, examples)
+    embedder = None
+    if EMBEDDING_SCALE:
+        from flows.classify.embedding import load_embedder
+        embedder = load_embedder()
+    X = _matrix(probe, examples, embedder, EMBEDDING_SCALE)
 
     def fit_one(label: str):
         rows = [n for n, ex in enumerate(examples) if label in ex.labels]
@@ -212,9 +235,13 @@ def fit_text_model(examples: list[Example], labels: list[str], vocab: dict[str, 
 
     # One label after another: liblinear holds the GIL, so threads only added contention.
     fitted = [r for r in map(fit_one, labels) if r is not None]
-    coef = np.stack([f[1] for f in fitted], axis=1) if fitted else np.zeros((len(vocab), 0), np.float32)
-    return LinearModel([f[0] for f in fitted], vocab, idf, coef,
-                       np.array([f[2] for f in fitted], dtype=np.float32))
+    width = len(vocab) + (embedder.dim if embedder is not None else 0)
+    coef = np.stack([f[1] for f in fitted], axis=1) if fitted else np.zeros((width, 0), np.float32)
+    dense = coef[len(vocab):] if embedder is not None else None
+    return LinearModel([f[0] for f in fitted], vocab, idf, np.ascontiguousarray(coef[:len(vocab)]),
+                       np.array([f[2] for f in fitted], dtype=np.float32),
+                       dense=None if dense is None else np.ascontiguousarray(dense), embedder=embedder,
+                       dense_scale=EMBEDDING_SCALE)
 
 
 def _fold(item: dict, folds: int) -> int:
@@ -412,16 +439,19 @@ def near_copy_groups(items: list[dict]) -> list[int]:
     return [root(n) for n in range(len(items))]
 
 
-def cv_folds(items: list[dict], folds: int) -> list[int]:
+def cv_folds(items: list[dict], folds: int, draw: int = 0) -> list[int]:
     """Outer fold of each labelled item: by hash of its near-copy group's smallest id, salted apart
-    from the inner folds `_fold` uses for the stackers (so those stay five-way inside each fold)."""
+    from the inner folds `_fold` uses for the stackers (so those stay five-way inside each fold).
+    Another `draw` salts the hash differently: a second assignment of items to folds, so a change
+    can be checked on two draws (a difference that holds on one only is noise)."""
     groups = near_copy_groups(items)
     name = [str(i.get("id", i.get("title"))) for i in items]
     first: dict[int, str] = {}
     for g, n in zip(groups, name):      # the group's smallest id: independent of the items' order
         first[g] = min(first.get(g, n), n)
     key = [first[g] for g in groups]
-    return [int(hashlib.sha256(f"cv:{k}".encode()).hexdigest(), 16) % folds for k in key]
+    salt = "cv" if draw == 0 else f"cv{draw}"
+    return [int(hashlib.sha256(f"{salt}:{k}".encode()).hexdigest(), 16) % folds for k in key]
 
 
 @dataclass
@@ -440,7 +470,8 @@ def with_thresholds(taxonomy: Taxonomy, thresholds: dict[str, float]) -> Taxonom
 
 
 def cross_validate(taxonomy: Taxonomy, unlabelled: list[dict], labelled: list[dict], folds: int = 5,
-                   corrections: list[dict] | None = None, self_training: int = 1, log=print) -> CrossValidation:
+                   corrections: list[dict] | None = None, self_training: int = 1, log=print,
+                   draw: int = 0) -> CrossValidation:
     """K-fold estimate of how the whole training recipe does on items it never saw.
 
     For each fold, everything fitted on labelled data is refitted without the fold: the text model
@@ -454,7 +485,7 @@ def cross_validate(taxonomy: Taxonomy, unlabelled: list[dict], labelled: list[di
     import time
 
     start = time.perf_counter()
-    fold_of = cv_folds(labelled, folds)
+    fold_of = cv_folds(labelled, folds, draw)
     pooled: list[tuple[dict, Classification]] = []
     for k in range(folds):
         test = [i for i, f in zip(labelled, fold_of) if f == k]
