@@ -73,6 +73,12 @@ class Classifier:
             self._prototypes = np.stack([self.embedder.embed_many(list(issue.examples) + [issue.description]).mean(0)
                                          for issue in taxonomy.issues])
             self._prototypes /= np.linalg.norm(self._prototypes, axis=1, keepdims=True)
+            texts, starts = [], []
+            for issue in taxonomy.issues:
+                starts.append(len(texts))
+                texts += [issue.description, *issue.examples]
+            self._example_vecs = self.embedder.embed_many(texts)
+            self._example_starts = np.array(starts)
         h = hashlib.sha256(taxonomy.model_dump_json().encode())
         h.update(str(model.meta.get("trained_at", "")).encode() if model else b"terms-only")
         h.update(repr((self.issue_stacker, self.relevance_stacker, self.passage_stacker)).encode())
@@ -189,8 +195,18 @@ class Classifier:
                 spans = [(group[0].start, group[-1].end)] if group else []
                 if lead and title_text:
                     spans.insert(0, (0, len(title_text)))
-                sims = self._prototypes @ self.embedder.span_vector(tv, spans)
-                sims = sims - sims.mean()
+                from flows.classify.features import SENTENCE_SIMILARITY
+                if SENTENCE_SIMILARITY:
+                    vecs = [self.embedder.span_vector(tv, [(s.start, s.end)])
+                            for s in ([st.sentence for st in title_part] if lead else []) + group]
+                    if vecs:
+                        m = np.maximum.reduceat(np.stack(vecs) @ self._example_vecs.T, self._example_starts, axis=1)
+                        sims = (m - m.mean(axis=1, keepdims=True)).max(axis=0)
+                    else:
+                        sims = np.zeros(len(self.taxonomy.ids))
+                else:
+                    sims = self._prototypes @ self.embedder.span_vector(tv, spans)
+                    sims = sims - sims.mean()
             for issue_id, ev in evidence.items():
                 row = issue_features(ev, self._model_view(issue_id, logits, group, scanned, sentence_logits,
                                                           ids, full),

@@ -19,7 +19,8 @@ from flows.classify.terms import IssueEvidence
 MODEL_CLIP = 6.0
 
 import os
-SIMILARITY = os.environ.get("USCD_SIM", "0") == "1"
+SIMILARITY = os.environ.get("USCD_SIM", "0") in ("1", "2")
+SENTENCE_SIMILARITY = os.environ.get("USCD_SIM", "0") == "2"
 ISSUE_FEATURES = ["term", "title", "model"] + (["similar"] if SIMILARITY else [])
 RELEVANCE_FEATURES = ["us", "china", "stake", "pair", "issue", "model"]
 

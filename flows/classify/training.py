@@ -47,6 +47,7 @@ C_TEXT = 0.5
 C_STACKER = 1.0
 import os
 EMBEDDING_SCALE = float(os.environ.get("USCD_EMBED_SCALE", "0"))
+EMBEDDING_LABELS = [x for x in os.environ.get("USCD_EMBED_LABELS", "").split(",") if x]
 THRESHOLD_PULL = 0.5     # how far a suggested threshold moves from 0.5 towards the out-of-fold best
 FOLDS = 5
 MIN_POSITIVES = 15
@@ -216,6 +217,7 @@ def fit_text_model(examples: list[Example], labels: list[str], vocab: dict[str, 
         from flows.classify.embedding import load_embedder
         embedder = load_embedder()
     X = _matrix(probe, examples, embedder, EMBEDDING_SCALE)
+    width_sparse = len(vocab)
 
     def fit_one(label: str):
         rows = [n for n, ex in enumerate(examples) if label in ex.labels]
@@ -230,6 +232,11 @@ def fit_text_model(examples: list[Example], labels: list[str], vocab: dict[str, 
         # The dual problem: far fewer examples than features, so it converges several times faster
         # than the primal (same objective, same solution within liblinear's tolerance).
         clf = LogisticRegression(C=c, solver="liblinear", dual=True, max_iter=500)
+        if embedder is not None and EMBEDDING_LABELS and label not in EMBEDDING_LABELS:
+            clf.fit(X[rows][:, :width_sparse], y, sample_weight=w)
+            coef = np.zeros(X.shape[1], np.float32)
+            coef[:width_sparse] = clf.coef_[0]
+            return label, coef, float(clf.intercept_[0])
         clf.fit(X[rows], y, sample_weight=w)
         return label, clf.coef_[0].astype(np.float32), float(clf.intercept_[0])
 
