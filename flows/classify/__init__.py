@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import bisect
 import hashlib
-
-import numpy as np
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,20 +63,6 @@ class Classifier:
         self._sides = PhraseMatcher([(t, "us") for t in rel.us_terms] + [(t, "china") for t in rel.china_terms]
                                     + [(t, "stake") for t in rel.shared_stakes])
         self._model_index = {i: model.label_index(i) for i in [RELEVANT, *taxonomy.ids]} if model else {}
-        from flows.classify.features import SIMILARITY
-        self.embedder = None
-        if SIMILARITY:
-            from flows.classify.embedding import load_embedder
-            self.embedder = load_embedder()
-            self._prototypes = np.stack([self.embedder.embed_many(list(issue.examples) + [issue.description]).mean(0)
-                                         for issue in taxonomy.issues])
-            self._prototypes /= np.linalg.norm(self._prototypes, axis=1, keepdims=True)
-            texts, starts = [], []
-            for issue in taxonomy.issues:
-                starts.append(len(texts))
-                texts += [issue.description, *issue.examples]
-            self._example_vecs = self.embedder.embed_many(texts)
-            self._example_starts = np.array(starts)
         h = hashlib.sha256(taxonomy.model_dump_json().encode())
         h.update(str(model.meta.get("trained_at", "")).encode() if model else b"terms-only")
         h.update(repr((self.issue_stacker, self.relevance_stacker, self.passage_stacker)).encode())
@@ -172,10 +156,6 @@ class Classifier:
         others: dict[str, float] = {}          # 1 - P(no other passage carries the issue)
         sentence_logits: dict[int, object] = {}
         title_text = full[: title_part[-1].sentence.end] if title_part else ""
-        tv = None
-        if self.embedder is not None:
-            tv = ids.vectors if ids is not None and ids.vectors is not None else self.embedder.tokens(full)
-        issue_pos = {i: n for n, i in enumerate(self.taxonomy.ids)}
         for n, group in enumerate(groups):
             # The head of an article is read like a news lead, with its title; the rest passage
             # by passage, each on its own and with a stacker fitted to body text.
@@ -190,27 +170,9 @@ class Classifier:
                     spans.insert(0, (0, len(title_text)))
                 logits = self._span_logits(ids, full, spans)
             evidence = issue_evidence(part, self.taxonomy.ids)
-            sims = None
-            if tv is not None:
-                spans = [(group[0].start, group[-1].end)] if group else []
-                if lead and title_text:
-                    spans.insert(0, (0, len(title_text)))
-                from flows.classify.features import SENTENCE_SIMILARITY
-                if SENTENCE_SIMILARITY:
-                    vecs = [self.embedder.span_vector(tv, [(s.start, s.end)])
-                            for s in ([st.sentence for st in title_part] if lead else []) + group]
-                    if vecs:
-                        m = np.maximum.reduceat(np.stack(vecs) @ self._example_vecs.T, self._example_starts, axis=1)
-                        sims = (m - m.mean(axis=1, keepdims=True)).max(axis=0)
-                    else:
-                        sims = np.zeros(len(self.taxonomy.ids))
-                else:
-                    sims = self._prototypes @ self.embedder.span_vector(tv, spans)
-                    sims = sims - sims.mean()
             for issue_id, ev in evidence.items():
                 row = issue_features(ev, self._model_view(issue_id, logits, group, scanned, sentence_logits,
-                                                          ids, full),
-                                     None if sims is None else float(sims[issue_pos[issue_id]]))
+                                                          ids, full))
                 p = stacker.prob(row)
                 if issue_id not in best or p > best[issue_id][0]:
                     if issue_id in best and best[issue_id][0] >= PASSAGE_FLOOR:

@@ -50,7 +50,9 @@ class Embedder:
     def tokens(self, text: str) -> TokenVectors:
         enc = self.tokenizer.encode(text, add_special_tokens=False)
         ids = np.clip(np.asarray(enc.ids, dtype=np.int64), 0, len(self.vectors) - 1)
-        starts = np.fromiter((a for a, _ in enc.offsets), dtype=np.int64, count=len(enc.offsets))
+        # A token's offsets include the space its "▁" stands for; it starts at the word.
+        starts = np.fromiter((a + 1 if b > a + 1 and text[a].isspace() else a for a, b in enc.offsets),
+                             dtype=np.int64, count=len(enc.offsets))
         running = np.zeros((len(ids) + 1, self.dim), dtype=np.float32)
         if len(ids):
             np.cumsum(self.vectors[ids], axis=0, out=running[1:])

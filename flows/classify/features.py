@@ -18,13 +18,10 @@ from flows.classify.terms import IssueEvidence
 
 MODEL_CLIP = 6.0
 
-import os
-SIMILARITY = os.environ.get("USCD_SIM", "0") in ("1", "2")
-SENTENCE_SIMILARITY = os.environ.get("USCD_SIM", "0") == "2"
-ISSUE_FEATURES = ["term", "title", "model"] + (["similar"] if SIMILARITY else [])
+ISSUE_FEATURES = ["term", "title", "model"]
 RELEVANCE_FEATURES = ["us", "china", "stake", "pair", "issue", "model"]
 
-DEFAULT_ISSUE_STACKER = Stacker(ISSUE_FEATURES, [2.2, 0.5, 0.0] + [0.0] * SIMILARITY, -3.1)
+DEFAULT_ISSUE_STACKER = Stacker(ISSUE_FEATURES, [2.2, 0.5, 0.0], -3.1)
 DEFAULT_RELEVANCE_STACKER = Stacker(RELEVANCE_FEATURES, [0.6, 0.6, 0.8, 2.5, 0.3, 0.0], -2.4)
 
 
@@ -34,11 +31,8 @@ def clip_logit(value: float | None) -> float:
     return max(-MODEL_CLIP, min(MODEL_CLIP, float(value)))
 
 
-def issue_features(ev: IssueEvidence, model_logit: float | None, similar: float | None = None) -> list[float]:
-    row = [math.log1p(ev.raw), 1.0 if ev.title_raw > 0 else 0.0, clip_logit(model_logit)]
-    if SIMILARITY:
-        row.append(10.0 * (similar or 0.0))
-    return row
+def issue_features(ev: IssueEvidence, model_logit: float | None) -> list[float]:
+    return [math.log1p(ev.raw), 1.0 if ev.title_raw > 0 else 0.0, clip_logit(model_logit)]
 
 
 def relevance_features(us: float, china: float, stake: float, max_issue_raw: float,

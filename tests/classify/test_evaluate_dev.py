@@ -1,12 +1,17 @@
 """The measured figures on the shared dev set, with floors a little under what the model scores.
 
-The held-out split (one item in three, fixed by id hash) was never used to choose terms, weights
-or thresholds, and neither it nor its near-copies in the corpus were trained on.
+The shipped model is trained on all 150 dev items, so its figure on them is a training-set figure:
+its floor only catches a broken model or loader. What estimates unseen items is the *recipe*:
+the held-out split (one item in three, fixed by id hash, never used to choose terms, weights or
+thresholds) is scored by a model this test trains, with the shipped recipe, on the train split
+alone (its near-copies in the corpus dropped), using that training's own suggested thresholds.
 """
 
 import json
+import time
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from flows.classify import load_classifier
@@ -14,13 +19,12 @@ from flows.classify.evaluation import dev_split, evaluate, read_labelled
 from flows.cli import main
 from tests.conftest import ROOT, shared_path
 
-FLOORS = {  # split: (macro-F1, relevance F1); measured 0.865 / 0.972 and 0.707 / 0.930
-    "all": (0.84, 0.96),
-    # 47 items, 4 issues in the macro: one diplomacy item (a score between the old threshold 0.35
-    # and the suggested 0.42) moves macro-F1 from 0.749 to 0.707. The cross-validated figure
-    # (`evaluate --cv 5`, README) is the estimate to watch; this floor only catches a collapse.
-    "heldout": (0.69, 0.88),
-}
+# The shipped model on all 150 (a training-set figure; measured 0.??? / 0.???).
+FULL_SET_FLOOR = (0.86, 0.96)
+# The recipe trained on the train split, on the held-out split (47 items, 4 issues in the macro,
+# so one item moves macro-F1 by ~0.04; measured 0.??? / 0.???). The cross-validated figure
+# (`evaluate --cv 5`, README) is the estimate to watch; this floor catches a broken recipe.
+HELD_OUT_FLOOR = (0.65, 0.88)
 
 
 @pytest.fixture(scope="module")
@@ -33,12 +37,48 @@ def classifier():
     return load_classifier(ROOT / "config" / "issues.yaml")
 
 
-@pytest.mark.parametrize("split", sorted(FLOORS))
-def test_dev_set_figures_stay_above_their_floor(dev, classifier, split):
-    report = evaluate(dev_split(dev, split), classifier.classify, classifier.taxonomy.ids)
-    macro_floor, relevance_floor = FLOORS[split]
-    assert report.macro_f1 >= macro_floor, report.summary()
-    assert report.relevance_f1 >= relevance_floor, report.summary()
+def test_shipped_model_on_the_whole_dev_set_stays_above_its_floor(dev, classifier):
+    report = evaluate(dev, classifier.classify, classifier.taxonomy.ids)
+    assert report.macro_f1 >= FULL_SET_FLOOR[0], report.summary()
+    assert report.relevance_f1 >= FULL_SET_FLOOR[1], report.summary()
+
+
+@pytest.fixture(scope="module")
+def recipe_on_train_split(tmp_path_factory):
+    """`train` on the corpus and the train split into a tmp folder, and a config whose issue
+    thresholds are the ones that training suggested (the config's own were fitted on all 150)."""
+    corpus, labelled = shared_path("eval", "nyt-corpus.jsonl"), shared_path("eval", "nyt-dev.jsonl")
+    folder = tmp_path_factory.mktemp("recipe")
+    cfg = yaml.safe_load((ROOT / "config" / "pipeline.yaml").read_text())
+    cfg.update(feeds=[], data_dir=str(folder / "data"), issues_file=str(ROOT / "config" / "issues.yaml"))
+    config = folder / "pipeline.yaml"
+    config.write_text(yaml.safe_dump(cfg, allow_unicode=True))
+    start = time.perf_counter()
+    trained = CliRunner().invoke(main, ["train", "--corpus", str(corpus), "--labelled", str(labelled),
+                                        "--split", "train", "--no-store", "--out", str(folder / "model"),
+                                        "--config", str(config), "--quiet"])
+    seconds = time.perf_counter() - start
+    assert trained.exit_code == 0, trained.output
+    suggested = json.loads((folder / "model" / "model.json").read_text())["suggested_thresholds"]
+    issues = yaml.safe_load((ROOT / "config" / "issues.yaml").read_text())
+    for issue in issues["issues"]:
+        issue["threshold"] = suggested[issue["id"]]
+    (folder / "issues.yaml").write_text(yaml.safe_dump(issues, allow_unicode=True, sort_keys=False))
+    cfg["issues_file"] = str(folder / "issues.yaml")
+    config.write_text(yaml.safe_dump(cfg, allow_unicode=True))
+    return folder / "model", config, seconds
+
+
+def test_recipe_trained_on_the_train_split_holds_on_the_held_out_split(dev, recipe_on_train_split):
+    model, config, seconds = recipe_on_train_split
+    assert seconds < 60, f"training the recipe took {seconds:.0f} s"
+    out = CliRunner().invoke(main, ["evaluate", str(shared_path("eval", "nyt-dev.jsonl")), "--split", "heldout",
+                                    "--model", str(model), "--config", str(config), "--json"])
+    assert out.exit_code == 0, out.output
+    summary = json.loads(out.output)
+    assert summary["items"] == len(dev_split(dev, "heldout"))
+    assert summary["macro_f1"] >= HELD_OUT_FLOOR[0], summary
+    assert summary["relevance_f1"] >= HELD_OUT_FLOOR[1], summary
 
 
 def test_held_out_split_is_fixed_and_disjoint(dev):
@@ -67,8 +107,7 @@ def test_evaluate_command_prints_the_table_and_worst_errors(dev):
     cfg = str(ROOT / "config" / "pipeline.yaml")
     result = CliRunner().invoke(main, ["evaluate", str(path), "--config", cfg, "--worst", "5"])
     assert result.exit_code == 0, result.output
-    for needle in ("precision" if False else "P", "R", "F1", "support", "macro-F1", "micro-F1",
-                   "relevance F1", "worst errors"):
+    for needle in ("P", "R", "F1", "support", "macro-F1", "micro-F1", "relevance F1", "worst errors"):
         assert needle in result.output
     assert "diplomacy" in result.output and "(not in macro)" in result.output
     as_json = CliRunner().invoke(main, ["evaluate", str(path), "--config", cfg, "--split", "heldout", "--json"])
