@@ -46,7 +46,9 @@ class TokenIds:
     words: np.ndarray           # (T,) id of the token
     pairs: np.ndarray           # (T,) id of (token before, token); -1 for the first
     titled: np.ndarray          # (T,) id of the token as a title word; -1 outside the title
-    vectors: "TokenVectors | None" = None   # the same text's token embeddings, when the model has them
+    length: int = 0                          # of the text
+    text_vector: np.ndarray | None = None    # the whole text's embedding, when the model reads one
+    vectors: "TokenVectors | None" = None    # its token embeddings, when spans' embeddings are wanted
 
 
 TITLE_MARK = "^"                # prefix of a word's title feature ("^tariffs")
@@ -101,6 +103,11 @@ class LinearModel:
     def _dense_logits(self, vector: np.ndarray) -> np.ndarray:
         return (self.dense_scale * vector) @ self.dense
 
+    def reads_embedding(self, label: str) -> bool:
+        """Whether this label's column has weights on the sentence embedding."""
+        k = self.label_index(label)
+        return self.dense is not None and k is not None and bool(np.any(self.dense[:, k]))
+
     def vector(self, text: str, title_end: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """Sparse TF-IDF vector (sublinear tf, L2-normalised): feature ids and values."""
         counts: dict[int, int] = {}
@@ -117,10 +124,14 @@ class LinearModel:
         norm = float(np.sqrt(np.dot(vals, vals)))
         return ids, vals / norm if norm else vals
 
-    def token_ids(self, text: str, title_end: int = 0) -> TokenIds | None:
+    def token_ids(self, text: str, title_end: int = 0, span_embeddings: bool = True) -> TokenIds | None:
         """Tokenise a whole text once, so any span's vector is a slice (None if lower-casing
         changed the text's length, when offsets would not hold). Words starting before
-        `title_end` also get their title feature."""
+        `title_end` also get their title feature.
+
+        With `span_embeddings` False only the whole text is embedded (a third of the cost), and
+        `span_logits` of a part of the text leaves the embedding out: for a caller that reads
+        parts only in columns that have no embedding weights."""
         norm = _normalised(text)
         if len(norm) != len(text):
             return None
@@ -134,16 +145,25 @@ class LinearModel:
             pairs.append(vocab.get(f"{prev} {tok}", -1) if prev is not None else -1)
             titled.append(vocab.get(TITLE_MARK + tok, -1) if m.start() < title_end else -1)
             prev = tok
-        return TokenIds(np.array(starts, dtype=np.int64), np.array(words, dtype=np.int64),
-                        np.array(pairs, dtype=np.int64), np.array(titled, dtype=np.int64),
-                        self.embedder.tokens(text) if self.dense is not None else None)
+        ids = TokenIds(np.array(starts, dtype=np.int64), np.array(words, dtype=np.int64),
+                       np.array(pairs, dtype=np.int64), np.array(titled, dtype=np.int64), len(text))
+        if self.dense is not None:
+            if span_embeddings:
+                ids.vectors = self.embedder.tokens(text)
+                ids.text_vector = self.embedder.span_vector(ids.vectors, [(0, len(text))])
+            else:
+                ids.text_vector = self.embedder.embed(text)
+        return ids
 
     def span_logits(self, ids: TokenIds, spans: list[tuple[int, int]]) -> np.ndarray:
         """Logits of the text made of these character spans of a tokenised text (pairs that
         cross from one span to the next are left out)."""
         base = self.intercept.copy()
-        if self.dense is not None and ids.vectors is not None:
-            base += self._dense_logits(self.embedder.span_vector(ids.vectors, spans))
+        if self.dense is not None:
+            if ids.text_vector is not None and spans == [(0, ids.length)]:
+                base += self._dense_logits(ids.text_vector)
+            elif ids.vectors is not None:
+                base += self._dense_logits(self.embedder.span_vector(ids.vectors, spans))
         chunks = []
         for start, end in spans:
             a = int(np.searchsorted(ids.starts, start, "left"))

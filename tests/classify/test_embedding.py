@@ -82,6 +82,10 @@ def test_a_model_with_embeddings_saves_loads_and_scores_the_same_on_both_paths(t
     ids = loaded.token_ids(text)
     assert ids.vectors is not None
     assert np.allclose(loaded.span_logits(ids, [(0, len(text))]), loaded.logits(text), atol=1e-4)
+    whole_only = loaded.token_ids(text, span_embeddings=False)     # what the classifier asks for
+    assert whole_only.vectors is None and np.allclose(whole_only.text_vector, ids.text_vector, atol=1e-5)
+    assert np.allclose(loaded.span_logits(whole_only, [(0, len(text))]), loaded.logits(text), atol=1e-4)
+    assert loaded.reads_embedding(RELEVANT) and not loaded.reads_embedding("trade")
     k = loaded.label_index(RELEVANT)
     assert loaded.logits(text)[k] > loaded.logits("The bakery in Lisbon reopened.")[k]
 
