@@ -10,7 +10,8 @@ How a label is decided (see the README, "How items are classified"):
 1. Term evidence with context (`terms.py`): taxonomy terms, weighted by position, damped on
    repeats, discounted in lists of topics, vetoed by negative phrases.
 2. A linear TF-IDF model (`model.py`) trained on weak labels from an unlabelled corpus, labelled
-   examples and analysts' corrections, which knows the words around the terms.
+   examples and analysts' corrections, which knows the words around the terms; its relevance
+   column also reads the item's WordLlama sentence embedding (`embedding.py`).
 3. A small logistic stacker turns both into one probability per issue; a long article is scored
    passage by passage and each issue keeps its best passage (and that passage's evidence).
 4. The item is relevant when its relevance probability reaches `relevance.threshold`; an issue is

@@ -1,4 +1,5 @@
-"""The learned part of the classifier: a linear model over TF-IDF word and word-pair features.
+"""The learned part of the classifier: a linear model over TF-IDF word and word-pair features
+(plus, for the labels trained with one, the text's sentence embedding: the `dense` block).
 
 It is fitted by `flows.classify.training` (scikit-learn's logistic regression, one column per
 label: `relevant` and each issue) and stored as plain arrays (`weights.npz`) plus a JSON file

@@ -19,12 +19,13 @@ from flows.classify.evaluation import dev_split, evaluate, read_labelled
 from flows.cli import main
 from tests.conftest import ROOT, shared_path
 
-# The shipped model on all 150 (a training-set figure; measured 0.??? / 0.???).
-FULL_SET_FLOOR = (0.86, 0.96)
+# The shipped model on all 150 (a training-set figure; measured 0.879 / 0.983).
+FULL_SET_FLOOR = (0.86, 0.97)
 # The recipe trained on the train split, on the held-out split (47 items, 4 issues in the macro,
-# so one item moves macro-F1 by ~0.04; measured 0.??? / 0.???). The cross-validated figure
-# (`evaluate --cv 5`, README) is the estimate to watch; this floor catches a broken recipe.
-HELD_OUT_FLOOR = (0.65, 0.88)
+# so one item moves macro-F1 by ~0.04; measured 0.707 / 0.930, training ~15 s with the whole
+# corpus). The cross-validated figure (`evaluate --cv 5`, README) is the estimate to watch; this
+# floor catches a broken recipe.
+HELD_OUT_FLOOR = (0.66, 0.90)
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +51,8 @@ def recipe_on_train_split(tmp_path_factory):
     corpus, labelled = shared_path("eval", "nyt-corpus.jsonl"), shared_path("eval", "nyt-dev.jsonl")
     folder = tmp_path_factory.mktemp("recipe")
     cfg = yaml.safe_load((ROOT / "config" / "pipeline.yaml").read_text())
-    cfg.update(feeds=[], data_dir=str(folder / "data"), issues_file=str(ROOT / "config" / "issues.yaml"))
+    cfg.update(feeds=[], data_dir=str(folder / "data"), digests_dir=str(folder / "digests"), seeds_dir=None,
+               issues_file=str(ROOT / "config" / "issues.yaml"))
     config = folder / "pipeline.yaml"
     config.write_text(yaml.safe_dump(cfg, allow_unicode=True))
     start = time.perf_counter()
