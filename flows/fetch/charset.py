@@ -11,6 +11,7 @@ the HTTP and XML media-type rules say. Pure-ASCII documents decode the same eith
 from __future__ import annotations
 
 import codecs
+import functools
 import re
 from email.message import Message
 
@@ -98,12 +99,42 @@ def content_type_with_charset(content_type: str | None, charset: str) -> str:
     return f"{media_type(content_type) or 'application/octet-stream'}; charset={charset}"
 
 
-def decode_html(body: bytes, content_type: str | None) -> str:
-    """Decode an HTML page: the resolved charset if it fits, else UTF-8, else a detected one."""
+def html_encoding(body: bytes, content_type: str | None) -> tuple[str, str]:
+    """(encoding, errors) to decode an HTML page with: the resolved charset if the bytes fit it,
+    else UTF-8 if they fit that, else a detected one (or the resolved one) with replacement."""
     candidates = [resolve_charset(body, content_type), "utf-8"]
     for encoding in candidates:
         if encoding and _decodes(body, encoding):
-            text = body.decode(encoding)
-            return text[1:] if text.startswith("\ufeff") else text
-    detected = detect_charset(body)
-    return body.decode(detected or candidates[0] or "utf-8", errors="replace")
+            return encoding, "strict"
+    return detect_charset(body) or candidates[0] or "utf-8", "replace"
+
+
+def decode_html(body: bytes, content_type: str | None) -> str:
+    """Decode an HTML page (encoding chosen by `html_encoding`), without a byte-order mark."""
+    encoding, errors = html_encoding(body, content_type)
+    text = body.decode(encoding, errors=errors)
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+def html_as_utf8(body: bytes, content_type: str | None) -> bytes:
+    """The page as UTF-8 bytes without a byte-order mark, for a parser told it is UTF-8.
+
+    Most pages are UTF-8 (or ASCII) already: their bytes are returned as they are, which spares
+    a decode into a str and lxml's conversion of that str back into bytes (a third of the parse).
+    """
+    if body.startswith(codecs.BOM_UTF8):
+        body = body[len(codecs.BOM_UTF8):]
+    encoding, errors = html_encoding(body, content_type)
+    if errors == "strict" and (encoding == "utf-8" or (body.isascii() and _ascii_compatible(encoding))):
+        return body
+    return decode_html(body, content_type).encode("utf-8", errors="replace")
+
+
+@functools.lru_cache(maxsize=64)
+def _ascii_compatible(encoding: str) -> bool:
+    """Whether ASCII bytes mean the same text in this encoding (not so in UTF-16 or EBCDIC)."""
+    sample = bytes(range(0x20, 0x7f))
+    try:
+        return sample.decode(encoding) == sample.decode("ascii")
+    except (UnicodeDecodeError, LookupError):
+        return False
