@@ -37,6 +37,9 @@ def test_near_copies_share_a_fold_and_folds_are_stable():
     folds = training.cv_folds(both, 4)
     assert folds[-2] == folds[3] and folds[-1] == folds[7] and set(folds) == {0, 1, 2, 3}
     assert training.cv_folds(list(reversed(both)), 4) == list(reversed(folds))
+    other = training.cv_folds(both, 4, draw=1)           # a second draw: other folds, same rules
+    assert other != folds and other[-2] == other[3] and other[-1] == other[7]
+    assert training.cv_folds(both, 4, draw=1) == other
 
 
 def test_cross_validation_scores_every_item_once_with_refitted_thresholds():
@@ -61,7 +64,11 @@ def test_evaluate_cv_prints_pooled_figures_and_the_caveat(tmp_path):
     cfg = str(ROOT / "config" / "pipeline.yaml")
     out = CliRunner().invoke(main, ["evaluate", str(dev), "--cv", "2", "--corpus", str(corpus), "--config", cfg])
     assert out.exit_code == 0, out.output
-    assert "2-fold cross-validation on 30 items" in out.output and "Not refitted" in out.output
+    assert "2-fold cross-validation on 30 items (fold draw 0)" in out.output and "Not refitted" in out.output
     assert "macro-F1" in out.output and "mean over folds" in out.output
     both = CliRunner().invoke(main, ["evaluate", str(dev), "--cv", "2", "--model", str(tmp_path), "--config", cfg])
     assert both.exit_code != 0 and "--model" in both.output
+    drawn = CliRunner().invoke(main, ["evaluate", str(dev), "--cv", "2", "--corpus", str(corpus), "--draw", "1",
+                                      "--json", "--config", cfg])
+    assert drawn.exit_code == 0, drawn.output
+    assert json.loads(drawn.output)["draw"] == 1
