@@ -185,6 +185,9 @@ class Fetcher:
             cookie_jar=aiohttp.CookieJar(unsafe=True),    # kept for the run, IP-literal hosts too
             trust_env=False,                              # no proxies or .netrc from the environment
         )
+        # aiohttp would resend a GET once itself when the connection drops before the answer;
+        # our one inline retry is the only one, so a failing server sees two requests, not four.
+        self._session._retry_connection = False
         return self
 
     async def __aexit__(self, *exc) -> None:
@@ -319,9 +322,10 @@ class Fetcher:
         except aiohttp.ServerTimeoutError:
             raise FetchError("timeout", f"request timeout from {name}", url=url) from None
         except aiohttp.ClientPayloadError as exc:
-            if isinstance(exc.__cause__, aiohttp.http_exceptions.ContentEncodingError):
-                raise FetchError("network", f"bad content encoding from {name}: {exc.__cause__}",
-                                 url=url) from None
+            cause = exc.__cause__
+            if isinstance(cause, aiohttp.http_exceptions.ContentEncodingError):
+                detail = cause.__context__ or cause.message      # the decompressor's own complaint
+                raise FetchError("network", f"bad content encoding from {name}: {detail}", url=url) from None
             raise FetchError("network", f"{exc} ({name})", url=url) from None
         except aiohttp.ClientConnectorDNSError as exc:
             raise FetchError("network", f"DNS lookup of {name} failed: {exc.os_error} ({name})",
