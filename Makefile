@@ -6,7 +6,7 @@ UV := $(shell command -v uv 2>/dev/null || echo .uv/bin/uv)
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test bench serve soak clean help
+.PHONY: install run test bench serve fuzz soak clean help
 
 help:
 	@echo "make run      install (first time), run the pipeline once and send the digest (outbox without SMTP)"
@@ -15,6 +15,7 @@ help:
 	@echo "make bench    print the benchmarks' figures"
 	@echo "make serve    start a local Prefect server (if none configured) and serve the deployments"
 	@echo "make soak     the long fault-injection soak (outside the default suite)"
+	@echo "make fuzz     the property and fuzz tests with fresh random examples (make test replays fixed ones)"
 
 # uv itself is bootstrapped through pip into .uv/ when it is not on PATH.
 .uv/bin/uv:
@@ -41,6 +42,9 @@ bench: $(STAMP)
 
 serve: $(STAMP)
 	$(BIN)/python -m flows.serve_local
+
+fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=explore $(BIN)/python -m pytest -q tests/hardening -k "props or fuzz"
 
 soak: $(STAMP)
 	$(BIN)/python -m pytest -q -m soak tests

@@ -19,6 +19,15 @@ for _key in [k for k in os.environ if k.startswith("USCHINA_DIGEST_")]:
     del os.environ[_key]
 os.environ.pop("PREFECT_API_URL", None)
 
+# `make test` (and so CI) draws the same Hypothesis examples on every run: a landing must not turn
+# red on a rare draw. `make fuzz` draws new ones (HYPOTHESIS_PROFILE=explore) to look for bugs; a
+# failing example it finds is saved in .hypothesis/ and replayed first after that.
+from hypothesis import settings as _hypothesis_settings  # noqa: E402
+
+_hypothesis_settings.register_profile("repeatable", derandomize=True, print_blob=True)
+_hypothesis_settings.register_profile("explore", print_blob=True)
+_hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
+
 
 def shared_path(*parts: str) -> Path:
     """A path under ../shared, or skip the test with the reason when the material is absent."""

@@ -39,8 +39,8 @@ _TERMINAL = re.compile(r"[.!?…:;\"'”’)\]]\s*$")
 def normalize_text(text: str) -> str:
     """Unicode NFC, no control characters, single spaces, Unix newlines."""
     text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
-    text = _CONTROL.sub("", text)
-    return "\n".join(_SPACES.sub(" ", line).strip() for line in text.split("\n"))
+    text = _SPACES.sub(" ", _CONTROL.sub("", text))     # neither pattern matches a newline
+    return "\n".join(line.strip() for line in text.split("\n"))
 
 
 def split_paragraphs(text: str) -> list[str]:
@@ -72,13 +72,13 @@ def is_junk(paragraph: str) -> bool:
         return True
     if _HASH_STUB.match(p) or _IMAGE_STUB.match(p):
         return True
-    if not _SHORTCODE.sub("", p).strip():
+    if "[" in p and not _SHORTCODE.sub("", p).strip():
         return True
     if _CREDIT.match(p) or _BYLINE.match(p):
         return True
-    if _PROMO.search(p) and len(p.split()) < 40:
-        return True
     words = p.split()
+    if len(words) < 40 and _PROMO.search(p):
+        return True
     # A stray fragment: a few lowercase words with no sentence punctuation ("strategic rivalry theory").
     if len(words) <= 6 and p[:1].islower() and not _TERMINAL.search(p):
         return True
@@ -99,7 +99,7 @@ def clean_paragraphs(paragraphs: list[str]) -> list[str]:
 
     kept = []
     for p in paragraphs:
-        p = _SPACES.sub(" ", _SHORTCODE.sub("", p)).strip()
+        p = _SPACES.sub(" ", _SHORTCODE.sub("", p) if "[" in p else p).strip()
         if is_junk(p):
             continue
         repaired = repair_fragment(p)   # the same object when there was nothing to repair
