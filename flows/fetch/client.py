@@ -336,11 +336,13 @@ class Fetcher:
         except aiohttp.ClientConnectorDNSError as exc:
             raise FetchError("network", f"DNS lookup of {name} failed: {exc.os_error} ({name})",
                              url=url) from None
-        except (aiohttp.InvalidURL, ValueError) as exc:
+        except aiohttp.InvalidURL as exc:
             raise FetchError("refused", f"refused: {exc}", url=url) from None
-        except (aiohttp.ClientError, OSError) as exc:
+        except (aiohttp.ClientError, OSError) as exc:      # a certificate error is a ValueError too
             detail = str(exc) or type(exc).__name__
             raise FetchError("network", f"{detail} ({name})", url=url) from None
+        except ValueError as exc:                          # yarl: a URL it will not request
+            raise FetchError("refused", f"refused: {exc}", url=url) from None
 
 
 def _lower_case(headers) -> dict[str, str]:

@@ -1,19 +1,23 @@
-"""The fetcher against the fault server's broken responses, decompression bombs, and the parts of
-the SSRF guard that live in aiohttp's connector (the socket factory and the resolver)."""
+"""The fetcher against the fault server's broken responses, decompression bombs, the parts of the
+SSRF guard that live in aiohttp's connector (the socket factory and the resolver), TLS against
+certifi's CA bundle, and proxy settings in the environment (ignored)."""
 
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 import tracemalloc
 import zlib
 
 import brotli
+import certifi
 import pytest
+import trustme
 
 from flows.fetch import FetchError, Fetcher
 from tests.faultserver import FaultServer
-from webserver import Response
+from webserver import Response, WebServer
 
 BODY = b"<rss><channel><title>fault test</title>" + b"<item><title>x</title></item>" * 400 + b"</channel></rss>"
 
@@ -123,3 +127,38 @@ def test_a_body_that_does_not_decode_is_a_network_error_saying_so(web, settings,
     error = _get(settings, web.url("/bad"))
     assert isinstance(error, FetchError) and error.kind == "network"
     assert str(error).startswith("bad content encoding from 127.0.0.1: ") and "\n" not in str(error)
+
+
+@pytest.fixture
+def tls_web():
+    """The test web server behind TLS, with a certificate from a CA made here (not in certifi's bundle)."""
+    ca = trustme.CA()
+    server = WebServer()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+    server._server.socket = context.wrap_socket(server._server.socket, server_side=True)
+    server.start()
+    yield server, ca
+    server.stop()
+
+
+def test_https_is_verified_against_certifis_bundle(tls_web, settings, monkeypatch, tmp_path):
+    server, ca = tls_web
+    server.route("/feed", Response(200, b"over tls"))
+    url = server.url("/feed").replace("http://", "https://")
+    error = _get(settings, url)
+    assert isinstance(error, FetchError) and error.kind == "network" and "certificate" in str(error), error
+    assert server.requests == []
+    bundle = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    monkeypatch.setattr(certifi, "where", lambda: str(bundle))     # as if certifi's bundle held our CA
+    assert _get(settings, url).body == b"over tls"
+
+
+def test_proxy_settings_in_the_environment_are_ignored(web, settings, monkeypatch):
+    for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")             # nothing listens there
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    web.route("/feed", Response(200, b"direct"))
+    assert _get(settings, web.url("/feed")).body == b"direct"
