@@ -346,9 +346,19 @@ class Fetcher:
 
 
 def _lower_case(headers) -> dict[str, str]:
-    """Response headers by lower-case name; a repeated header's values joined by commas."""
+    """Response headers by lower-case name; a repeated header's values joined by commas.
+
+    aiohttp decodes header bytes as UTF-8 with surrogate escapes; a value that is not UTF-8 is
+    read as Latin-1 instead (as httpx did), so that an odd ETag can still be stored and sent back.
+    """
     merged: dict[str, str] = {}
     for name, value in headers.items():
         name = name.lower()
+        if not value.isascii():
+            raw = value.encode("utf-8", "surrogateescape")
+            try:
+                value = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                value = raw.decode("latin-1")
         merged[name] = f"{merged[name]}, {value}" if name in merged else value
     return merged

@@ -162,3 +162,10 @@ def test_proxy_settings_in_the_environment_are_ignored(web, settings, monkeypatc
     monkeypatch.delenv("no_proxy", raising=False)
     web.route("/feed", Response(200, b"direct"))
     assert _get(settings, web.url("/feed")).body == b"direct"
+
+
+def test_header_values_that_are_not_utf8_are_read_as_latin1_and_repeats_are_joined(web, settings):
+    web.route("/feed", Response(200, b"ok", {"ETag": '"caf\xe9\xff"', "X-Seen": "a", "x-seen": "b"}))
+    headers = _get(settings, web.url("/feed")).headers
+    assert headers["etag"] == '"caf\xe9\xff"' and headers["x-seen"] == "a, b"
+    assert headers["etag"].encode("utf-8")           # storable: no surrogate escapes
