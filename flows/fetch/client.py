@@ -38,6 +38,8 @@ MAX_RETRY_AFTER_S = 7 * 24 * 3600
 ROBOTS_MAX_BYTES = 512 * 1024
 TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_HOST_POOLS = 64          # hosts whose idle keep-alive connections are kept open
+MAX_HEADER_BYTES = 32 * 1024  # one response header line
+MAX_HEADERS = 256
 KEEPALIVE_S = 30.0           # an idle connection is closed after this
 ACCEPT_ENCODING = "gzip, deflate, br"
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -190,6 +192,9 @@ class Fetcher:
             headers={"User-Agent": s.user_agent, "Accept-Encoding": ACCEPT_ENCODING},
             cookie_jar=aiohttp.CookieJar(unsafe=True),    # kept for the run, IP-literal hosts too
             trust_env=False,                              # no proxies or .netrc from the environment
+            # aiohttp's default of 8 KB per header line refuses real sites' long Content-Security-
+            # Policy or Link headers, which httpx took (up to 100 KB of head); the bounds stay finite.
+            max_line_size=MAX_HEADER_BYTES, max_field_size=MAX_HEADER_BYTES, max_headers=MAX_HEADERS,
         )
         # aiohttp would resend a GET once itself when the connection drops before the answer;
         # our one inline retry is the only one, so a failing server sees two requests, not four.
