@@ -1,10 +1,13 @@
 """SSRF guard: refuse to connect to private, loopback, link-local and other non-public addresses.
 
 Feed entries link wherever their authors like, so every URL we fetch is untrusted. The check
-runs where the socket is opened (a network backend under httpx), on the addresses actually
-connected to. That covers every redirect hop and every connection, and a DNS answer that changes
-between a check and the connect (DNS rebinding) cannot slip through, because there is no second
-lookup.
+runs twice, both times inside aiohttp's connector, so it covers every redirect hop and every new
+connection: in the resolver, on the DNS answer (which is exactly what the connector connects to,
+and the only thing its DNS cache ever holds, so a name whose answer changes between a check and
+the connect - DNS rebinding - cannot slip through), and in the socket factory, on the address of
+each socket just before it connects. The second one is what catches literal IP hosts, for which
+aiohttp skips the resolver (including forms such as `127.1` that only the system's parser reads).
+Unix sockets are never used: the connector is TCP only.
 """
 
 from __future__ import annotations
@@ -13,8 +16,8 @@ import ipaddress
 import socket
 from typing import Iterable
 
-import anyio
-import httpcore
+from aiohttp import ThreadedResolver
+from aiohttp.abc import ResolveResult
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -68,52 +71,24 @@ def _literal_ip(host: str) -> str | None:
         return None
 
 
-async def resolve(host: str, port: int, timeout: float | None) -> list[str]:
-    """The host's addresses, in the resolver's order, without duplicates."""
-    literal = _literal_ip(host)
-    if literal:
-        return [literal]
-    try:
-        with anyio.fail_after(timeout):
-            infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except TimeoutError:
-        raise httpcore.ConnectTimeout(f"DNS lookup of {host} timed out") from None
-    except OSError as exc:
-        raise httpcore.ConnectError(f"DNS lookup of {host} failed: {exc}") from None
-    addresses: list[str] = []
-    for _family, _type, _proto, _canon, sockaddr in infos:
-        if sockaddr[0] not in addresses:
-            addresses.append(str(sockaddr[0]))
-    if not addresses:
-        raise httpcore.ConnectError(f"DNS lookup of {host} returned no address")
-    return addresses
+class GuardedResolver(ThreadedResolver):
+    """aiohttp's resolver (the system's getaddrinfo in a thread) with the address check on its answer.
+
+    A refused answer raises before aiohttp sees it, so it never enters the connector's DNS cache.
+    """
+
+    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+                      ) -> list[ResolveResult]:
+        answers = await super().resolve(host, port, family)
+        check_addresses(host, [answer["host"] for answer in answers])
+        return answers
 
 
-class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
-    """httpcore's network backend with the address check between the DNS lookup and the connect."""
-
-    def __init__(self, allow_private: bool) -> None:
-        self.allow_private = allow_private
-        self._inner = httpcore.AnyIOBackend()
-
-    async def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
-        addresses = await resolve(host, port, timeout)
-        if not self.allow_private:
-            check_addresses(host, addresses)
-        last_error: Exception | None = None
-        for address in addresses:
-            try:
-                return await self._inner.connect_tcp(
-                    address, port, timeout=timeout, local_address=local_address,
-                    socket_options=socket_options,
-                )
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                last_error = exc
-        assert last_error is not None
-        raise last_error
-
-    async def connect_unix_socket(self, path, timeout=None, socket_options=None):
-        raise BlockedAddressError("refused: unix sockets are never fetched")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
+def guarded_socket(addr_info: tuple) -> socket.socket:
+    """aiohttp's socket factory: refuse a socket about to connect to a non-public address."""
+    family, type_, proto, _canonical, sockaddr = addr_info
+    address = str(sockaddr[0])
+    if _literal_ip(address) is None:      # a form like `127.1` that the connect would resolve itself
+        raise BlockedAddressError(f"refused: {address} is not a plain IP address")
+    check_addresses(address, [address])
+    return socket.socket(family=family, type=type_, proto=proto)
