@@ -120,6 +120,19 @@ def parse_page(body: bytes, content_type: str | None = None):
     return tree
 
 
+def _drop_code(tree) -> None:
+    """Remove scripts (but JSON data) and styles before extraction.
+
+    They hold no article text, and trafilatura's cleaning removes them too, but only after copying
+    the tree with them (twice); they are a large share of a modern page's elements. JSON scripts
+    stay: trafilatura reads JSON-LD (metadata, forum detection, its last-resort text). The date
+    search does read dates from scripts, so with `want_date` nothing is removed. The same output
+    on the 167 benchmark pages, for 3% less CPU.
+    """
+    for element in tree.xpath("//script[not(contains(@type, 'json'))]|//style"):
+        element.drop_tree()     # keeps the element's tail text
+
+
 def extract_page(body: bytes, url: str, content_type: str | None = None, *,
                  want_date: bool = False) -> PageText | None:
     """Main text and metadata of an HTML page; None when there is no article text in it.
@@ -141,6 +154,8 @@ def extract_page(body: bytes, url: str, content_type: str | None = None, *,
     meta = extract_meta_json(tree, examine_meta(tree))
     if want_date:
         meta = extract_metadata(tree, default_url=url, date_config=_DATE_SEARCH)
+    else:
+        _drop_code(tree)
     # fast=True skips trafilatura's fallback extractors: on the 167 benchmark pages it is both
     # faster and more accurate (token F1 0.960 vs 0.945 for `trafilatura.extract` defaults).
     doc = trafilatura.bare_extraction(tree, url=url, fast=True, include_comments=False)

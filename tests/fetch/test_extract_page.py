@@ -72,3 +72,17 @@ def test_parse_page_reads_a_legacy_encoding_right():
     body = page().replace(b"Geneva", "Genève".encode("cp1252"))
     tree = parse_page(body, "text/html; charset=windows-1252")
     assert "Genève" in tree.text_content()
+
+
+def test_scripts_and_styles_go_but_json_data_stays_for_trafilatura():
+    """A page whose article is only in its JSON-LD (rendered by script) still yields the article:
+    trafilatura's last resort reads `articleBody`, so JSON scripts must survive the clean-up."""
+    article = " ".join(f"Sentence {i} about the export control talks in Geneva." for i in range(40))
+    body = ('<!DOCTYPE html><html lang="en"><head><title>Talks</title>'
+            '<style>article p { color: red }</style><script>var talks = "Geneva " + 1;</script>'
+            '<script type="application/ld+json">{"@context": "https://schema.org", "@type": "NewsArticle",'
+            f' "headline": "Talks", "articleBody": "{article}"}}</script></head>'
+            '<body><div id="app"></div><script>render(document.getElementById("app"));</script></body></html>')
+    result = extract_page(body.encode(), "https://example.com/talks", "text/html; charset=utf-8")
+    assert result is not None and "Sentence 39 about the export control talks" in result.text
+    assert "var talks" not in result.text and "render(" not in result.text and "color: red" not in result.text
