@@ -8,7 +8,6 @@ alone (its near-copies in the corpus dropped), using that training's own suggest
 """
 
 import json
-import time
 
 import pytest
 import yaml
@@ -55,11 +54,9 @@ def recipe_on_train_split(tmp_path_factory):
                issues_file=str(ROOT / "config" / "issues.yaml"))
     config = folder / "pipeline.yaml"
     config.write_text(yaml.safe_dump(cfg, allow_unicode=True))
-    start = time.perf_counter()
     trained = CliRunner().invoke(main, ["train", "--corpus", str(corpus), "--labelled", str(labelled),
                                         "--split", "train", "--no-store", "--out", str(folder / "model"),
                                         "--config", str(config), "--quiet"])
-    seconds = time.perf_counter() - start
     assert trained.exit_code == 0, trained.output
     suggested = json.loads((folder / "model" / "model.json").read_text())["suggested_thresholds"]
     issues = yaml.safe_load((ROOT / "config" / "issues.yaml").read_text())
@@ -68,12 +65,11 @@ def recipe_on_train_split(tmp_path_factory):
     (folder / "issues.yaml").write_text(yaml.safe_dump(issues, allow_unicode=True, sort_keys=False))
     cfg["issues_file"] = str(folder / "issues.yaml")
     config.write_text(yaml.safe_dump(cfg, allow_unicode=True))
-    return folder / "model", config, seconds
+    return folder / "model", config
 
 
 def test_recipe_trained_on_the_train_split_holds_on_the_held_out_split(dev, recipe_on_train_split):
-    model, config, seconds = recipe_on_train_split
-    assert seconds < 60, f"training the recipe took {seconds:.0f} s"
+    model, config = recipe_on_train_split
     out = CliRunner().invoke(main, ["evaluate", str(shared_path("eval", "nyt-dev.jsonl")), "--split", "heldout",
                                     "--model", str(model), "--config", str(config), "--json"])
     assert out.exit_code == 0, out.output
