@@ -339,8 +339,7 @@ class Fetcher:
                 raise FetchError("network", f"bad content encoding from {name}: {detail}", url=url) from None
             raise FetchError("network", f"{exc} ({name})", url=url) from None
         except aiohttp.ClientConnectorDNSError as exc:
-            raise FetchError("network", f"DNS lookup of {name} failed: {exc.os_error} ({name})",
-                             url=url) from None
+            raise FetchError("network", f"DNS lookup of {name} failed: {exc.os_error}", url=url) from None
         except aiohttp.InvalidURL as exc:
             raise FetchError("refused", f"refused: {exc}", url=url) from None
         except (aiohttp.ClientError, OSError) as exc:      # a certificate error is a ValueError too

@@ -172,3 +172,10 @@ def test_header_values_not_utf8_are_latin1_repeats_are_joined_long_ones_kept(web
     assert headers["etag"] == '"caf\xe9\xff"' and headers["x-seen"] == "a, b"
     assert headers["content-security-policy"] == policy and len(policy) > 20_000    # past aiohttp's 8 KB default
     assert headers["etag"].encode("utf-8")           # storable: no surrogate escapes
+
+
+def test_a_name_that_does_not_resolve_is_a_network_error_naming_the_host_once(settings):
+    error = _get(settings, "http://no-such-host.invalid/feed.xml")
+    assert isinstance(error, FetchError) and error.kind == "network"
+    assert str(error).startswith("DNS lookup of no-such-host.invalid failed")
+    assert str(error).count("no-such-host.invalid") == 1
