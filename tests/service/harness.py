@@ -370,6 +370,13 @@ def service(prefect_api, feed_server, tmp_path_factory) -> Iterator[Service]:
     update_config(config, schedule=SCHEDULE_AFTER)
     second = Serve(config, prefect_api.env, project / "serve.log")
     second.start(api)
+    # `start` sees a deployment as registered once it was updated since the process started, but
+    # the server itself may touch a deployment then (seen under load: the weekly digest still had
+    # the first serve's schedule). Every schedule differs between the two configs, so wait
+    # (bounded) until each has changed; the tests then check they are exactly the new config's.
+    scheduled = ("ingest/scheduled", "digest/daily", "digest/weekly")
+    wait_for(lambda: all(schedules(api)[name] != before[name] for name in scheduled), 60,
+             "the second serve to replace every schedule")
     try:
         yield Service(project, config, api, prefect_api, before, schedules(api), paused)
     finally:
