@@ -153,7 +153,6 @@ class _Connector(aiohttp.TCPConnector):
 @dataclass
 class _Host:
     slots: asyncio.Semaphore
-    active: int = 0              # requests in flight
     not_before: float = 0.0      # monotonic time before which the host asked not to be contacted
     spacing: float = 0.0         # robots.txt Crawl-delay, seconds between request starts
     next_start: float = 0.0
@@ -266,15 +265,12 @@ class Fetcher:
             # Host first: a request queued behind its busy host must not hold a global slot
             # that a request to an idle host could use.
             async with host.slots, self._global:
-                host.active += 1
                 try:
                     async with asyncio.timeout(deadline):
                         result = await self._exchange(current, url, headers, max_bytes, host)
                 except TimeoutError:
                     raise FetchError("timeout", f"no complete response within {deadline:g}s from {name}",
                                      url=url) from None
-                finally:
-                    host.active -= 1
             if isinstance(result, FetchResult):
                 result.redirects = redirects
                 result.permanent_url = current if redirects and permanent else None
