@@ -111,7 +111,10 @@ def html_encoding(body: bytes, content_type: str | None) -> tuple[str, str]:
 
 def decode_html(body: bytes, content_type: str | None) -> str:
     """Decode an HTML page (encoding chosen by `html_encoding`), without a byte-order mark."""
-    encoding, errors = html_encoding(body, content_type)
+    return _decoded(body, *html_encoding(body, content_type))
+
+
+def _decoded(body: bytes, encoding: str, errors: str) -> str:
     text = body.decode(encoding, errors=errors)
     return text[1:] if text.startswith("\ufeff") else text
 
@@ -127,7 +130,7 @@ def html_as_utf8(body: bytes, content_type: str | None) -> bytes:
     encoding, errors = html_encoding(body, content_type)
     if errors == "strict" and (encoding == "utf-8" or (body.isascii() and _ascii_compatible(encoding))):
         return body
-    return decode_html(body, content_type).encode("utf-8", errors="replace")
+    return _decoded(body, encoding, errors).encode("utf-8", errors="replace")
 
 
 @functools.lru_cache(maxsize=64)
