@@ -64,9 +64,6 @@ class Classifier:
         self._sides = PhraseMatcher([(t, "us") for t in rel.us_terms] + [(t, "china") for t in rel.china_terms]
                                     + [(t, "stake") for t in rel.shared_stakes])
         self._model_index = {i: model.label_index(i) for i in [RELEVANT, *taxonomy.ids]} if model else {}
-        # Passages and sentences are read for issues only: their embeddings are needed only when
-        # an issue's column has embedding weights (relevance reads the whole text).
-        self._span_embeddings = bool(model) and any(model.reads_embedding(i) for i in taxonomy.ids)
         h = hashlib.sha256(taxonomy.model_dump_json().encode())
         h.update(str(model.meta.get("trained_at", "")).encode() if model else b"terms-only")
         h.update(repr((self.issue_stacker, self.relevance_stacker, self.passage_stacker)).encode())
@@ -152,7 +149,7 @@ class Classifier:
         title_part = [st for st in scanned if st.sentence.in_title]
         groups = passages(sents) or [[]]
         title_end = len(title.strip())
-        ids = self.model.token_ids(full, title_end, self._span_embeddings) if self.model is not None else None
+        ids = self.model.token_ids(full, title_end) if self.model is not None else None
         full_logits = self._span_logits(ids, full, [(0, len(full))])
 
         best: dict[str, tuple[float, IssueEvidence, list[Sentence]]] = {}

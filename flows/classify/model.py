@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from flows.classify.embedding import Embedder, TokenVectors
+    from flows.classify.embedding import Embedder
 
 MODEL_FORMAT = 1
 RELEVANT = "relevant"
@@ -49,7 +49,6 @@ class TokenIds:
     titled: np.ndarray          # (T,) id of the token as a title word; -1 outside the title
     length: int = 0                          # of the text
     text_vector: np.ndarray | None = None    # the whole text's embedding, when the model reads one
-    vectors: "TokenVectors | None" = None    # its token embeddings, when spans' embeddings are wanted
 
 
 TITLE_MARK = "^"                # prefix of a word's title feature ("^tariffs")
@@ -104,11 +103,6 @@ class LinearModel:
     def _dense_logits(self, vector: np.ndarray) -> np.ndarray:
         return (self.dense_scale * vector) @ self.dense
 
-    def reads_embedding(self, label: str) -> bool:
-        """Whether this label's column has weights on the sentence embedding."""
-        k = self.label_index(label)
-        return self.dense is not None and k is not None and bool(np.any(self.dense[:, k]))
-
     def vector(self, text: str, title_end: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """Sparse TF-IDF vector (sublinear tf, L2-normalised): feature ids and values."""
         counts: dict[int, int] = {}
@@ -125,14 +119,11 @@ class LinearModel:
         norm = float(np.sqrt(np.dot(vals, vals)))
         return ids, vals / norm if norm else vals
 
-    def token_ids(self, text: str, title_end: int = 0, span_embeddings: bool = True) -> TokenIds | None:
+    def token_ids(self, text: str, title_end: int = 0) -> TokenIds | None:
         """Tokenise a whole text once, so any span's vector is a slice (None if lower-casing
         changed the text's length, when offsets would not hold). Words starting before
-        `title_end` also get their title feature.
-
-        With `span_embeddings` False only the whole text is embedded (a third of the cost), and
-        `span_logits` of a part of the text leaves the embedding out: for a caller that reads
-        parts only in columns that have no embedding weights."""
+        `title_end` also get their title feature. The whole text is embedded too, for the
+        relevance column (the only one with embedding weights: see `fit_text_model`)."""
         norm = _normalised(text)
         if len(norm) != len(text):
             return None
@@ -149,22 +140,16 @@ class LinearModel:
         ids = TokenIds(np.array(starts, dtype=np.int64), np.array(words, dtype=np.int64),
                        np.array(pairs, dtype=np.int64), np.array(titled, dtype=np.int64), len(text))
         if self.dense is not None:
-            if span_embeddings:
-                ids.vectors = self.embedder.tokens(text)
-                ids.text_vector = self.embedder.span_vector(ids.vectors, [(0, len(text))])
-            else:
-                ids.text_vector = self.embedder.embed(text)
+            ids.text_vector = self.embedder.embed(text)
         return ids
 
     def span_logits(self, ids: TokenIds, spans: list[tuple[int, int]]) -> np.ndarray:
         """Logits of the text made of these character spans of a tokenised text (pairs that
-        cross from one span to the next are left out)."""
+        cross from one span to the next are left out). The embedding counts for the whole text
+        only: relevance, the one column that reads it, is judged on the whole text."""
         base = self.intercept.copy()
-        if self.dense is not None:
-            if ids.text_vector is not None and spans == [(0, ids.length)]:
-                base += self._dense_logits(ids.text_vector)
-            elif ids.vectors is not None:
-                base += self._dense_logits(self.embedder.span_vector(ids.vectors, spans))
+        if ids.text_vector is not None and spans == [(0, ids.length)]:
+            base += self._dense_logits(ids.text_vector)
         chunks = []
         for start, end in spans:
             a = int(np.searchsorted(ids.starts, start, "left"))

@@ -45,14 +45,14 @@ MAX_VOCAB = 60000
 # and a smoother model generalises better.
 C_TEXT = 0.5
 C_STACKER = 1.0
-# The labels whose text-model column also reads the item's sentence embedding (WordLlama token
+# The relevance column of the text model also reads the item's sentence embedding (WordLlama token
 # vectors, `embedding.py`), appended to its TF-IDF vector at this scale. Chosen by 5-fold CV of
 # the whole recipe on all 150 dev items, two fold draws (macro / micro / relevance F1): without
 # embeddings 0.816 / 0.828 / 0.955 and 0.832 / 0.826 / 0.949; for relevance only 0.822 / 0.837 /
 # 0.961 and 0.842 / 0.842 / 0.961 (kept); for every label 0.804 / 0.829 / 0.961 and 0.799 /
 # 0.818 / 0.961. An item's mean token vector tells "about China and America" from "elsewhere"
-# well; which issue it is about, the words themselves tell better.
-EMBEDDING_LABELS = (RELEVANT,)
+# well; which issue it is about, the words themselves tell better. (So the classifier embeds the
+# whole text only: passages are read for issues.)
 EMBEDDING_SCALE = 1.0
 THRESHOLD_PULL = 0.5     # how far a suggested threshold moves from 0.5 towards the out-of-fold best
 FOLDS = 5
@@ -207,13 +207,13 @@ def _matrix(model: LinearModel, examples: list[Example]):
 
 
 def fit_text_model(examples: list[Example], labels: list[str], vocab: dict[str, int], idf: np.ndarray,
-                   c: float | None = None, embedding_labels: tuple[str, ...] = EMBEDDING_LABELS) -> LinearModel:
+                   c: float | None = None, embedding: bool = True) -> LinearModel:
     """One logistic regression per label over the examples that have that label.
 
     A label with fewer than MIN_POSITIVES positive examples gets no column: a model fitted on a
     handful of sentences would only drag the score down, so such an issue is scored from its
-    terms alone (the stacker treats a missing column as neutral). A label in `embedding_labels`
-    also reads the text's sentence embedding (its weights are the model's `dense` rows).
+    terms alone (the stacker treats a missing column as neutral). With `embedding`, the relevance
+    column also reads the text's sentence embedding (its weights are the model's `dense` rows).
     """
     from scipy.sparse import csr_matrix, hstack
     from sklearn.linear_model import LogisticRegression
@@ -222,7 +222,7 @@ def fit_text_model(examples: list[Example], labels: list[str], vocab: dict[str, 
     probe = LinearModel([], vocab, idf, np.zeros((len(vocab), 0), np.float32), np.zeros(0, np.float32))
     X = _matrix(probe, examples)
     embedder = X_dense = None
-    if any(label in embedding_labels for label in labels):
+    if embedding and RELEVANT in labels:
         from flows.classify.embedding import load_embedder
 
         embedder = load_embedder()
@@ -242,7 +242,7 @@ def fit_text_model(examples: list[Example], labels: list[str], vocab: dict[str, 
         # The dual problem: far fewer examples than features, so it converges several times faster
         # than the primal (same objective, same solution within liblinear's tolerance).
         clf = LogisticRegression(C=c, solver="liblinear", dual=True, max_iter=500)
-        dense = label in embedding_labels and X_dense is not None
+        dense = label == RELEVANT and X_dense is not None
         clf.fit((X_dense if dense else X)[rows], y, sample_weight=w)
         coef = np.zeros(width, np.float32)          # no embedding weights for the other labels
         coef[:clf.coef_.shape[1]] = clf.coef_[0]

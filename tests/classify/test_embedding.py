@@ -46,18 +46,6 @@ def test_related_texts_are_closer_than_unrelated_ones():
     assert not e.embed("").any()
 
 
-def test_a_span_of_a_tokenised_text_is_embedded_like_the_span_itself():
-    e = load_embedder()
-    text = f"{TRADE} {BAKING}"
-    tv = e.tokens(text)
-    assert np.allclose(e.span_vector(tv, [(0, len(text))]), e.embed(text), atol=1e-5)
-    first = e.span_vector(tv, [(0, len(TRADE))])
-    assert cosine(first, e.embed(TRADE)) > 0.98 and cosine(first, e.embed(BAKING)) < 0.9
-    both = e.span_vector(tv, [(0, len(TRADE)), (len(TRADE) + 1, len(text))])
-    assert cosine(both, e.embed(text)) > 0.99
-    assert not e.span_vector(tv, [(len(text), len(text))]).any()
-
-
 def make_examples() -> list[training.Example]:
     china = [f"Beijing and Washington argued over {w} again today." for w in
              ("tariffs", "chips", "Taiwan", "visas", "fentanyl", "warships", "students", "climate")]
@@ -80,17 +68,13 @@ def test_a_model_with_embeddings_saves_loads_and_scores_the_same_on_both_paths(t
     text = "Beijing and Washington argued over export controls."
     assert np.allclose(loaded.logits(text), model.logits(text), atol=1e-2)
     ids = loaded.token_ids(text)
-    assert ids.vectors is not None
+    assert ids.text_vector is not None
     assert np.allclose(loaded.span_logits(ids, [(0, len(text))]), loaded.logits(text), atol=1e-4)
-    whole_only = loaded.token_ids(text, span_embeddings=False)     # what the classifier asks for
-    assert whole_only.vectors is None and np.allclose(whole_only.text_vector, ids.text_vector, atol=1e-5)
-    assert np.allclose(loaded.span_logits(whole_only, [(0, len(text))]), loaded.logits(text), atol=1e-4)
-    assert loaded.reads_embedding(RELEVANT) and not loaded.reads_embedding("trade")
     k = loaded.label_index(RELEVANT)
     assert loaded.logits(text)[k] > loaded.logits("The bakery in Lisbon reopened.")[k]
 
-    without = training.fit_text_model(examples, [RELEVANT, "trade"], vocab, idf, embedding_labels=())
-    assert without.dense is None and without.token_ids(text).vectors is None
+    without = training.fit_text_model(examples, [RELEVANT, "trade"], vocab, idf, embedding=False)
+    assert without.dense is None and without.token_ids(text).text_vector is None
 
 
 def test_embedding_weights_without_their_description_are_refused(tmp_path, monkeypatch):
