@@ -11,7 +11,8 @@ How a label is decided (see the README, "How items are classified"):
    repeats, discounted in lists of topics, vetoed by negative phrases.
 2. A linear TF-IDF model (`model.py`) trained on weak labels from an unlabelled corpus, labelled
    examples and analysts' corrections, which knows the words around the terms; its relevance
-   column also reads the item's WordLlama sentence embedding (`embedding.py`).
+   column also reads the item's WordLlama sentence embedding (`embedding.py`). An embedding head,
+   fitted on labelled items and corrections only, reads the title's and each passage's embedding.
 3. A small logistic stacker turns both into one probability per issue; a long article is scored
    passage by passage and each issue keeps its best passage (and that passage's evidence).
 4. The item is relevant when its relevance probability reaches `relevance.threshold`; an issue is
@@ -24,6 +25,8 @@ import bisect
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from flows.classify.features import (
     DEFAULT_ISSUE_STACKER,
@@ -103,6 +106,16 @@ class Classifier:
                 best = max(best, self._logit(cache[s.index], issue_id))
         return best
 
+    def _head_views(self, title: str, full: str, groups: list[list[Sentence]]) -> list[dict[str, float]]:
+        """The embedding head's logits for each passage: the lead read with the item's title (as
+        the head was trained: title and lead of labelled items), later passages on their own."""
+        model = self.model
+        if model is None or model.head_coef is None:
+            return [{} for _ in groups]
+        vectors = model.embedder.embed_many([title.strip()] + [full[g[0].start:g[-1].end] if g else "" for g in groups])
+        no_title = np.zeros_like(vectors[0])
+        return [model.head_logits(vectors[0] if n == 0 else no_title, vectors[n + 1]) for n in range(len(groups))]
+
     def relevance_sides(self, full: str, sents: list[Sentence]) -> tuple[dict[str, float], list[Evidence]]:
         """Weighted counts of US, China and shared-stake cues, and the sentences naming two sides."""
         counts = {"us": 0.0, "china": 0.0, "stake": 0.0}
@@ -151,6 +164,7 @@ class Classifier:
         title_end = len(title.strip())
         ids = self.model.token_ids(full, title_end) if self.model is not None else None
         full_logits = self._span_logits(ids, full, [(0, len(full))])
+        heads = self._head_views(title, full, groups)
 
         best: dict[str, tuple[float, IssueEvidence, list[Sentence]]] = {}
         issue_rows: dict[str, list[float]] = {}
@@ -173,7 +187,7 @@ class Classifier:
             evidence = issue_evidence(part, self.taxonomy.ids)
             for issue_id, ev in evidence.items():
                 row = issue_features(ev, self._model_view(issue_id, logits, group, scanned, sentence_logits,
-                                                          ids, full))
+                                                          ids, full), heads[n].get(issue_id))
                 p = stacker.prob(row)
                 if issue_id not in best or p > best[issue_id][0]:
                     if issue_id in best and best[issue_id][0] >= PASSAGE_FLOOR:

@@ -18,10 +18,10 @@ from flows.classify.terms import IssueEvidence
 
 MODEL_CLIP = 6.0
 
-ISSUE_FEATURES = ["term", "title", "model"]
+ISSUE_FEATURES = ["term", "title", "model", "head"]
 RELEVANCE_FEATURES = ["us", "china", "stake", "pair", "issue", "model"]
 
-DEFAULT_ISSUE_STACKER = Stacker(ISSUE_FEATURES, [2.2, 0.5, 0.0], -3.1)
+DEFAULT_ISSUE_STACKER = Stacker(ISSUE_FEATURES, [2.2, 0.5, 0.0, 0.0], -3.1)
 DEFAULT_RELEVANCE_STACKER = Stacker(RELEVANCE_FEATURES, [0.6, 0.6, 0.8, 2.5, 0.3, 0.0], -2.4)
 
 
@@ -31,8 +31,11 @@ def clip_logit(value: float | None) -> float:
     return max(-MODEL_CLIP, min(MODEL_CLIP, float(value)))
 
 
-def issue_features(ev: IssueEvidence, model_logit: float | None) -> list[float]:
-    return [math.log1p(ev.raw), 1.0 if ev.title_raw > 0 else 0.0, clip_logit(model_logit)]
+def issue_features(ev: IssueEvidence, model_logit: float | None, head_logit: float | None = None) -> list[float]:
+    """Term strength, whether the title carries the issue, the text model's logit and the
+    embedding head's (a missing one is neutral: 0)."""
+    return [math.log1p(ev.raw), 1.0 if ev.title_raw > 0 else 0.0, clip_logit(model_logit),
+            clip_logit(head_logit)]
 
 
 def relevance_features(us: float, china: float, stake: float, max_issue_raw: float,

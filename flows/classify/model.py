@@ -1,5 +1,7 @@
 """The learned part of the classifier: a linear model over TF-IDF word and word-pair features
-(plus, for the labels trained with one, the text's sentence embedding: the `dense` block).
+(plus, for the labels trained with one, the text's sentence embedding: the `dense` block), and an
+embedding head, a small per-issue model over the title's and the passage's sentence embeddings
+fitted on labelled items and corrections alone (the `head` block).
 
 It is fitted by `flows.classify.training` (scikit-learn's logistic regression, one column per
 label: `relevant` and each issue) and stored as plain arrays (`weights.npz`) plus a JSON file
@@ -99,6 +101,20 @@ class LinearModel:
     dense: np.ndarray | None = None
     embedder: "Embedder | None" = None
     dense_scale: float = 1.0
+    # The embedding head: logistic weights over [title embedding, passage embedding] (2D, H) for
+    # the issues in `head_labels`, learned from labelled items and corrections only (see
+    # `training.fit_head`), so it reads the annotators' sense of an issue rather than the terms'.
+    head_labels: list[str] = field(default_factory=list)
+    head_coef: np.ndarray | None = None
+    head_intercept: np.ndarray | None = None
+
+    def head_logits(self, title_vector: np.ndarray, passage_vector: np.ndarray) -> dict[str, float]:
+        """The embedding head's logit per issue it knows, for a passage read with (the lead) or
+        without (a zero vector) its item's title."""
+        if self.head_coef is None:
+            return {}
+        z = np.concatenate([title_vector, passage_vector]) @ self.head_coef + self.head_intercept
+        return dict(zip(self.head_labels, z.tolist()))
 
     def _dense_logits(self, vector: np.ndarray) -> np.ndarray:
         return (self.dense_scale * vector) @ self.dense
@@ -208,9 +224,14 @@ class LinearModel:
         arrays = {"idf": self.idf.astype(np.float16), "coef": self.coef.astype(np.float16),
                   "intercept": self.intercept.astype(np.float32)}
         meta = {"format": MODEL_FORMAT, "labels": self.labels, "vocab": words, **self.meta, **(extra or {})}
+        if self.dense is not None or self.head_coef is not None:
+            meta["embedding"] = {"name": self.embedder.name, "scale": self.dense_scale}
         if self.dense is not None:
             arrays["dense"] = self.dense.astype(np.float32)
-            meta["embedding"] = {"name": self.embedder.name, "scale": self.dense_scale}
+        if self.head_coef is not None:
+            arrays["head_coef"] = self.head_coef.astype(np.float32)
+            arrays["head_intercept"] = self.head_intercept.astype(np.float32)
+            meta["head_labels"] = self.head_labels
         np.savez_compressed(folder / "weights.npz", **arrays)
         (folder / "model.json").write_text(json.dumps(meta, ensure_ascii=False, separators=(",", ":")),
                                            encoding="utf-8")
@@ -230,6 +251,8 @@ def load_model(folder: str | Path) -> tuple[LinearModel, dict]:
         coef = arrays["coef"].astype(np.float32)
         intercept = arrays["intercept"].astype(np.float32)
         dense = arrays["dense"].astype(np.float32) if "dense" in arrays.files else None
+        head_coef = arrays["head_coef"].astype(np.float32) if "head_coef" in arrays.files else None
+        head_intercept = arrays["head_intercept"].astype(np.float32) if "head_coef" in arrays.files else None
     except (OSError, ValueError, KeyError) as e:
         raise ModelError(f"{folder}: not a classifier model: {e}") from None
     if meta.get("format") != MODEL_FORMAT:
@@ -239,18 +262,24 @@ def load_model(folder: str | Path) -> tuple[LinearModel, dict]:
     if coef.shape != (len(vocab), len(labels)) or idf.shape != (len(vocab),):
         raise ModelError(f"{folder}: weights do not match the vocabulary")
     embedding = meta.pop("embedding", None)
-    if (dense is None) != (embedding is None):
+    head_labels = meta.pop("head_labels", [])
+    if (dense is None and head_coef is None) != (embedding is None):
         raise ModelError(f"{folder}: embedding weights and their description do not go together")
     embedder, scale = None, 1.0
-    if dense is not None:
+    if embedding is not None:
         from flows.classify.embedding import EmbeddingError, load_embedder
 
         try:
             embedder = load_embedder()
         except EmbeddingError as e:
             raise ModelError(f"{folder}: {e}") from None
-        if embedding.get("name") != embedder.name or dense.shape != (embedder.dim, len(labels)):
+        if (embedding.get("name") != embedder.name
+                or (dense is not None and dense.shape != (embedder.dim, len(labels)))
+                or (head_coef is not None and head_coef.shape != (2 * embedder.dim, len(head_labels)))):
             raise ModelError(f"{folder}: trained with embeddings {embedding.get('name')!r}, "
                              f"this installation has {embedder.name!r}")
         scale = float(embedding.get("scale", 1.0))
-    return LinearModel(labels, vocab, idf, coef, intercept, meta, dense, embedder, scale), meta
+    if head_coef is not None and head_intercept.shape != (len(head_labels),):
+        raise ModelError(f"{folder}: embedding head weights do not match its labels")
+    return LinearModel(labels, vocab, idf, coef, intercept, meta, dense, embedder, scale,
+                       head_labels, head_coef, head_intercept), meta
