@@ -8,6 +8,8 @@ Where the training signal comes from, weakest first:
 - **labelled items** (`relevant` and `issues`), e.g. the train split of a dev set;
 - analysts' **corrections**, which outweigh everything else.
 
+The embedding head (`fit_head`) learns from the last two only: labelled items and corrections.
+
 The stacker and the suggested thresholds are fitted on out-of-fold predictions for the labelled
 items, so the model never grades its own homework. Unlabelled items that are near-duplicates of a
 labelled item are dropped, so nothing about a held-out item leaks in through a rewrite of it.
