@@ -31,7 +31,7 @@ def clip_logit(value: float | None) -> float:
     return max(-MODEL_CLIP, min(MODEL_CLIP, float(value)))
 
 
-def issue_features(ev: IssueEvidence, model_logit: float | None, head_logit: float | None = None) -> list[float]:
+def issue_features(ev: IssueEvidence, model_logit: float | None, head_logit: float | None) -> list[float]:
     """Term strength, whether the title carries the issue, the text model's logit and the
     embedding head's (a missing one is neutral: 0)."""
     return [math.log1p(ev.raw), 1.0 if ev.title_raw > 0 else 0.0, clip_logit(model_logit),
