@@ -188,6 +188,30 @@ def format_cross_validation(pooled: Report, folds: list[Report], seconds: float)
     return "\n".join(lines)
 
 
+def format_draws(reports: dict[int, Report], folds: int, seconds: float) -> str:
+    """What `evaluate --cv K --draws N` prints: each fold draw's pooled figures, their mean, and
+    each issue's mean F1 over the draws (the draws share the items, so the supports are equal)."""
+    def mean(values: list[float]) -> float:
+        return sum(values) / len(values)
+
+    macro = [r.macro_f1 for r in reports.values()]
+    lines = [f"{'draw':<8}{'macro-F1':>10}{'micro-F1':>10}{'relevance F1':>14}"]
+    lines += [f"{draw:<8}{r.macro_f1:>10.3f}{r.micro.f1:>10.3f}{r.relevance_f1:>14.3f}" for draw, r in reports.items()]
+    lines.append(f"{'mean':<8}{mean(macro):>10.3f}{mean([r.micro.f1 for r in reports.values()]):>10.3f}"
+                 f"{mean([r.relevance_f1 for r in reports.values()]):>14.3f}"
+                 f"   (macro-F1 min {min(macro):.3f}, max {max(macro):.3f})")
+    first = next(iter(reports.values()))
+    lines += ["", f"{'issue':<18}{'mean F1':>9}{'min':>7}{'max':>7}{'support':>9}"]
+    for issue, s in sorted(first.issues.items(), key=lambda kv: (-kv[1].support, kv[0])):
+        f1 = [r.issues[issue].f1 for r in reports.values()]
+        mark = "" if s.support >= MACRO_MIN_SUPPORT else "  (not in macro)"
+        lines.append(f"{issue:<18}{mean(f1):>9.3f}{min(f1):>7.3f}{max(f1):>7.3f}{s.support:>9}{mark}")
+    lines += ["", f"{len(reports)} draws of {folds} folds in {seconds:.0f} s. Refitted per fold: text model, "
+              "self-training labels, stackers, thresholds; not refitted: the taxonomy's terms, weights and "
+              "vetoes."]
+    return "\n".join(lines)
+
+
 def format_report(report: Report, worst: int = 15) -> str:
     """The table `uschina-digest evaluate` prints."""
     lines = [f"{'issue':<18}{'P':>7}{'R':>7}{'F1':>7}{'support':>9}"]

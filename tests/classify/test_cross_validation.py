@@ -72,3 +72,27 @@ def test_evaluate_cv_prints_pooled_figures_and_the_caveat(tmp_path):
                                       "--json", "--config", cfg])
     assert drawn.exit_code == 0, drawn.output
     assert json.loads(drawn.output)["draw"] == 1
+    alone = CliRunner().invoke(main, ["evaluate", str(dev), "--draws", "2", "--config", cfg])
+    assert alone.exit_code != 0 and "--draws needs --cv" in alone.output
+
+
+def test_evaluate_cv_over_draws_runs_each_draw_as_alone_and_averages(tmp_path):
+    dev = tmp_path / "dev.jsonl"
+    dev.write_text("".join(json.dumps(i) + "\n" for i in labelled_items(24)))
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("".join(json.dumps(i) + "\n" for i in made_up_corpus(90)))
+    base = ["evaluate", str(dev), "--cv", "2", "--corpus", str(corpus), "--config", str(ROOT / "config" / "pipeline.yaml")]
+    single = {d: json.loads(CliRunner().invoke(main, base + ["--draw", str(d), "--json"]).output) for d in (1, 2)}
+    out = CliRunner().invoke(main, base + ["--draw", "1", "--draws", "2", "--json"])
+    assert out.exit_code == 0, out.output
+    both = json.loads(out.output)
+    assert both["draws"] == [1, 2] and [d["draw"] for d in both["per_draw"]] == [1, 2]
+    for d in both["per_draw"]:         # run in worker processes, the same figures as a draw run alone
+        for key in ("macro_f1", "micro_f1", "relevance_f1"):
+            assert d[key] == single[d["draw"]][key]
+        assert d["issues"] == single[d["draw"]]["issues"]
+    assert both["mean"]["macro_f1"] == round((single[1]["macro_f1"] + single[2]["macro_f1"]) / 2, 4)
+    assert set(both["mean"]["issues"]) == set(single[1]["issues"])
+    text = CliRunner().invoke(main, base + ["--draws", "2", "-q"])
+    assert text.exit_code == 0, text.output
+    assert "fold draws 0-1" in text.output and "\nmean " in text.output and "mean F1" in text.output
