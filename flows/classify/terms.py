@@ -32,6 +32,7 @@ ROUNDUP_PART_WORDS = 4    # the inner items of a headline's list of topics are s
 _ITEM = r"[\w’'.-]+(?:\s+[\w’'.-]+){0,3}"
 # (at most ten items: bounded, so a long comma-separated run in untrusted text stays linear)
 _ENUMERATION = re.compile(rf"{_ITEM}(?:\s*,\s*{_ITEM}){{0,8}}\s*,?\s+(?:and|or)\s+{_ITEM}", re.I)
+_ITEM_SEPARATOR = re.compile(r"\s*,\s*(?:(?:and|or)\s+)?|\s+(?:and|or)\s+", re.I)
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ class SentenceTerms:
     sentence: Sentence
     position: float                       # title / lead / body weight
     by_issue: dict[str, list[TermHit]]
-    lists: list[tuple[int, int]]              # enumerations naming issues, if it names ≥3 (offsets)
+    lists: list[tuple[int, int]]              # the items of enumerations, if it names ≥3 issues (offsets)
     roundup: tuple[int, int] | None = None    # a headline's list of topics (offsets), if it is one
 
     @property
@@ -57,14 +58,16 @@ class SentenceTerms:
         return bool(self.lists)
 
     def passing(self, issue_id: str) -> bool:
-        """Whether this sentence only mentions the issue in passing: its lone cue is an item of
-        an enumeration of issues ("tensions over trade, tech and human rights"; the sentence's
-        other cues, outside the list, still count), or its cues are items of a roundup
-        headline's list of topics."""
+        """Whether this sentence only mentions the issue in passing: its cues all lie in one item
+        of an enumeration of issues ("tensions over trade, tech and human rights", "Taiwan,
+        trade and Russia's war against Ukraine"; cues outside the list, or in two of its items,
+        still count), or its cues are items of a roundup headline's list of topics."""
         hits = self.by_issue.get(issue_id, [])
-        if self.roundup and hits and all(self.roundup[0] <= h.start < self.roundup[1] for h in hits):
+        if not hits:
+            return False
+        if self.roundup and all(self.roundup[0] <= h.start < self.roundup[1] for h in hits):
             return True
-        return len(hits) == 1 and any(a <= hits[0].start < b for a, b in self.lists)
+        return any(all(a <= h.start < b for h in hits) for a, b in self.lists)
 
 
 @dataclass
@@ -136,13 +139,23 @@ class TermIndex:
                 body_index += 1
             lists = []
             if len(by_issue) >= 3:
-                lists = [(sentence.start + m.start(), sentence.start + m.end())
-                         for m in _ENUMERATION.finditer(sentence.text)]
+                lists = [(sentence.start + a, sentence.start + b)
+                         for m in _ENUMERATION.finditer(sentence.text) for a, b in _items(m)]
             roundup = roundup_span(sentence.text) if sentence.in_title else None
             if roundup:
                 roundup = (sentence.start + roundup[0], sentence.start + roundup[1])
             out.append(SentenceTerms(sentence, position, dict(by_issue), lists, roundup))
         return out
+
+
+def _items(enumeration: re.Match) -> list[tuple[int, int]]:
+    """The (start, end) of each item of an enumeration match, in its string's offsets."""
+    spans, start = [], enumeration.start()
+    for sep in _ITEM_SEPARATOR.finditer(enumeration.group()):
+        spans.append((start, enumeration.start() + sep.start()))
+        start = enumeration.start() + sep.end()
+    spans.append((start, enumeration.end()))
+    return [(a, b) for a, b in spans if b > a]
 
 
 def roundup_span(title: str) -> tuple[int, int] | None:

@@ -148,6 +148,21 @@ def test_only_the_items_of_an_enumeration_are_passing_mentions():
     assert ev["diplomacy"].raw > 2 * ev["human_rights"].raw > 0
 
 
+def test_several_cues_in_one_item_of_a_list_are_still_a_passing_mention():
+    """"Russia's war against Ukraine" is one item of the list with two cues of its issue: still a
+    topic named in passing. Cues of one issue in two items of the list are not."""
+    tax = load_taxonomy(ISSUES)
+    index = TermIndex(tax)
+    text = ("The two sides remain entrenched in their positions on various issues, including Taiwan, "
+            "trade, human rights, and Russia's war against Ukraine.")
+    [st] = index.scan(text, sentences("", text))
+    assert len(st.by_issue["ukraine_russia"]) == 2
+    assert st.passing("ukraine_russia") and st.passing("taiwan") and st.passing("trade")
+    text = "The talks covered tariffs, a trade deal and human rights."
+    [st] = index.scan(text, sentences("", text))
+    assert not st.passing("trade") and st.passing("human_rights")
+
+
 def test_a_roundup_headline_lists_topics_in_passing():
     from flows.classify.terms import roundup_span
 
