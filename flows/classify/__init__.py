@@ -116,8 +116,13 @@ class Classifier:
         no_title = np.zeros_like(vectors[0])
         return [model.head_logits(vectors[0] if n == 0 else no_title, vectors[n + 1]) for n in range(len(groups))]
 
-    def relevance_sides(self, full: str, sents: list[Sentence]) -> tuple[dict[str, float], list[Evidence]]:
-        """Weighted counts of US, China and shared-stake cues, and the sentences naming two sides."""
+    def relevance_sides(self, full: str, sents: list[Sentence],
+                        groups: list[list[Sentence]]) -> tuple[dict[str, float], bool, list[Evidence]]:
+        """Weighted counts of US, China and shared-stake cues; whether one passage (with the
+        title) names two sides, the US and China or a shared stake and either; and the sentences
+        naming two sides. Per passage, because a long article that names Washington in one
+        paragraph and Beijing in another (a South Korean solar plan citing a US programme and a
+        Chinese tariff) need not be about the two countries' dealings at all."""
         counts = {"us": 0.0, "china": 0.0, "stake": 0.0}
         per_sentence: dict[int, dict[str, list[str]]] = {}
         starts = [s.start for s in sents]
@@ -134,7 +139,14 @@ class Classifier:
             if len(found) >= 2:
                 s = sents[i]
                 evidence.append(Evidence(s.text, s.start, s.end, sorted({t for v in found.values() for t in v})))
-        return counts, evidence[:MAX_EVIDENCE]
+        title_sides = {side for s in sents if s.in_title for side in per_sentence.get(s.index, {})}
+        paired = False
+        for group in groups:
+            sides = title_sides.union(*(per_sentence.get(s.index, {}).keys() for s in group))
+            if {"us", "china"} <= sides or ("stake" in sides and len(sides) >= 2):
+                paired = True
+                break
+        return counts, paired, evidence[:MAX_EVIDENCE]
 
     def _evidence(self, ev: IssueEvidence, issue_id: str, group: list[Sentence]) -> list[Evidence]:
         if ev.hits:
@@ -201,7 +213,7 @@ class Classifier:
             p, ev, group = best[issue_id]
             best[issue_id] = (1 - (1 - p) * (1 - q), ev, group)
 
-        counts, rel_evidence = self.relevance_sides(full, sents)
+        counts, paired, rel_evidence = self.relevance_sides(full, sents, groups)
         if not (counts["us"] > 0 and counts["china"] > 0):
             # Issues about the two sides' dealings with each other need both sides named.
             for issue_id in self._both_sides:
@@ -209,7 +221,7 @@ class Classifier:
                 best[issue_id] = (0.0, ev, group)
                 issue_rows.pop(issue_id, None)
         max_raw = max((ev.raw for _, ev, _ in best.values()), default=0.0)
-        rel_row = relevance_features(counts["us"], counts["china"], counts["stake"], max_raw,
+        rel_row = relevance_features(counts["us"], counts["china"], counts["stake"], paired, max_raw,
                                      self._logit(full_logits, RELEVANT))
         return Scores(self.relevance_stacker.prob(rel_row), rel_row, rel_evidence, best, issue_rows)
 

@@ -197,6 +197,32 @@ def test_an_issue_about_the_two_sides_dealings_needs_both_sides_named(classifier
     assert "diplomacy" in with_china.issue_ids, with_china.issue_ids
 
 
+def test_two_sides_count_as_a_pair_only_within_one_passage(classifier):
+    """A long article that names a US programme in one paragraph and a Chinese policy several
+    paragraphs later is not thereby about the two countries (a South Korean solar plan was found
+    relevant at 0.8 that way); the same two sentences in one paragraph are."""
+    filler = " ".join(["Local manufacturers reported steady output and new hiring at their plants."] * 8)
+    us = "The plan echoes a programme the U.S. government launched in 2011 to cut module prices."
+    china = "Demand fell after Beijing reined in its solar subsidies last year."
+    apart = "\n\n".join(["Seoul unveiled a plan to cut solar module costs by half by 2030.", us, filler, filler,
+                          china, filler])
+    together = "\n\n".join(["Seoul unveiled a plan to cut solar module costs by half by 2030.", f"{us} {china}",
+                             filler, filler, filler])
+    rows = {}
+    for name, text in (("apart", apart), ("together", together)):
+        sents = sentences("", text)
+        assert len(passages(sents)) >= 3
+        counts, paired, _ = classifier.relevance_sides(joined_text("", text), sents, passages(sents))
+        assert counts["us"] > 0 and counts["china"] > 0
+        rows[name] = (paired, classifier.score("", text).relevance)
+    assert rows["apart"][0] is False and rows["together"][0] is True
+    assert rows["apart"][1] < 0.5 and rows["apart"][1] < rows["together"][1] - 0.2, rows
+    # A side named in the title goes with every passage.
+    text = "\n\n".join([filler, filler, china, filler])
+    sents = sentences("Washington weighs its answer", text)
+    assert classifier.relevance_sides(joined_text("Washington weighs its answer", text), sents, passages(sents))[1]
+
+
 def test_a_long_comma_separated_run_is_scanned_in_linear_time(classifier):
     """Untrusted text: a thousand-item list naming several issues must not make the list rule
     quadratic (it took seconds before the enumeration pattern was bounded)."""
