@@ -167,7 +167,7 @@ def evaluate(settings: Settings, quiet: bool, file: Path, split: str, model: Pat
     folds, and scores every item with the model that did not see it (minutes, not seconds);
     --draw N assigns the items to folds another way; --draws N repeats the whole estimate with N
     fold draws (from --draw on, side by side on the machine's cores) and prints their mean, the
-    figure to judge a change by: on a dev set of 150 items one draw's macro-F1 is off by up to 0.03.
+    figure to judge a change by: on a dev set of 150 items draws' macro-F1 differed by up to 0.05.
     """
     from flows.classify import classifier_for, load_classifier
     from flows.classify.evaluation import dev_split, evaluate as run_evaluation, format_report, read_labelled
