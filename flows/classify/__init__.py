@@ -117,12 +117,15 @@ class Classifier:
         return [model.head_logits(vectors[0] if n == 0 else no_title, vectors[n + 1]) for n in range(len(groups))]
 
     def relevance_sides(self, full: str, sents: list[Sentence],
-                        groups: list[list[Sentence]]) -> tuple[dict[str, float], bool, list[Evidence]]:
-        """Weighted counts of US, China and shared-stake cues; whether one passage (with the
-        title) names two sides, the US and China or a shared stake and either; and the sentences
-        naming two sides. Per passage, because a long article that names Washington in one
-        paragraph and Beijing in another (a South Korean solar plan citing a US programme and a
-        Chinese tariff) need not be about the two countries' dealings at all."""
+                        groups: list[list[Sentence]]) -> tuple[dict[str, float], float, list[Evidence]]:
+        """Weighted counts of US, China and shared-stake cues; the share of passages that (with
+        the title) name two sides, the US and China or a shared stake and either; and the
+        sentences naming two sides. Per passage, because a long article that names Washington in
+        one paragraph and Beijing in another (a South Korean solar plan citing a US programme and
+        a Chinese tariff) need not be about the two countries' dealings at all; a share, because
+        one list of countries in a 700-word piece on tariffs for Europe does not make it one. A
+        news lead is one passage (share 0 or 1), and a title naming both sides pairs them in every
+        passage."""
         counts = {"us": 0.0, "china": 0.0, "stake": 0.0}
         per_sentence: dict[int, dict[str, list[str]]] = {}
         starts = [s.start for s in sents]
@@ -140,13 +143,11 @@ class Classifier:
                 s = sents[i]
                 evidence.append(Evidence(s.text, s.start, s.end, sorted({t for v in found.values() for t in v})))
         title_sides = {side for s in sents if s.in_title for side in per_sentence.get(s.index, {})}
-        paired = False
+        paired = 0
         for group in groups:
             sides = title_sides.union(*(per_sentence.get(s.index, {}).keys() for s in group))
-            if {"us", "china"} <= sides or ("stake" in sides and len(sides) >= 2):
-                paired = True
-                break
-        return counts, paired, evidence[:MAX_EVIDENCE]
+            paired += {"us", "china"} <= sides or ("stake" in sides and len(sides) >= 2)
+        return counts, paired / max(len(groups), 1), evidence[:MAX_EVIDENCE]
 
     def _evidence(self, ev: IssueEvidence, issue_id: str, group: list[Sentence]) -> list[Evidence]:
         if ev.hits:

@@ -38,7 +38,7 @@ def issue_features(ev: IssueEvidence, model_logit: float | None, head_logit: flo
             clip_logit(head_logit)]
 
 
-def relevance_features(us: float, china: float, stake: float, paired: bool, max_issue_raw: float,
+def relevance_features(us: float, china: float, stake: float, paired_share: float, max_issue_raw: float,
                        model_logit: float | None) -> list[float]:
-    return [math.log1p(us), math.log1p(china), math.log1p(stake), 1.0 if paired else 0.0,
+    return [math.log1p(us), math.log1p(china), math.log1p(stake), paired_share,
             math.log1p(max_issue_raw), clip_logit(model_logit)]

@@ -197,10 +197,11 @@ def test_an_issue_about_the_two_sides_dealings_needs_both_sides_named(classifier
     assert "diplomacy" in with_china.issue_ids, with_china.issue_ids
 
 
-def test_two_sides_count_as_a_pair_only_within_one_passage(classifier):
+def test_two_sides_pair_up_within_a_passage_and_count_by_share_of_passages(classifier):
     """A long article that names a US programme in one paragraph and a Chinese policy several
     paragraphs later is not thereby about the two countries (a South Korean solar plan was found
-    relevant at 0.8 that way); the same two sentences in one paragraph are."""
+    relevant at 0.8 that way); the two in one paragraph pair up, in one passage of several; a
+    title naming both sides pairs them in every passage."""
     filler = " ".join(["Local manufacturers reported steady output and new hiring at their plants."] * 8)
     us = "The plan echoes a programme the U.S. government launched in 2011 to cut module prices."
     china = "Demand fell after Beijing reined in its solar subsidies last year."
@@ -209,18 +210,16 @@ def test_two_sides_count_as_a_pair_only_within_one_passage(classifier):
     together = "\n\n".join(["Seoul unveiled a plan to cut solar module costs by half by 2030.", f"{us} {china}",
                              filler, filler, filler])
     rows = {}
-    for name, text in (("apart", apart), ("together", together)):
-        sents = sentences("", text)
-        assert len(passages(sents)) >= 3
-        counts, paired, _ = classifier.relevance_sides(joined_text("", text), sents, passages(sents))
+    for name, title, text in (("apart", "", apart), ("together", "", together),
+                              ("titled", "Washington and Beijing spar over solar subsidies", apart)):
+        sents = sentences(title, text)
+        n = len(passages(sents))
+        assert n >= 3
+        counts, share, _ = classifier.relevance_sides(joined_text(title, text), sents, passages(sents))
         assert counts["us"] > 0 and counts["china"] > 0
-        rows[name] = (paired, classifier.score("", text).relevance)
-    assert rows["apart"][0] is False and rows["together"][0] is True
-    assert rows["apart"][1] < 0.5 and rows["apart"][1] < rows["together"][1] - 0.2, rows
-    # A side named in the title goes with every passage.
-    text = "\n\n".join([filler, filler, china, filler])
-    sents = sentences("Washington weighs its answer", text)
-    assert classifier.relevance_sides(joined_text("Washington weighs its answer", text), sents, passages(sents))[1]
+        rows[name] = (share * n, n, classifier.score(title, text).relevance)
+    assert rows["apart"][0] == 0 and rows["together"][0] == 1 and rows["titled"][0] == rows["titled"][1]
+    assert rows["apart"][2] < 0.5 and rows["apart"][2] < rows["together"][2] < rows["titled"][2], rows
 
 
 def test_a_long_comma_separated_run_is_scanned_in_linear_time(classifier):
