@@ -117,10 +117,10 @@ class Classifier:
         return [model.head_logits(vectors[0] if n == 0 else no_title, vectors[n + 1]) for n in range(len(groups))]
 
     def relevance_sides(self, full: str, sents: list[Sentence],
-                        groups: list[list[Sentence]]) -> tuple[dict[str, float], float, list[Evidence]]:
-        """Weighted counts of US, China and shared-stake cues; the share of passages that (with
-        the title) name two sides, the US and China or a shared stake and either; and the
-        sentences naming two sides. Per passage, because a long article that names Washington in
+                        groups: list[list[Sentence]]) -> tuple[dict[str, float], list[bool], list[Evidence]]:
+        """Weighted counts of US, China and shared-stake cues; for each passage, whether it (with
+        the title) names two sides, the US and China or a shared stake and either; and the
+        sentences naming two sides. Relevance reads the share of passages that pair the sides. Per passage, because a long article that names Washington in
         one paragraph and Beijing in another (a South Korean solar plan citing a US programme and
         a Chinese tariff) need not be about the two countries' dealings at all; a share, because
         one list of countries in a 700-word piece on tariffs for Europe does not make it one. A
@@ -143,11 +143,11 @@ class Classifier:
                 s = sents[i]
                 evidence.append(Evidence(s.text, s.start, s.end, sorted({t for v in found.values() for t in v})))
         title_sides = {side for s in sents if s.in_title for side in per_sentence.get(s.index, {})}
-        paired = 0
+        paired = []
         for group in groups:
             sides = title_sides.union(*(per_sentence.get(s.index, {}).keys() for s in group))
-            paired += {"us", "china"} <= sides or ("stake" in sides and len(sides) >= 2)
-        return counts, paired / max(len(groups), 1), evidence[:MAX_EVIDENCE]
+            paired.append({"us", "china"} <= sides or ("stake" in sides and len(sides) >= 2))
+        return counts, paired, evidence[:MAX_EVIDENCE]
 
     def _evidence(self, ev: IssueEvidence, issue_id: str, group: list[Sentence]) -> list[Evidence]:
         if ev.hits:
@@ -178,6 +178,7 @@ class Classifier:
         ids = self.model.token_ids(full, title_end) if self.model is not None else None
         full_logits = self._span_logits(ids, full, [(0, len(full))])
         heads = self._head_views(title, full, groups)
+        counts, paired, rel_evidence = self.relevance_sides(full, sents, groups)
 
         best: dict[str, tuple[float, IssueEvidence, list[Sentence]]] = {}
         issue_rows: dict[str, list[float]] = {}
@@ -188,6 +189,8 @@ class Classifier:
             # The head of an article is read like a news lead, with its title; the rest passage
             # by passage, each on its own and with a stacker fitted to body text.
             lead = n == 0
+            if not lead and not paired[n]:
+                continue      # a later passage that does not name two sides is not about their dealings
             part: list[SentenceTerms] = (title_part if lead else []) + [scanned[s.index] for s in group]
             stacker = self.issue_stacker if lead else self.passage_stacker
             if len(groups) == 1:
@@ -214,7 +217,6 @@ class Classifier:
             p, ev, group = best[issue_id]
             best[issue_id] = (1 - (1 - p) * (1 - q), ev, group)
 
-        counts, paired, rel_evidence = self.relevance_sides(full, sents, groups)
         if not (counts["us"] > 0 and counts["china"] > 0):
             # Issues about the two sides' dealings with each other need both sides named.
             for issue_id in self._both_sides:
@@ -222,7 +224,7 @@ class Classifier:
                 best[issue_id] = (0.0, ev, group)
                 issue_rows.pop(issue_id, None)
         max_raw = max((ev.raw for _, ev, _ in best.values()), default=0.0)
-        rel_row = relevance_features(counts["us"], counts["china"], counts["stake"], paired, max_raw,
+        rel_row = relevance_features(counts["us"], counts["china"], counts["stake"], sum(paired) / len(paired), max_raw,
                                      self._logit(full_logits, RELEVANT))
         return Scores(self.relevance_stacker.prob(rel_row), rel_row, rel_evidence, best, issue_rows)
 

@@ -215,11 +215,32 @@ def test_two_sides_pair_up_within_a_passage_and_count_by_share_of_passages(class
         sents = sentences(title, text)
         n = len(passages(sents))
         assert n >= 3
-        counts, share, _ = classifier.relevance_sides(joined_text(title, text), sents, passages(sents))
-        assert counts["us"] > 0 and counts["china"] > 0
-        rows[name] = (share * n, n, classifier.score(title, text).relevance)
+        counts, paired, _ = classifier.relevance_sides(joined_text(title, text), sents, passages(sents))
+        assert counts["us"] > 0 and counts["china"] > 0 and len(paired) == n
+        rows[name] = (sum(paired), n, classifier.score(title, text).relevance)
     assert rows["apart"][0] == 0 and rows["together"][0] == 1 and rows["titled"][0] == rows["titled"][1]
     assert rows["apart"][2] < 0.5 and rows["apart"][2] < rows["together"][2] < rows["titled"][2], rows
+
+
+def test_later_passages_carry_issues_only_where_they_name_two_sides(classifier):
+    """A long article's later passage counts for an issue only when it (with the title) names two
+    sides: Washington's tariffs on Europe, in a piece on chip curbs, are not a US–China trade
+    matter; the same paragraph naming China is."""
+    # six sentences, 78 words: one paragraph is one passage
+    filler = " ".join(["Chinese and American negotiators met again to go over the new licence rules."] * 6)
+    lead = " ".join(["The White House and Beijing traded warnings over export controls on advanced chips."] * 6)
+    europe = ("Separately, Washington imposed tariffs of 25 percent on steel and aluminum imports from "
+              "European allies, and the trade talks with Brussels collapsed.")
+    china = europe.replace("European allies", "China").replace("Brussels", "Beijing")
+    labels = {}
+    for name, paragraph in (("europe", europe), ("china", china)):
+        text = "\n\n".join([lead, filler, filler, filler, paragraph])
+        sents = sentences("Chip curbs tighten", text)
+        paired = classifier.relevance_sides(joined_text("Chip curbs tighten", text), sents, passages(sents))[1]
+        assert len(paired) >= 4 and paired.count(False) == (1 if name == "europe" else 0)
+        labels[name] = classifier.classify("Chip curbs tighten", text).issue_ids
+    assert "technology" in labels["europe"] and "technology" in labels["china"], labels
+    assert "trade" not in labels["europe"] and "trade" in labels["china"], labels
 
 
 def test_a_long_comma_separated_run_is_scanned_in_linear_time(classifier):
