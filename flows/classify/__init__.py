@@ -106,26 +106,32 @@ class Classifier:
                 best = max(best, self._logit(cache[s.index], issue_id))
         return best
 
-    def _head_views(self, title: str, full: str, groups: list[list[Sentence]]) -> list[dict[str, float]]:
-        """The embedding head's logits for each passage: the lead read with the item's title (as
-        the head was trained: title and lead of labelled items), later passages on their own."""
+    def _head_views(self, title: str, full: str,
+                    groups: dict[int, list[Sentence]]) -> dict[int, dict[str, float]]:
+        """The embedding head's logits for the passages read (by index): the lead (0) with the
+        item's title (as the head was trained: title and lead of labelled items), later passages
+        on their own."""
         model = self.model
         if model is None or model.head_coef is None:
-            return [{} for _ in groups]
-        vectors = model.embedder.embed_many([title.strip()] + [full[g[0].start:g[-1].end] if g else "" for g in groups])
+            return {n: {} for n in groups}
+        vectors = model.embedder.embed_many([title.strip()] + [full[g[0].start:g[-1].end] if g else ""
+                                                               for g in groups.values()])
         no_title = np.zeros_like(vectors[0])
-        return [model.head_logits(vectors[0] if n == 0 else no_title, vectors[n + 1]) for n in range(len(groups))]
+        return {n: model.head_logits(vectors[0] if n == 0 else no_title, vector)
+                for n, vector in zip(groups, vectors[1:])}
 
     def relevance_sides(self, full: str, sents: list[Sentence],
                         groups: list[list[Sentence]]) -> tuple[dict[str, float], list[bool], list[Evidence]]:
         """Weighted counts of US, China and shared-stake cues; for each passage, whether it (with
         the title) names two sides, the US and China or a shared stake and either; and the
-        sentences naming two sides. Relevance reads the share of passages that pair the sides. Per passage, because a long article that names Washington in
-        one paragraph and Beijing in another (a South Korean solar plan citing a US programme and
-        a Chinese tariff) need not be about the two countries' dealings at all; a share, because
-        one list of countries in a 700-word piece on tariffs for Europe does not make it one. A
-        news lead is one passage (share 0 or 1), and a title naming both sides pairs them in every
-        passage."""
+        sentences naming two sides.
+
+        Relevance reads the share of passages that pair the sides. Per passage, because a long
+        article that names Washington in one paragraph and Beijing in another (a South Korean
+        solar plan citing a US programme and a Chinese tariff) need not be about the two
+        countries' dealings at all; a share, because one list of countries in a 700-word piece on
+        tariffs for Europe does not make it one. A news lead is one passage (share 0 or 1), and a
+        title naming both sides pairs them in every passage."""
         counts = {"us": 0.0, "china": 0.0, "stake": 0.0}
         per_sentence: dict[int, dict[str, list[str]]] = {}
         starts = [s.start for s in sents]
@@ -177,20 +183,21 @@ class Classifier:
         title_end = len(title.strip())
         ids = self.model.token_ids(full, title_end) if self.model is not None else None
         full_logits = self._span_logits(ids, full, [(0, len(full))])
-        heads = self._head_views(title, full, groups)
         counts, paired, rel_evidence = self.relevance_sides(full, sents, groups)
+        # The lead is always read; a later passage that does not name two sides is not about
+        # their dealings, so it carries no issue.
+        read = {n: group for n, group in enumerate(groups) if n == 0 or paired[n]}
+        heads = self._head_views(title, full, read)
 
         best: dict[str, tuple[float, IssueEvidence, list[Sentence]]] = {}
         issue_rows: dict[str, list[float]] = {}
         others: dict[str, float] = {}          # 1 - P(no other passage carries the issue)
         sentence_logits: dict[int, object] = {}
         title_text = full[: title_part[-1].sentence.end] if title_part else ""
-        for n, group in enumerate(groups):
+        for n, group in read.items():
             # The head of an article is read like a news lead, with its title; the rest passage
             # by passage, each on its own and with a stacker fitted to body text.
             lead = n == 0
-            if not lead and not paired[n]:
-                continue      # a later passage that does not name two sides is not about their dealings
             part: list[SentenceTerms] = (title_part if lead else []) + [scanned[s.index] for s in group]
             stacker = self.issue_stacker if lead else self.passage_stacker
             if len(groups) == 1:
@@ -224,8 +231,8 @@ class Classifier:
                 best[issue_id] = (0.0, ev, group)
                 issue_rows.pop(issue_id, None)
         max_raw = max((ev.raw for _, ev, _ in best.values()), default=0.0)
-        rel_row = relevance_features(counts["us"], counts["china"], counts["stake"], sum(paired) / len(paired), max_raw,
-                                     self._logit(full_logits, RELEVANT))
+        rel_row = relevance_features(counts["us"], counts["china"], counts["stake"], sum(paired) / len(paired),
+                                     max_raw, self._logit(full_logits, RELEVANT))
         return Scores(self.relevance_stacker.prob(rel_row), rel_row, rel_evidence, best, issue_rows)
 
     def classify(self, title: str, text: str) -> Classification:

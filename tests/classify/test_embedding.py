@@ -152,12 +152,12 @@ def test_a_model_with_a_head_saves_loads_and_classifies_with_it(tmp_path, monkey
     text = f"{TRADE_TITLES[0]}\n\n{long_body}"
     groups = passages(sentences(TRADE_TITLES[0], long_body))
     assert len(groups) >= 2
-    views = classifier._head_views(TRADE_TITLES[0], text, groups)
+    views = classifier._head_views(TRADE_TITLES[0], text, dict(enumerate(groups)))
     assert views[0]["trade"] > views[1]["trade"]          # the title counts for the lead only
     scores = classifier.score(TRADE_TITLES[0], long_body)
     assert len(ISSUE_FEATURES) == 4 and len(scores.issue_rows["trade"]) == 4
     # the row kept is the best passage's, and its head feature is that passage's (clipped) view
-    assert any(abs(scores.issue_rows["trade"][3] - clip_logit(v["trade"])) < 1e-4 for v in views)
+    assert any(abs(scores.issue_rows["trade"][3] - clip_logit(v["trade"])) < 1e-4 for v in views.values())
 
     arrays = dict(np.load(tmp_path / "weights.npz"))
     arrays["head_intercept"] = np.zeros(3, np.float32)
