@@ -241,7 +241,7 @@ def _cross_validate_draws(taxonomy, unlabelled: list[dict], items: list[dict], f
     import time
 
     from flows.classify import training
-    from flows.classify.evaluation import evaluate_pairs, format_draws
+    from flows.classify.evaluation import evaluate_pairs, format_draws, mean_over_draws
     from flows.workers import available_cpus
 
     start = time.perf_counter()
@@ -251,16 +251,19 @@ def _cross_validate_draws(taxonomy, unlabelled: list[dict], items: list[dict], f
     seconds = time.perf_counter() - start
     if as_json:
         per_draw = [dict(_summary_json(report), draw=draw) for draw, report in reports.items()]
-        mean = {key: round(sum(d[key] for d in per_draw) / len(per_draw), 4)
-                for key in ("macro_f1", "micro_f1", "relevance_f1")}
-        mean["issues"] = {issue: round(sum(d["issues"][issue]["f1"] for d in per_draw) / len(per_draw), 4)
-                          for issue in per_draw[0]["issues"]}
         click.echo(json.dumps({"folds": folds, "draws": draws, "seconds": round(seconds, 1),
-                               "mean": mean, "per_draw": per_draw}))
+                               "mean": _rounded(mean_over_draws(reports)), "per_draw": per_draw}))
         return
     click.echo(f"{folds}-fold cross-validation on {len(items)} items, fold draws {draws[0]}-{draws[-1]}, "
                f"{len(unlabelled)} unlabelled")
     click.echo(format_draws(reports, folds, seconds))
+
+
+def _rounded(value):
+    """A JSON-ready copy with floats to 4 places."""
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    return round(value, 4) if isinstance(value, float) else value
 
 
 def register(main: click.Group) -> None:

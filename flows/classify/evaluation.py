@@ -188,24 +188,34 @@ def format_cross_validation(pooled: Report, folds: list[Report], seconds: float)
     return "\n".join(lines)
 
 
-def format_draws(reports: dict[int, Report], folds: int, seconds: float) -> str:
-    """What `evaluate --cv K --draws N` prints: each fold draw's pooled figures, their mean, and
-    each issue's mean F1 over the draws (the draws share the items, so the supports are equal)."""
-    def mean(values: list[float]) -> float:
-        return sum(values) / len(values)
+def mean_over_draws(reports: dict[int, Report]) -> dict:
+    """The mean over fold draws of macro-, micro- and relevance F1 (with macro-F1's min and max)
+    and each issue's mean, min and max F1 and support (the draws share the items, so their
+    supports are equal). Unrounded: `evaluate --cv K --draws N` prints and writes it."""
+    def spread(values: list[float]) -> dict:
+        return {"mean": sum(values) / len(values), "min": min(values), "max": max(values)}
 
-    macro = [r.macro_f1 for r in reports.values()]
+    first = next(iter(reports.values()))
+    return {"macro_f1": spread([r.macro_f1 for r in reports.values()]),
+            "micro_f1": spread([r.micro.f1 for r in reports.values()]),
+            "relevance_f1": spread([r.relevance_f1 for r in reports.values()]),
+            "issues": {issue: dict(spread([r.issues[issue].f1 for r in reports.values()]), support=s.support)
+                       for issue, s in sorted(first.issues.items(), key=lambda kv: (-kv[1].support, kv[0]))}}
+
+
+def format_draws(reports: dict[int, Report], folds: int, seconds: float) -> str:
+    """What `evaluate --cv K --draws N` prints: each fold draw's pooled figures, then
+    `mean_over_draws`."""
+    mean = mean_over_draws(reports)
     lines = [f"{'draw':<8}{'macro-F1':>10}{'micro-F1':>10}{'relevance F1':>14}"]
     lines += [f"{draw:<8}{r.macro_f1:>10.3f}{r.micro.f1:>10.3f}{r.relevance_f1:>14.3f}" for draw, r in reports.items()]
-    lines.append(f"{'mean':<8}{mean(macro):>10.3f}{mean([r.micro.f1 for r in reports.values()]):>10.3f}"
-                 f"{mean([r.relevance_f1 for r in reports.values()]):>14.3f}"
-                 f"   (macro-F1 min {min(macro):.3f}, max {max(macro):.3f})")
-    first = next(iter(reports.values()))
+    macro = mean["macro_f1"]
+    lines.append(f"{'mean':<8}{macro['mean']:>10.3f}{mean['micro_f1']['mean']:>10.3f}"
+                 f"{mean['relevance_f1']['mean']:>14.3f}   (macro-F1 min {macro['min']:.3f}, max {macro['max']:.3f})")
     lines += ["", f"{'issue':<18}{'mean F1':>9}{'min':>7}{'max':>7}{'support':>9}"]
-    for issue, s in sorted(first.issues.items(), key=lambda kv: (-kv[1].support, kv[0])):
-        f1 = [r.issues[issue].f1 for r in reports.values()]
-        mark = "" if s.support >= MACRO_MIN_SUPPORT else "  (not in macro)"
-        lines.append(f"{issue:<18}{mean(f1):>9.3f}{min(f1):>7.3f}{max(f1):>7.3f}{s.support:>9}{mark}")
+    for issue, f1 in mean["issues"].items():
+        mark = "" if f1["support"] >= MACRO_MIN_SUPPORT else "  (not in macro)"
+        lines.append(f"{issue:<18}{f1['mean']:>9.3f}{f1['min']:>7.3f}{f1['max']:>7.3f}{f1['support']:>9}{mark}")
     lines += ["", f"{len(reports)} draws of {folds} folds in {seconds:.0f} s. Refitted per fold: text model, "
               "self-training labels, stackers, thresholds; not refitted: the taxonomy's terms, weights and "
               "vetoes."]

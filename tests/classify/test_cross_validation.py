@@ -91,8 +91,13 @@ def test_evaluate_cv_over_draws_runs_each_draw_as_alone_and_averages(tmp_path):
         for key in ("macro_f1", "micro_f1", "relevance_f1"):
             assert d[key] == single[d["draw"]][key]
         assert d["issues"] == single[d["draw"]]["issues"]
-    assert both["mean"]["macro_f1"] == round((single[1]["macro_f1"] + single[2]["macro_f1"]) / 2, 4)
+    macro = both["mean"]["macro_f1"]
+    assert abs(macro["mean"] - (single[1]["macro_f1"] + single[2]["macro_f1"]) / 2) <= 1e-4
+    assert (macro["min"], macro["max"]) == tuple(sorted([single[1]["macro_f1"], single[2]["macro_f1"]]))
     assert set(both["mean"]["issues"]) == set(single[1]["issues"])
+    for issue, f1 in both["mean"]["issues"].items():
+        assert abs(f1["mean"] - (single[1]["issues"][issue]["f1"] + single[2]["issues"][issue]["f1"]) / 2) <= 1e-4
+        assert f1["support"] == single[1]["issues"][issue]["support"]
     text = CliRunner().invoke(main, base + ["--draws", "2", "-q"])
     assert text.exit_code == 0, text.output
     assert "fold draws 0-1" in text.output and "\nmean " in text.output and "mean F1" in text.output
