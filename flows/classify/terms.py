@@ -53,10 +53,6 @@ class SentenceTerms:
     lists: list[tuple[int, int]]              # the items of enumerations, if it names ≥3 issues (offsets)
     roundup: tuple[int, int] | None = None    # a headline's list of topics (offsets), if it is one
 
-    @property
-    def listy(self) -> bool:
-        return bool(self.lists)
-
     def passing(self, issue_id: str) -> bool:
         """Whether this sentence only mentions the issue in passing: its cues all lie in one item
         of an enumeration of issues ("tensions over trade, tech and human rights", "Taiwan,

@@ -297,7 +297,7 @@ def fit_head(examples: list[Example], issue_ids: list[str], model: LinearModel) 
 
     gold = [ex for ex in examples if ex.source in ("labelled", "correction")]
     embedder = model.embedder or load_embedder()
-    X = head_input(embedder, gold) if gold else np.zeros((0, 2 * embedder.dim), np.float32)
+    X = head_input(embedder, gold)
     fitted = []
     for issue in issue_ids:
         rows = [n for n, ex in enumerate(gold) if issue in ex.labels]
