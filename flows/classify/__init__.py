@@ -35,6 +35,7 @@ from flows.classify.features import (
     RELEVANCE_FEATURES,
     issue_features,
     relevance_features,
+    relevance_prob,
 )
 from flows.classify.model import RELEVANT, LinearModel, ModelError, Stacker, load_model
 from flows.classify.terms import IssueEvidence, SentenceTerms, TermIndex, issue_evidence
@@ -233,7 +234,7 @@ class Classifier:
         max_raw = max((ev.raw for _, ev, _ in best.values()), default=0.0)
         rel_row = relevance_features(counts["us"], counts["china"], counts["stake"], sum(paired) / len(paired),
                                      max_raw, self._logit(full_logits, RELEVANT))
-        return Scores(self.relevance_stacker.prob(rel_row), rel_row, rel_evidence, best, issue_rows)
+        return Scores(relevance_prob(self.relevance_stacker, rel_row), rel_row, rel_evidence, best, issue_rows)
 
     def classify(self, title: str, text: str) -> Classification:
         scores = self.score(title, text)

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from flows.classify import Classifier
-from flows.classify.features import ISSUE_FEATURES, RELEVANCE_FEATURES
+from flows.classify.features import ISSUE_FEATURES, RELEVANCE_FEATURES, relevance_prob
 from flows.classify.model import RELEVANT, LinearModel, Stacker, features
 from flows.classify.evaluation import evaluate_pairs
 from flows.config import Taxonomy
@@ -428,7 +428,7 @@ def _fit_stackers(taxonomy: Taxonomy, weak: list[Example], fixed: list[Example],
     thresholds = suggest_thresholds(rows, issue_stacker, taxonomy.ids)
     out_of_fold = []
     for item, scores in scored:
-        rel = relevance_stacker.prob(scores.relevance_row)
+        rel = relevance_prob(relevance_stacker, scores.relevance_row)
         issues = []
         if rel >= taxonomy.relevance.threshold:
             for issue_id, row in scores.issue_rows.items():

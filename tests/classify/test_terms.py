@@ -253,3 +253,25 @@ def test_a_long_comma_separated_run_is_scanned_in_linear_time(classifier):
     result = classifier.classify("China and the U.S.", text)
     assert time.perf_counter() - started < 2.0
     assert {"trade", "taiwan"} <= set(result.issue_ids)
+
+
+def test_one_side_alone_with_no_issue_cue_is_not_relevant(classifier):
+    """An item naming China alone (or the US alone), no shared stake and no issue cue is a
+    domestic affair: nothing in its text bears on the other side. The text model, fitted on
+    China news, read such items as relevant (a fireworks blast in a BBC feed at 0.69); naming the
+    other side, a shared stake or an issue hands the verdict back to the stacker."""
+    title = "8 dead in blast at fireworks shop in China ahead of Chinese New Year"
+    text = ("An explosion and fire at a fireworks shop in eastern China has killed eight people and "
+            "left two others with minor burns, the authorities said.")
+    alone = classifier.score(title, text)
+    counts = alone.relevance_row
+    assert counts[0] == 0 and counts[1] > 0 and counts[2] == 0 and counts[4] == 0, counts
+    assert alone.relevance == 0.0 and not classifier.classify(title, text).relevant
+    for more in (" The shop's owner had visited Washington last year.",          # the other side
+                 " The blast happened near the border with North Korea.",          # a shared stake
+                 " The shop had been hit by American tariffs on its exports."):    # an issue cue
+        assert classifier.score(title, text + more).relevance > 0.0, more
+    us_alone = classifier.score("Fireworks shop blast kills eight in Ohio",
+                                "An explosion at a fireworks shop in Ohio killed eight people, "
+                                "American officials said.")
+    assert us_alone.relevance_row[0] > 0 and us_alone.relevance == 0.0
