@@ -267,10 +267,11 @@ def test_one_side_alone_with_no_issue_cue_is_not_relevant(classifier):
     counts = alone.relevance_row
     assert counts[0] == 0 and counts[1] > 0 and counts[2] == 0 and counts[4] == 0, counts
     assert alone.relevance == 0.0 and not classifier.classify(title, text).relevant
-    for more in (" The shop's owner had visited Washington last year.",          # the other side
-                 " The blast happened near the border with North Korea.",          # a shared stake
-                 " The shop had been hit by American tariffs on its exports."):    # an issue cue
-        assert classifier.score(title, text + more).relevance > 0.0, more
+    for more, feature in ((" The shop's owner had lived in Washington for years.", 0),   # the other side
+                          (" Some of the injured had come from Hong Kong.", 2),          # a shared stake
+                          (" The shop had been hurt by tariffs on its exports.", 4)):    # an issue cue
+        scores = classifier.score(title, text + more)
+        assert scores.relevance_row[feature] > 0 and scores.relevance > 0.0, (more, scores.relevance_row)
     us_alone = classifier.score("Fireworks shop blast kills eight in Ohio",
                                 "An explosion at a fireworks shop in Ohio killed eight people, "
                                 "American officials said.")
