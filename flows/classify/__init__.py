@@ -124,8 +124,10 @@ class Classifier:
     def relevance_sides(self, full: str, sents: list[Sentence],
                         groups: list[list[Sentence]]) -> tuple[dict[str, float], list[bool], list[Evidence]]:
         """Weighted counts of US, China and shared-stake cues; for each passage, whether it (with
-        the title) names two sides, the US and China or a shared stake and either; and the
-        sentences naming two sides.
+        the title) pairs the two sides: it names the US and China, or a shared stake (Taiwan, the
+        South China Sea, North Korea …: the taxonomy's places where both are stakeholders, so a
+        stake alone stands for both; an interview with Taiwan's president or a Q&A on rivalries
+        in the South China Sea is about the two); and the sentences naming two sides.
 
         Relevance reads the share of passages that pair the sides. Per passage, because a long
         article that names Washington in one paragraph and Beijing in another (a South Korean
@@ -153,7 +155,7 @@ class Classifier:
         paired = []
         for group in groups:
             sides = title_sides.union(*(per_sentence.get(s.index, {}).keys() for s in group))
-            paired.append({"us", "china"} <= sides or ("stake" in sides and len(sides) >= 2))
+            paired.append({"us", "china"} <= sides or "stake" in sides)
         return counts, paired, evidence[:MAX_EVIDENCE]
 
     def _evidence(self, ev: IssueEvidence, issue_id: str, group: list[Sentence]) -> list[Evidence]:

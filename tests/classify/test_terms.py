@@ -276,3 +276,27 @@ def test_one_side_alone_with_no_issue_cue_is_not_relevant(classifier):
                                 "An explosion at a fireworks shop in Ohio killed eight people, "
                                 "American officials said.")
     assert us_alone.relevance_row[0] > 0 and us_alone.relevance == 0.0
+
+
+def test_a_shared_stake_alone_pairs_the_two_sides(classifier):
+    """Taiwan, the South China Sea, North Korea … are where both are stakeholders (the taxonomy's
+    rule), so a passage naming one pairs the sides by itself: a lead on Taiwan's president that
+    names neither Washington nor Beijing is about the two, and a later paragraph on Taiwan in a
+    piece on chip curbs is read for its issues."""
+    title, text = ("Interview With Taiwan's President",
+                   "Taiwan's president said on Tuesday that the island would keep strengthening its defences "
+                   "while leaving the door open to talks, and that its democracy was not negotiable.")
+    sents = sentences(title, text)
+    counts, paired, _ = classifier.relevance_sides(joined_text(title, text), sents, passages(sents))
+    assert counts["us"] == counts["china"] == 0 and counts["stake"] > 0 and paired == [True]
+    assert classifier.score(title, text).relevance_row[3] == 1.0
+
+    filler = " ".join(["Chinese and American negotiators met again to go over the new licence rules."] * 6)
+    lead = " ".join(["The White House and Beijing traded warnings over export controls on advanced chips."] * 6)
+    taiwan = ("In Taipei, the island's defence ministry reported dozens of warplanes near Taiwan, and its "
+              "president called for calm across the Taiwan Strait.")
+    text = "\n\n".join([lead, filler, filler, filler, taiwan])
+    sents = sentences("Chip curbs tighten", text)
+    paired = classifier.relevance_sides(joined_text("Chip curbs tighten", text), sents, passages(sents))[1]
+    assert len(paired) >= 4 and all(paired)
+    assert "taiwan" in classifier.classify("Chip curbs tighten", text).issue_ids
