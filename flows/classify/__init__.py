@@ -187,8 +187,8 @@ class Classifier:
         ids = self.model.token_ids(full, title_end) if self.model is not None else None
         full_logits = self._span_logits(ids, full, [(0, len(full))])
         counts, paired, rel_evidence = self.relevance_sides(full, sents, groups)
-        # The lead is always read; a later passage that does not name two sides is not about
-        # their dealings, so it carries no issue.
+        # The lead is always read; a later passage that does not pair the two sides (see
+        # relevance_sides) is not about their dealings, so it carries no issue.
         read = {n: group for n, group in enumerate(groups) if n == 0 or paired[n]}
         heads = self._head_views(title, full, read)
 

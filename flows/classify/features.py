@@ -21,6 +21,8 @@ MODEL_CLIP = 6.0
 ISSUE_FEATURES = ["term", "title", "model", "head"]
 RELEVANCE_FEATURES = ["us", "china", "stake", "pair", "issue", "model"]
 
+_US, _CHINA, _STAKE, _ISSUE = (RELEVANCE_FEATURES.index(name) for name in ("us", "china", "stake", "issue"))
+
 DEFAULT_ISSUE_STACKER = Stacker(ISSUE_FEATURES, [2.2, 0.5, 0.0, 0.0], -3.1)
 DEFAULT_RELEVANCE_STACKER = Stacker(RELEVANCE_FEATURES, [0.6, 0.6, 0.8, 2.5, 0.3, 0.0], -2.4)
 
@@ -44,8 +46,7 @@ def relevance_prob(stacker: Stacker, row: list[float]) -> float:
     text bears on the other side (the taxonomy's rule on domestic affairs). The learned parts
     cannot say this alone: in a corpus of China news the text model reads "about China" as
     relevant, so a toy craze or a fireworks blast in China scored 0.9 and 0.7."""
-    us, china, stake, _, issue, _ = row
-    if not (us and china) and not stake and not issue:
+    if not (row[_US] and row[_CHINA]) and not row[_STAKE] and not row[_ISSUE]:
         return 0.0
     return stacker.prob(row)
 
