@@ -3,6 +3,7 @@
 import pytest
 
 from flows.classify import joined_text, load_classifier
+from flows.classify.features import RELEVANCE_FEATURES
 from flows.classify.terms import TermIndex, issue_evidence
 from flows.classify.text import PhraseMatcher, passages, sentences
 from flows.config import load_taxonomy
@@ -197,6 +198,24 @@ def test_an_issue_about_the_two_sides_dealings_needs_both_sides_named(classifier
     assert "diplomacy" in with_china.issue_ids, with_china.issue_ids
 
 
+def sides(classifier, title: str, text: str):
+    """relevance_sides over the item's own sentences and passages: counts, paired, evidence."""
+    sents = sentences(title, text)
+    return classifier.relevance_sides(joined_text(title, text), sents, passages(sents))
+
+
+def chip_curbs_article(last_paragraph: str) -> str:
+    """A piece on US–China chip curbs, five passages (each paragraph of six sentences, ~78 words,
+    is one), of which only the last is varied."""
+    filler = " ".join(["Chinese and American negotiators met again to go over the new licence rules."] * 6)
+    lead = " ".join(["The White House and Beijing traded warnings over export controls on advanced chips."] * 6)
+    return "\n\n".join([lead, filler, filler, filler, last_paragraph])
+
+
+def feature(scores, name: str) -> float:
+    return scores.relevance_row[RELEVANCE_FEATURES.index(name)]
+
+
 def test_two_sides_pair_up_within_a_passage_and_count_by_share_of_passages(classifier):
     """A long article that names a US programme in one paragraph and a Chinese policy several
     paragraphs later is not thereby about the two countries (a South Korean solar plan was found
@@ -212,31 +231,26 @@ def test_two_sides_pair_up_within_a_passage_and_count_by_share_of_passages(class
     rows = {}
     for name, title, text in (("apart", "", apart), ("together", "", together),
                               ("titled", "Washington and Beijing spar over solar subsidies", apart)):
-        sents = sentences(title, text)
-        n = len(passages(sents))
+        n = len(passages(sentences(title, text)))
         assert n >= 3
-        counts, paired, _ = classifier.relevance_sides(joined_text(title, text), sents, passages(sents))
+        counts, paired, _ = sides(classifier, title, text)
         assert counts["us"] > 0 and counts["china"] > 0 and len(paired) == n
         rows[name] = (sum(paired), n, classifier.score(title, text).relevance)
     assert rows["apart"][0] == 0 and rows["together"][0] == 1 and rows["titled"][0] == rows["titled"][1]
     assert rows["apart"][2] < 0.5 and rows["apart"][2] < rows["together"][2] < rows["titled"][2], rows
 
 
-def test_later_passages_carry_issues_only_where_they_name_two_sides(classifier):
-    """A long article's later passage counts for an issue only when it (with the title) names two
-    sides: Washington's tariffs on Europe, in a piece on chip curbs, are not a US–China trade
+def test_later_passages_carry_issues_only_where_they_pair_the_sides(classifier):
+    """A long article's later passage counts for an issue only when it (with the title) pairs the
+    two sides: Washington's tariffs on Europe, in a piece on chip curbs, are not a US–China trade
     matter; the same paragraph naming China is."""
-    # six sentences, 78 words: one paragraph is one passage
-    filler = " ".join(["Chinese and American negotiators met again to go over the new licence rules."] * 6)
-    lead = " ".join(["The White House and Beijing traded warnings over export controls on advanced chips."] * 6)
     europe = ("Separately, Washington imposed tariffs of 25 percent on steel and aluminum imports from "
               "European allies, and the trade talks with Brussels collapsed.")
     china = europe.replace("European allies", "China").replace("Brussels", "Beijing")
     labels = {}
     for name, paragraph in (("europe", europe), ("china", china)):
-        text = "\n\n".join([lead, filler, filler, filler, paragraph])
-        sents = sentences("Chip curbs tighten", text)
-        paired = classifier.relevance_sides(joined_text("Chip curbs tighten", text), sents, passages(sents))[1]
+        text = chip_curbs_article(paragraph)
+        paired = sides(classifier, "Chip curbs tighten", text)[1]
         assert len(paired) >= 4 and paired.count(False) == (1 if name == "europe" else 0)
         labels[name] = classifier.classify("Chip curbs tighten", text).issue_ids
     assert "technology" in labels["europe"] and "technology" in labels["china"], labels
@@ -264,18 +278,18 @@ def test_one_side_alone_with_no_issue_cue_is_not_relevant(classifier):
     text = ("An explosion and fire at a fireworks shop in eastern China has killed eight people and "
             "left two others with minor burns, the authorities said.")
     alone = classifier.score(title, text)
-    counts = alone.relevance_row
-    assert counts[0] == 0 and counts[1] > 0 and counts[2] == 0 and counts[4] == 0, counts
+    assert feature(alone, "china") > 0, alone.relevance_row
+    assert feature(alone, "us") == feature(alone, "stake") == feature(alone, "issue") == 0, alone.relevance_row
     assert alone.relevance == 0.0 and not classifier.classify(title, text).relevant
-    for more, feature in ((" The shop's owner had lived in Washington for years.", 0),   # the other side
-                          (" Some of the injured had come from Hong Kong.", 2),          # a shared stake
-                          (" The shop had been hurt by tariffs on its exports.", 4)):    # an issue cue
+    for more, name in ((" The shop's owner had lived in Washington for years.", "us"),
+                       (" Some of the injured had come from Hong Kong.", "stake"),
+                       (" The shop had been hurt by tariffs on its exports.", "issue")):
         scores = classifier.score(title, text + more)
-        assert scores.relevance_row[feature] > 0 and scores.relevance > 0.0, (more, scores.relevance_row)
+        assert feature(scores, name) > 0 and scores.relevance > 0.0, (more, scores.relevance_row)
     us_alone = classifier.score("Fireworks shop blast kills eight in Ohio",
                                 "An explosion at a fireworks shop in Ohio killed eight people, "
                                 "American officials said.")
-    assert us_alone.relevance_row[0] > 0 and us_alone.relevance == 0.0
+    assert feature(us_alone, "us") > 0 and us_alone.relevance == 0.0
 
 
 def test_a_shared_stake_alone_pairs_the_two_sides(classifier):
@@ -286,17 +300,13 @@ def test_a_shared_stake_alone_pairs_the_two_sides(classifier):
     title, text = ("Interview With Taiwan's President",
                    "Taiwan's president said on Tuesday that the island would keep strengthening its defences "
                    "while leaving the door open to talks, and that its democracy was not negotiable.")
-    sents = sentences(title, text)
-    counts, paired, _ = classifier.relevance_sides(joined_text(title, text), sents, passages(sents))
+    counts, paired, _ = sides(classifier, title, text)
     assert counts["us"] == counts["china"] == 0 and counts["stake"] > 0 and paired == [True]
-    assert classifier.score(title, text).relevance_row[3] == 1.0
+    assert feature(classifier.score(title, text), "pair") == 1.0
 
-    filler = " ".join(["Chinese and American negotiators met again to go over the new licence rules."] * 6)
-    lead = " ".join(["The White House and Beijing traded warnings over export controls on advanced chips."] * 6)
     taiwan = ("In Taipei, the island's defence ministry reported dozens of warplanes near Taiwan, and its "
               "president called for calm across the Taiwan Strait.")
-    text = "\n\n".join([lead, filler, filler, filler, taiwan])
-    sents = sentences("Chip curbs tighten", text)
-    paired = classifier.relevance_sides(joined_text("Chip curbs tighten", text), sents, passages(sents))[1]
+    text = chip_curbs_article(taiwan)
+    paired = sides(classifier, "Chip curbs tighten", text)[1]
     assert len(paired) >= 4 and all(paired)
     assert "taiwan" in classifier.classify("Chip curbs tighten", text).issue_ids
