@@ -43,6 +43,24 @@ class FeedSource(_Model):
     url: str = Field(description="Feed URL (RSS, Atom, RDF or JSON Feed), or a page that links one.")
     name: str | None = Field(default=None, description="Display name; defaults to the feed's title.")
     enabled: bool = True
+    type: Literal["feed", "page"] = Field(
+        default="feed", description="feed, or page: a list page (no feed) whose article links are followed.")
+    links: str | None = Field(
+        default=None, description="For a page: a regular expression the article links' URLs match.")
+    country: str | None = Field(
+        default=None, pattern=r"^[A-Z]{2}$", description="ISO country code; wins over config/outlets.yaml.")
+    kind: Literal["state", "public", "independent", "wire", "official", "think_tank"] | None = Field(
+        default=None, description="The source's kind; wins over config/outlets.yaml.")
+
+    @field_validator("links")
+    @classmethod
+    def _pattern(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as e:
+                raise ValueError(f"not a regular expression: {e}")
+        return value
 
     @field_validator("url")
     @classmethod
@@ -145,6 +163,8 @@ class Settings(_Model):
     digests_dir: Path = Path("../digests")
     seeds_dir: Path | None = Path("../seeds")
     issues_file: Path = Path("issues.yaml")
+    outlets_file: Path = Field(default=Path("outlets.yaml"), description="The outlet catalogue (docs/sides.md).")
+    actors_file: Path = Field(default=Path("actors.yaml"), description="Officials, ministries, companies.")
     store_url: str | None = Field(
         default=None, description="SQLAlchemy URL; default: SQLite file in data_dir."
     )
@@ -382,6 +402,11 @@ def load_settings(path: str | Path | None = None, environ: dict[str, str] | None
     settings.digests_dir = _resolve(base, settings.digests_dir)
     settings.seeds_dir = _resolve(base, settings.seeds_dir)
     settings.issues_file = _resolve(base, settings.issues_file)
+    for name in ("outlets_file", "actors_file"):
+        path = _resolve(base, getattr(settings, name))
+        if not path.is_file() and (PROJECT_ROOT / "config" / path.name).is_file():
+            path = PROJECT_ROOT / "config" / path.name      # a config folder without its own copy
+        setattr(settings, name, path)
     settings.feeds_opml = _resolve(base, settings.feeds_opml)
     settings.email.ca_file = _resolve(base, settings.email.ca_file)
     settings.config_path = cfg_path
