@@ -224,7 +224,7 @@ def _cap_runs(words: list[str]) -> list[tuple[int, int]]:
     runs = []
     k = 0
     while k < len(words):
-        if _is_cap(words[k]):
+        if _is_cap(words[k]) or _surname_he(words, k):
             j = k + 1
             while j < len(words) and (_is_cap(words[j]) or (words[j].lower() in PARTICLES | {"of"}
                                                            and j + 1 < len(words) and _is_cap(words[j + 1]))):
@@ -234,6 +234,11 @@ def _cap_runs(words: list[str]) -> list[tuple[int, int]]:
         else:
             k += 1
     return runs
+
+
+def _surname_he(words: list[str], k: int) -> bool:
+    """"He" before a capitalised word is the Chinese surname ("said He Yongqian"), not "he"."""
+    return words[k] == "He" and k + 1 < len(words) and _is_cap(words[k + 1])
 
 
 def _lead_ok(lead: list[str]) -> bool:
@@ -632,7 +637,7 @@ def person_mentions(text: str, masked: str) -> list[Mention]:
             offset += len(run[0]) + 1
             run = run[1:]
         # drop a capitalised sentence opener that is not a name ("But China's Premier Li")
-        while run and run[0].lower().strip(".,") in NOT_NAMES:
+        while run and run[0].lower().strip(".,") in NOT_NAMES and not (run[0] == "He" and len(run) > 1):
             offset += len(run[0]) + 1
             run = run[1:]
         run = [w.rstrip(".,") if not w.lower() in HONORIFICS else w for w in run]

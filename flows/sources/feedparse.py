@@ -340,6 +340,16 @@ def parse_json_feed(body: bytes, url: str) -> ParsedFeed:
 # ---------------------------------------------------------------- Federal Register documents API
 
 
+def _publication_day(value) -> datetime | None:
+    """A publication date without a time ("2026-12-02") as midday UTC, so the document shows
+    under its own date in every zone from UTC−11 to UTC+11 (midnight UTC is the day before in
+    the Americas)."""
+    when = _json_date(value)
+    if when is not None and isinstance(value, str) and len(value.strip()) == 10:
+        when = when.replace(hour=12)
+    return when
+
+
 def parse_federal_register(data: dict, url: str) -> ParsedFeed:
     """The Federal Register's documents API (`/api/v1/documents.json?conditions[...]`):
     {"results": [{"title", "html_url", "publication_date", "abstract", "document_number", "type",
@@ -363,7 +373,7 @@ def parse_federal_register(data: dict, url: str) -> ParsedFeed:
             title=_plain(_text(doc.get("title"))),
             guid=f"federalregister:{number}" if number else None,
             link=_http_link(url, _text(doc.get("html_url"))),
-            published=_json_date(doc.get("publication_date")),
+            published=_publication_day(doc.get("publication_date")),
             author=", ".join(n for n in names if n) or None,
             summary_html=summary or None,
             content_text=abstract,
