@@ -261,6 +261,7 @@ def export(settings: Settings, quiet: bool, fmt: str, output: Path | None, stori
     from flows.outlets import catalogue_for, feed_overrides, source_of
     from flows.pipeline import store_for
     from flows.store.items import iter_items, labels_for
+    from flows.quotes.speakers import actors_for, story_speakers
     from flows.store.quotes import quotes_for
 
     store = store_for(settings)
@@ -281,6 +282,7 @@ def export(settings: Settings, quiet: bool, fmt: str, output: Path | None, stori
         def flush() -> None:
             labels = labels_for(store, [i.id for i in batch])
             quotes = quotes_for(store, [i.id for i in batch])
+            speakers = story_speakers(store, [i.story_id for i in batch], actors_for(settings))
             for item in batch:
                 source = source_of(item, catalogue, overrides)
                 stream.write(json.dumps({
@@ -293,7 +295,8 @@ def export(settings: Settings, quiet: bool, fmt: str, output: Path | None, stori
                                for lab in labels[item.id]],
                     "story_id": item.story_id,
                     "outlet": source.outlet, "country": source.country, "kind": source.kind, "side": source.side,
-                    "quotes": list(quotes[item.id].quotes) if item.id in quotes else [],
+                    "quotes": [{**q, "speaker": speakers.get(item.story_id, {}).get(q["speaker"], q["speaker"])}
+                               for q in (quotes[item.id].quotes if item.id in quotes else [])],
                 }, ensure_ascii=False) + "\n")
             batch.clear()
 

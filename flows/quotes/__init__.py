@@ -274,6 +274,10 @@ def parse_speaker(phrase: str, whole: bool = False) -> Speaker | None:
             if poss == len(run) - 1:
                 return None
             lead, run = lead + run[: poss + 1], run[poss + 1:]
+        if "of" in run:          # "Martin Taylor of Aberdeenshire": a place; "Secretary of State …": a title
+            cut = run.index("of")
+            if not any(w.lower().strip(".") in TITLE_WORDS for w in run[:cut]):
+                run = run[:cut]
         lead_plain = [w for w in lead if not w.endswith(("'s", "’s"))]
         if not _lead_ok(lead_plain):
             return None
@@ -293,8 +297,10 @@ def parse_speaker(phrase: str, whole: bool = False) -> Speaker | None:
     # a description: determiner + up to three words, cut at a preposition or clause
     if words[0].lower() in ("the", "a", "an", "another"):
         cut = [words[0]]
-        for w in words[1:]:
-            if w.lower() in STOPS or len(cut) == 4:
+        for k, w in enumerate(words[1:], start=1):
+            low = w.lower()
+            title_of = low == "of" and k + 1 < len(words) and words[k + 1].lower() not in ("the", "a", "an")
+            if (low in STOPS and not title_of) or len(cut) == 4:     # "the secretary of state" stays whole
                 break
             cut.append(w)
         if whole and len(cut) < len(words):
@@ -323,7 +329,7 @@ def lead_role(lead: list[str]) -> list[str]:
 _LEAD = r"^[\s,;:—–\-]*"
 # `"…," said Chong Ja Ian, an associate professor …` / `"…," said the 14th-ranked Schwartzman.`
 _AFTER_INVERTED = re.compile(rf"{_LEAD}(?:{_INVERT_ALT})\s+(?P<spk>[^,.;:!?\"“”()]{{1,80}}?)"
-                             rf"(?=\s+(?:in|at|on|of|when|who|during|before|after|via|from|to|about)\b|[,.;:!?\"“”(]|$)"
+                             rf"(?=\s+(?:in|at|on|when|who|during|before|after|via|from|to|about)\b|[,.;:!?\"“”(]|$)"
                              rf"(?P<tail>,[^\"“”]*)?")
 # `"…," Blinken said` / `"…," he added` / `"…," Thomas Zurbuchen, NASA's …, said in the statement`
 _AFTER_SUBJECT = re.compile(rf"{_LEAD}(?P<spk>[^,.;:!?\"“”()]{{1,80}}?)(?P<app>,[^\"“”]{{2,160}}?,)?\s+"

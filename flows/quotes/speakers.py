@@ -148,3 +148,10 @@ def normalise_speakers(quotes: Iterable[dict], actors: Actors | None = None) -> 
                 target = actor.name
         out[name] = target
     return out
+
+
+def story_speakers(store, story_ids, actors: Actors | None = None) -> dict[str, dict[str, str]]:
+    """story id -> {speaker as given: merged name} over all the story's quotes."""
+    from flows.store.quotes import quotes_by_story
+
+    return {sid: normalise_speakers(quotes, actors) for sid, quotes in quotes_by_story(store, story_ids).items()}

@@ -58,3 +58,16 @@ def quotes_between(store: Store, since: datetime | None, until: datetime | None)
         if until is not None:
             q = q.where(Item.first_seen < until)
         return [(item, row) for item, row in s.execute(q.order_by(Item.first_seen, Item.id))]
+
+
+def quotes_by_story(store: Store, story_ids: Sequence[str]) -> dict[str, list[dict]]:
+    """story id -> the quotes of all its items (for merging speakers across a story)."""
+    out: dict[str, list[dict]] = {}
+    ids = [i for i in dict.fromkeys(story_ids) if i]
+    with store.session() as s:
+        for start in range(0, len(ids), CHUNK):
+            q = (select(Item.story_id, ItemQuotes.quotes).join(ItemQuotes, ItemQuotes.item_id == Item.id)
+                 .where(Item.story_id.in_(ids[start:start + CHUNK])))
+            for story_id, quotes in s.execute(q):
+                out.setdefault(story_id, []).extend(quotes or [])
+    return out

@@ -98,3 +98,19 @@ def test_labelled_set_figures(part, precision, recall):
     score = evaluate(texts)
     assert score.precision >= precision, (score.to_dict(), score.errors)
     assert score.recall >= recall, (score.to_dict(), score.errors)
+
+
+def test_speakers_merge_within_a_story():
+    from flows.quotes.speakers import ActorEntry, Actors, normalise_speakers
+
+    first = extract_quotes("“We are committed to dialogue,” said US Secretary of State Antony Blinken.")
+    second = extract_quotes("“Lines of communication matter,” Blinken told CNN.\n"
+                            "“We will keep talking,” the secretary of state said.\n"
+                            "“The proof will be in the results,” said Wang, who met him.")
+    quotes = [q.to_dict() for q in first + second]
+    assert [q["speaker"] for q in quotes] == ["Antony Blinken", "Blinken", "the secretary of state", "Wang"]
+    names = normalise_speakers(quotes)
+    assert names == {"Antony Blinken": "Antony Blinken", "Blinken": "Antony Blinken",
+                     "the secretary of state": "Antony Blinken", "Wang": "Wang"}
+    actors = Actors([ActorEntry(name="Wang Yi", side="china", aliases=["Wang"])])
+    assert normalise_speakers(quotes, actors)["Wang"] == "Wang Yi"
