@@ -55,7 +55,7 @@ SPEECH_VERBS = (
     "announced", "cautioned", "conceded", "admitted", "suggested", "pledged", "vowed", "promised",
     "complained", "joked", "commented", "observed", "countered", "responded", "contended", "asserted", "lamented", "predicted", "described",
     "describes", "telling", "saying", "weighed in", "pointed out", "went on", "sought to impress",
-    "called", "dubbed", "reiterated", "affirmed", "charged", "accused",
+    "called", "dubbed", "begged", "pleaded", "implored", "appealed", "warning", "ruled", "reiterated", "affirmed", "charged", "accused",
 )
 # Verbs that can stand before their subject ("said Kerry"): only these make the inverted form.
 INVERTING_VERBS = ("said", "says", "added", "adds", "wrote", "writes", "comments", "asked", "continued",
@@ -98,6 +98,11 @@ ORG_WORDS = {
     "navy", "police", "military", "media", "network", "daily", "press", "review", "journal",
 }
 PRONOUNS = {"he", "she", "they", "it", "we"}
+# lowercase words that may open a sentence before its subject's name: "Wild defenseman Ryan Suter",
+# "Last week State Department official David Holmes"
+OPENER_WORDS = TITLE_WORDS | {"the", "a", "an", "former", "top", "senior", "veteran", "acting", "then", "new",
+                              "week", "month", "year", "night", "morning", "evening", "afternoon", "last", "this",
+                              "but", "and", "yet", "so", "meanwhile", "however", "still", "also"}
 PARTICLES = {"de", "da", "van", "von", "der", "den", "la", "le", "du", "bin", "al", "del", "di", "el", "ibn"}
 
 _WORD = r"[^\W\d_][\w'’.\-]*"
@@ -263,6 +268,9 @@ def parse_speaker(phrase: str, whole: bool = False) -> Speaker | None:
     if len(words) == 1 and words[0].lower() in PRONOUNS:
         return Speaker(words[0].lower(), pronoun=True)
     runs = _cap_runs(words)
+    if len(runs) == 1 and runs[0][1] == 1 and words[0].endswith(("'s", "’s")) and len(words) <= 5 \
+            and words[-1].lower() in ORG_WORDS | {"ministry", "office", "embassy", "spokesperson", "spokesman"}:
+        return Speaker(" ".join(words), nominal=True)                  # "Russia's foreign ministry"
     for k0, k1 in reversed(runs):
         rest = words[k1:]
         if rest and rest[0].lower() not in _AFTER_NAME:
@@ -280,9 +288,15 @@ def parse_speaker(phrase: str, whole: bool = False) -> Speaker | None:
                 run = run[:cut]
         lead_plain = [w for w in lead if not w.endswith(("'s", "’s"))]
         if not _lead_ok(lead_plain):
-            return None
+            if lead and lead[0].lower() in ("a", "an", "the") and any(
+                    w.lower() in ("for", "of") for w in lead) and any(w.lower() in TITLE_WORDS for w in lead):
+                return Speaker(" ".join(words), nominal=True)      # "A spokesperson for the British Foreign Office"
+            continue
         title, name = split_title(run)
         name = _strip_honorifics(name)
+        if not name and title and not lead_plain[1:]:
+            # a title without a name: "The United Nations High Commissioner for Human Rights"
+            return Speaker(" ".join(words), nominal=True)
         if not name:
             return None
         det = [lead[-1]] if lead and lead[-1].lower() in ("a", "an", "the") else []
@@ -337,6 +351,11 @@ _AFTER_SUBJECT = re.compile(rf"{_LEAD}(?P<spk>[^,.;:!?\"“”()]{{1,80}}?)(?P<a
                             rf"(?P<verb>{_VERB_ALT})\b")
 # the sentence's last clause, inverted: `…, said Kerry.`
 _FINAL_INVERTED = re.compile(rf",\s+(?:{_INVERT_ALT})\s+(?P<spk>[^,.;:!?\"“”()]{{1,80}}?)(?P<tail>,[^\"“”]*)?[.!?]?\s*$")
+# a sentence of indirect speech opening with its speaker: `Erekat said it was only the latest move …`
+_INDIRECT = re.compile(r"^\s*(?P<spk>(?:[A-Z][\w'’.\-]*\s+){0,3}[A-Z][\w'’.\-]*|[Hh]e|[Ss]he)\s+(?:also\s+)?"
+                       r"(?:said|says|added|told|argued|insisted|warned|noted|stressed)\b")
+_TERM_BEFORE = re.compile(r"\b(?:the (?:term|word|words|phrase|label|slogan|name|tagline|nickname)|so-called|"
+                          r"known as|dubbed|nicknamed|titled|entitled)\s*[\"“]?\s*$", re.I)
 # the sentence's last clause: `…, he told the Treasury chief earlier this month.`
 _FINAL_SUBJECT = re.compile(r",\s+(?P<spk>[Hh]e|[Ss]he|[Tt]hey|(?:[A-Z][\w'’.\-]*\s+){0,3}[A-Z][\w'’.\-]*)\s+"
                             r"(?:said|says|told|added|wrote|warned|insisted|explained|noted|stressed)\b[^,\"“”]*$")
@@ -356,7 +375,7 @@ def _appositive_role(tail: str | None) -> str | None:
     return body[:200]
 
 
-_SPLIT = re.compile(r"[,;:—–(\"“”]\s*|\b(?:that|and|but|while|when|as|after|before|because|so|saying|telling|"
+_SPLIT = re.compile(r"[,;:—–(\"“”]\s*|\b(?:that|and|but|while|when|as|after|before|because|so|with|saying|telling|"
                     r"adding|noting|stating|including)\s+", re.I)
 
 
@@ -504,13 +523,22 @@ def extract_quotes(text: str) -> list[Quote]:
             how = "after"
         if spk is None:
             m = _AFTER_SUBJECT.match(after)
-            if m and re.match(r"^[^,.;:\"“”]*[\"“]", after[m.end():]):
+            gap = re.match(r"^([^,.;:\"“”]*)[\"“]", after[m.end():]) if m else None
+            if gap and not re.match(r"^\s*(?:on|in|at|during|to|from|after|before|via|while|for)\b", gap.group(1)):
                 m = None     # `, China's top diplomat Wang insisted this cooperation "…"`: that verb is the next quote's
             if m and not _VERB.search(m.group("spk")):
                 spk = parse_speaker(m.group("spk"), whole=True)
                 if spk is not None and m.group("app") and not spk.role:
                     spk.role = _appositive_role(m.group("app"))
                 how = "after"
+        if spk is None and not after.strip() and re.search(r"[?!.]\W*$", inner) and item.sentence + 1 < len(sentences):
+            # `"So it's fair to say …?" Schiff asked.`: the quote's own stop ended the sentence
+            n_start, n_end = sentences[item.sentence + 1]
+            following = plain[n_start:n_end]
+            m = _AFTER_SUBJECT.match(following)
+            if m and len(_tokens(following)) <= 10 and not re.search(r"[\"“”]", following) \
+                    and para_of(n_start) == item.para:
+                spk, how = parse_speaker(m.group("spk"), whole=True), "after"
         if spk is None and not re.search(r"[\"“”]", after):
             m = _FINAL_INVERTED.search(after)
             if m:
@@ -532,6 +560,8 @@ def extract_quotes(text: str) -> list[Quote]:
                 m = _ACCORDING.search(before)
                 if m and not _is_title_case(inner):
                     spk, how = parse_speaker(m.group("spk")), "before"
+        if spk is not None and _TERM_BEFORE.search(before):
+            spk = None          # "never used the term "three amigos"": a word, not speech
         if spk is not None and _is_title_case(inner) and 2 <= _words_inside(inner) <= 6:
             spk = None          # a title ("including "Mary Poppins" and …", "After hitting "Takin' It …"")
         item.speaker, item.how = spk, how
@@ -546,11 +576,23 @@ def extract_quotes(text: str) -> list[Quote]:
         if same:
             item.speaker, item.how = same[0].speaker, "same sentence"
             continue
-        prev = items[k - 1] if k > 0 else None
+        prev = next((o for o in reversed(items[:k]) if o.speaker is not None), None)
         sentence_start = sentences[item.sentence][0]
         opens_sentence = not masked[sentence_start: item.start].strip(" (")
         complete = bool(re.search(r"[.!?,…]\s*$|[.!?]\W*$", inner.rstrip(CLOSING + '"'))) or _words_inside(inner) >= 8
-        if prev is None or prev.speaker is None or not opens_sentence or not complete:
+        if not opens_sentence or not complete:
+            continue
+        if item.sentence > 0 and _paragraph_is_quote(text, masked, item, para_starts) and (
+                prev is None or prev.para < item.para - 1):
+            # `Erekat said it was only the latest move …` then a paragraph that is all quote
+            b_start, b_end = sentences[item.sentence - 1]
+            m = _INDIRECT.match(plain[b_start:b_end])
+            if m and para_of(b_start) == item.para - 1 and not re.search(r"[\"“”]", plain[b_start:b_end]):
+                spk = parse_speaker(m.group("spk"), whole=True)
+                if spk is not None and not spk.nominal:
+                    item.speaker, item.how = spk, "after indirect speech"
+                    continue
+        if prev is None or prev.speaker is None:
             continue
         if prev.para == item.para and prev.sentence == item.sentence - 1:
             item.speaker, item.how = prev.speaker, "next sentence"
@@ -621,6 +663,7 @@ class Mention:
     name: str                  # the name without its title
     role: str | None
     subject: bool              # opens its sentence (the sentence's subject, likely)
+    object: bool = False       # follows a preposition ("the Center for China-US Cooperation")
 
 
 def person_mentions(text: str, masked: str) -> list[Mention]:
@@ -638,8 +681,7 @@ def person_mentions(text: str, masked: str) -> list[Mention]:
         if stop is not None:
             run = run[: stop + 1]
         at_start = any(s == offset or masked[s:offset].strip(" \"“(") == "" for s in starts)
-        if at_start and len(run) > 1 and (run[0].lower().endswith(("ing", "ers")) or
-                                          re.search(rf"\b{re.escape(run[0].lower())}\b", masked)):
+        if at_start and len(run) > 1 and run[0].lower().endswith(("ing", "ers")):
             offset += len(run[0]) + 1
             run = run[1:]
         # drop a capitalised sentence opener that is not a name ("But China's Premier Li")
@@ -652,7 +694,9 @@ def person_mentions(text: str, masked: str) -> list[Mention]:
             continue
         possessive_cut = next((k for k, w in enumerate(run) if w.endswith(("'s", "’s"))), None)
         role_prefix: list[str] = []
-        if possessive_cut is not None:
+        if possessive_cut is not None and possessive_cut == len(run) - 1:
+            run = run[:-1] + [re.sub(r"['’]s$", "", run[-1])]      # "Taylor Swift's first albums"
+        elif possessive_cut is not None:
             role_prefix = run[: possessive_cut + 1]
             run = run[possessive_cut + 1:]
         title, name = split_title(run)
@@ -667,9 +711,12 @@ def person_mentions(text: str, masked: str) -> list[Mention]:
         role = " ".join(lead_role(lead) + role_prefix + title) or None
         sent_start = max((s for s in starts if s <= offset), default=0)
         opener = _tokens(masked[sent_start:offset])
-        subject = "," not in masked[sent_start:offset] and len(opener) <= 6 and not any(
-            w.lower() in STOPS or w.lower() in PRONOUNS or _VERB.fullmatch(w.lower()) for w in opener)
-        out.append(Mention(offset, " ".join(name), role, subject))
+        subject = "," not in masked[sent_start:offset] and len(opener) <= 6 and all(
+            _is_cap(w) or w.endswith(("'s", "’s")) or "-" in w or w.lower().strip(".") in OPENER_WORDS
+            for w in opener)
+        object_ = bool(re.search(r"\b(?:of|for|at|in|on|to|from|with|by|about|against|the)\s+$",
+                                 masked[max(0, offset - 12):offset], re.I))
+        out.append(Mention(offset, " ".join(name), role, subject, object_))
     # a single capitalised word is a name only when the text gives it in full somewhere
     # ("Shotwell" after "Gwynne Shotwell"), not a sentence's opening word ("Such missions …")
     ends = {w for m in out if " " in m.name for w in (m.name.split()[0], m.name.split()[-1])}
@@ -703,13 +750,23 @@ def _referent(pronoun: str, item: _Span, items: list[_Span], mentions: list[Ment
                 None)
     since = prev.end if prev else 0
     floor = sentences[max(0, item.sentence - 1)][0]
+    window = [m for m in mentions if max(since, floor) <= m.start < item.start]
+    named = [m for m in window if m.subject]
+    if named:
+        return Speaker(named[-1].name, role=named[-1].role)
     if pronoun in ("he", "she"):
-        named = [m for m in mentions if max(since, floor) <= m.start < item.start and m.subject]
-        if named:
-            return Speaker(named[-1].name, role=named[-1].role)
+        people = [m for m in window if " " in m.name and not m.object]
+        if people:
+            return Speaker(people[-1].name, role=people[-1].role)
+        if prev is None:
+            earlier = [m for m in mentions if m.start < item.start and m.subject and " " in m.name]
+            if earlier:                  # the article's subject, named before its first quote
+                return Speaker(earlier[-1].name, role=earlier[-1].role)
     if prev is not None and prev.speaker is not None:
         if pronoun in ("he", "she") and prev.speaker.nominal and not _personal(prev.speaker.name):
             return None
+        if pronoun in ("they", "it", "we") and not prev.speaker.nominal:
+            return None          # "they said" after Taylor Swift spoke is someone else
         return prev.speaker
     return None
 
