@@ -15,7 +15,7 @@ def text_of(doc):
         return "seeds/" + f.split("/")[-1], open(f, encoding="utf-8").read()
     key = next(k for k in gt if k.startswith(doc))
     return "pages:" + key, gt[key]["articleBody"]
-for part, path, extra in (("dev", "labels_dev.txt", ["seed:000", "seed:004"]), ("frozen", "labels_frozen.txt", [])):
+for part, path, extra in (("dev", "labels_dev.txt", ["seed:000", "seed:004"]), ("frozen", "labels_frozen.txt", []), ("frozen2", "labels_frozen2.txt", [])):
     docs = load(path)
     for e in extra: docs.setdefault(e, {})
     out = open(f"/work/wt20/tests/quotes/testdata/labelled_{part}.jsonl", "w", encoding="utf-8")
