@@ -55,7 +55,8 @@ SPEECH_VERBS = (
     "announced", "cautioned", "conceded", "admitted", "suggested", "pledged", "vowed", "promised",
     "complained", "joked", "commented", "observed", "countered", "responded", "contended", "asserted", "lamented", "predicted", "described",
     "describes", "telling", "saying", "weighed in", "pointed out", "went on", "sought to impress",
-    "called", "dubbed", "begged", "pleaded", "implored", "appealed", "warning", "ruled", "reiterated", "affirmed", "charged", "accused",
+    "called", "dubbed", "read", "reported", "blasted", "slammed", "rejected", "dismissed",
+    "denied", "condemned", "criticized", "criticised", "hailed", "praised", "begged", "pleaded", "implored", "appealed", "warning", "ruled", "reiterated", "affirmed", "charged", "accused",
 )
 # Verbs that can stand before their subject ("said Kerry"): only these make the inverted form.
 INVERTING_VERBS = ("said", "says", "added", "adds", "wrote", "writes", "comments", "asked", "continued",
@@ -98,6 +99,12 @@ ORG_WORDS = {
     "navy", "police", "military", "media", "network", "daily", "press", "review", "journal",
 }
 PRONOUNS = {"he", "she", "they", "it", "we"}
+# Chinese (and Singaporean, Taiwanese) names put the surname first: "Wang" is Wang Yi, "Chong" Chong Ja Ian
+CHINESE_SURNAMES = set("""Wang Li Zhang Liu Chen Yang Zhao Huang Zhou Wu Xu Sun Hu Zhu Gao Lin He Guo Ma Luo Liang
+Song Zheng Xie Han Tang Feng Yu Dong Xiao Cheng Cao Yuan Deng Fu Shen Zeng Peng Lu Su Jiang Cai Jia Ding Wei
+Xue Ye Yan Pan Du Dai Xia Zhong Tian Ren Fan Fang Shi Yao Tan Liao Zou Xiong Jin Hao Kong Bai Cui Kang Mao Qiu
+Qin Gu Hou Shao Meng Long Wan Duan Lei Qian Yin Yi Chang Wen Niu Xi Hua Qi Chong Lai Tsai Ko Chu Kuo Hsu Chiang
+Teo Goh Ong Lee Lim Tan Ng Wong Chan Leung Cheung Lau Ho Yip Tse Kwok""".split())
 # lowercase words that may open a sentence before its subject's name: "Wild defenseman Ryan Suter",
 # "Last week State Department official David Holmes"
 OPENER_WORDS = TITLE_WORDS | {"the", "a", "an", "former", "top", "senior", "veteran", "acting", "then", "new",
@@ -355,10 +362,11 @@ _FINAL_INVERTED = re.compile(rf",\s+(?:{_INVERT_ALT})\s+(?P<spk>[^,.;:!?\"“”
 _INDIRECT = re.compile(r"^\s*(?P<spk>(?:[A-Z][\w'’.\-]*\s+){0,3}[A-Z][\w'’.\-]*|[Hh]e|[Ss]he)\s+(?:also\s+)?"
                        r"(?:said|says|added|told|argued|insisted|warned|noted|stressed)\b")
 _TERM_BEFORE = re.compile(r"\b(?:the (?:term|word|words|phrase|label|slogan|name|tagline|nickname)|so-called|"
-                          r"known as|dubbed|nicknamed|titled|entitled)\s*[\"“]?\s*$", re.I)
+                          r"known as|dubbed|nicknamed|titled|entitled)\s+(?:the\s+|an?\s+)?[\"“]?\s*$", re.I)
 # the sentence's last clause: `…, he told the Treasury chief earlier this month.`
 _FINAL_SUBJECT = re.compile(r",\s+(?P<spk>[Hh]e|[Ss]he|[Tt]hey|(?:[A-Z][\w'’.\-]*\s+){0,3}[A-Z][\w'’.\-]*)\s+"
                             r"(?:said|says|told|added|wrote|warned|insisted|explained|noted|stressed)\b[^,\"“”]*$")
+_ACCORDING_OPENS = re.compile(r"^\s*According to (?P<spk>[^,;:\"“”]{2,120}),")
 _ACCORDING = re.compile(r"\baccording to\s+(?P<spk>[^,.;:!?\"“”()]{1,60}?)\s*[,.]?\s*$")
 
 
@@ -421,6 +429,17 @@ def _speaker_before_verb(masked_before: str, sentence_start: str = "") -> tuple[
         return None, last.group(0)
     head = re.sub(r"\b(?:has|had|have|also|then|later|once|again|further|simply|repeatedly|however|"
                   r"meanwhile|earlier|recently|previously|will)\s*,?$", "", head).rstrip(" ,")
+    if re.search(r",\s*$", masked_before[: last.start()]):
+        pieces = [p.strip() for p in head.split(",")]
+        for k in range(len(pieces) - 2, -1, -1):
+            phrase = _SPLIT.split(pieces[k])[-1].strip()
+            spk = parse_speaker(" ".join(_tokens(phrase)[-7:]), whole=True) if phrase else None
+            if spk is not None and not spk.nominal and not spk.pronoun:
+                if not spk.role:
+                    spk.role = _appositive_role(", " + pieces[k + 1] + ",")
+                return spk, last.group(0)
+            if spk is not None and spk.pronoun:
+                return spk, last.group(0)
     candidates = [head]
     app = re.search(r"^(?P<subj>.*?[^,]),\s+(?P<app>[^,]{2,160}?)$", head)
     if app:
@@ -458,6 +477,7 @@ class _Span:
     sentence: int
     speaker: Speaker | None = None
     how: str = ""
+    named: bool = False        # a title or a term, not speech
 
 
 def _words_inside(text: str) -> int:
@@ -556,19 +576,23 @@ def extract_quotes(text: str) -> list[Quote]:
             cand, verb = _speaker_before_verb(before, before)
             if cand is not None:
                 spk, how = cand, "before"
+            elif _ACCORDING_OPENS.match(before):
+                m = _ACCORDING_OPENS.match(before)
+                phrase = m.group("spk").split(" by ")[-1]
+                cand = parse_speaker(phrase)
+                if cand is not None and not cand.pronoun:
+                    spk, how = cand, "before"
             elif re.search(r"\baccording to\b", before):
                 m = _ACCORDING.search(before)
                 if m and not _is_title_case(inner):
                     spk, how = parse_speaker(m.group("spk")), "before"
-        if spk is not None and _TERM_BEFORE.search(before):
-            spk = None          # "never used the term "three amigos"": a word, not speech
-        if spk is not None and _is_title_case(inner) and 2 <= _words_inside(inner) <= 6:
-            spk = None          # a title ("including "Mary Poppins" and …", "After hitting "Takin' It …"")
-        item.speaker, item.how = spk, how
+        # "never used the term "three amigos"": a word; "including "Mary Poppins" and …": a title
+        item.named = bool(_TERM_BEFORE.search(before)) or (_is_title_case(inner) and 2 <= _words_inside(inner) <= 6)
+        item.speaker, item.how = (None, "") if item.named else (spk, how)
 
     # 4. quotes without their own attribution take a neighbour's
     for k, item in enumerate(items):
-        if item.speaker is not None:
+        if item.speaker is not None or item.named:
             continue
         closed = text[item.end - 1] in QUOTE_MARKS and item.end - 1 > item.start
         inner = text[item.start + 1: item.end - 1 if closed else item.end]
@@ -718,8 +742,10 @@ def person_mentions(text: str, masked: str) -> list[Mention]:
                                  masked[max(0, offset - 12):offset], re.I))
         out.append(Mention(offset, " ".join(name), role, subject, object_))
     # a single capitalised word is a name only when the text gives it in full somewhere
-    # ("Shotwell" after "Gwynne Shotwell"), not a sentence's opening word ("Such missions …")
-    ends = {w for m in out if " " in m.name for w in (m.name.split()[0], m.name.split()[-1])}
+    # ("Shotwell" after "Gwynne Shotwell"; "Wang" after "Wang Yi", a surname first), not a
+    # sentence's opening word ("Such missions …", "Border agents …")
+    ends = {w for m in out if " " in m.name for w in m.name.split()[-1:] + [
+        f for f in m.name.split()[:1] if f in CHINESE_SURNAMES]}
     return [m for m in out if " " in m.name or m.name in ends]
 
 
@@ -732,7 +758,8 @@ def expand_name(name: str, at: int, mentions: list[Mention]) -> tuple[str, str |
 
     def fits(m: Mention) -> bool:
         other = m.name.split()
-        return len(other) > len(tokens) and (other[-len(tokens):] == tokens or other[: len(tokens)] == tokens)
+        return len(other) > len(tokens) and (other[-len(tokens):] == tokens or (
+            other[: len(tokens)] == tokens and tokens[0] in CHINESE_SURNAMES))
 
     earlier = [m for m in mentions if m.start < at and fits(m)]
     later = [m for m in mentions if m.start >= at and fits(m)]
@@ -749,13 +776,18 @@ def _referent(pronoun: str, item: _Span, items: list[_Span], mentions: list[Ment
     prev = next((o for o in reversed(items[: items.index(item)]) if o.speaker is not None and not o.speaker.pronoun),
                 None)
     since = prev.end if prev else 0
-    floor = sentences[max(0, item.sentence - 1)][0]
+    floor = sentences[max(0, item.sentence - 2)][0]
     window = [m for m in mentions if max(since, floor) <= m.start < item.start]
     named = [m for m in window if m.subject]
     if named:
         return Speaker(named[-1].name, role=named[-1].role)
     if pronoun in ("he", "she"):
-        people = [m for m in window if " " in m.name and not m.object]
+        # a person named in the sentence before (not in this one: there, a name before the quote
+        # that is not its subject is the verb's object or part of a list)
+        last_sentence = sentences[max(0, item.sentence - 1)][0]
+        this_sentence = sentences[item.sentence][0]
+        people = [m for m in window if " " in m.name and not m.object
+                  and max(since, last_sentence) <= m.start < this_sentence]
         if people:
             return Speaker(people[-1].name, role=people[-1].role)
         if prev is None:

@@ -13,10 +13,10 @@ ROOT = Path(__file__).resolve().parents[2]
 TESTDATA = Path(__file__).parent / "testdata"
 SEED_002 = ROOT / "seeds" / "002_4535c379219a8ba7.txt"
 
-# The floors sit a little below the measured figures (dev 0.986 / 0.950, frozen: docs/sides.md),
-# so a rule change that loses quotes or misattributes them fails here.
-DEV_PRECISION, DEV_RECALL = 0.96, 0.92
-FROZEN_PRECISION, FROZEN_RECALL = 0.93, 0.85
+# The floors sit a little below the figures measured at the end (docs/sides.md: dev 0.986 / 0.945,
+# frozen 0.989 / 0.891, frozen2 1.000 / 0.814), so a rule change that loses quotes or misattributes
+# them fails here. (Both frozen parts were first measured held out; docs/sides.md gives those figures.)
+FLOORS = {"dev": (0.96, 0.92), "frozen": (0.95, 0.85), "frozen2": (0.95, 0.78)}
 
 
 def pairs(text: str) -> list[tuple[str, str]]:
@@ -90,11 +90,11 @@ def _labelled(part: str):
     return load_labelled(TESTDATA / f"labelled_{part}.jsonl", ROOT, pages)
 
 
-@pytest.mark.parametrize("part, precision, recall", [("dev", DEV_PRECISION, DEV_RECALL),
-                                                      ("frozen", FROZEN_PRECISION, FROZEN_RECALL)])
-def test_labelled_set_figures(part, precision, recall):
+@pytest.mark.parametrize("part", sorted(FLOORS))
+def test_labelled_set_figures(part):
+    precision, recall = FLOORS[part]
     texts = _labelled(part)
-    assert len(texts) >= 10
+    assert len(texts) >= 6
     score = evaluate(texts)
     assert score.precision >= precision, (score.to_dict(), score.errors)
     assert score.recall >= recall, (score.to_dict(), score.errors)
