@@ -5,6 +5,7 @@ SIDES_SCREENSHOTS=folder (docs/img) to keep the PNGs."""
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 from pathlib import Path
@@ -37,7 +38,9 @@ def _pages(settings) -> dict[str, str]:
                             as_utc(digest.since), as_utc(digest.until))
     email = render_email(arrange(data, None))
     return {"archive": result.html_path.read_text(encoding="utf-8"),
-            "email": email.html.replace(f"cid:{email.chart_cid}", "data:image/png;base64,")}
+            # the chart travels as a CID attachment; inline it as a mail client shows it
+            "email": email.html.replace(f"cid:{email.chart_cid}",
+                                        "data:image/png;base64," + base64.b64encode(email.chart_png).decode())}
 
 
 @pytest.mark.parametrize("width", [700, 380])
