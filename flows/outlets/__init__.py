@@ -18,9 +18,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-KINDS = ("state", "public", "independent", "wire", "official", "think_tank")
 Kind = Literal["state", "public", "independent", "wire", "official", "think_tank"]
-SIDES = ("us", "china", "other")
 KIND_WORDS = {"state": "state media", "public": "public media", "independent": "press", "wire": "wires",
               "official": "officials", "think_tank": "think tanks"}
 

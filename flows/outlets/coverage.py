@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 
 from flows.outlets import KIND_WORDS, Source
 
-SIDE_LABEL = {"us": "US", "china": "China"}
 CAPITAL = {"us": "Washington", "china": "Beijing"}
 ADJECTIVE = {"us": "US", "china": "Chinese"}
 STATEMENT_CHARS = 240

@@ -61,8 +61,6 @@ SPEECH_VERBS = (
 # Verbs that can stand before their subject ("said Kerry"): only these make the inverted form.
 INVERTING_VERBS = ("said", "says", "added", "adds", "wrote", "writes", "comments", "asked", "continued",
                    "explained", "noted", "recalled", "replied", "tweeted", "warned", "insisted")
-# A quote of a few words after these is what the subject called something, not speech.
-NAMING_VERBS = ("called", "calls", "dubbed", "described", "describes")
 
 TITLE_WORDS = {
     "secretary", "minister", "president", "premier", "envoy", "chief", "spokesperson", "spokesman",
