@@ -118,6 +118,18 @@ class EmailSettings(_Model):
     unsubscribe_url: str | None = Field(
         default=None, description="Unsubscribe link; `{address}` is replaced by the recipient's address."
     )
+    allow_plaintext_auth: bool = Field(
+        default=False, description="Log in with `security: none` (the password crosses the network in "
+                                   "clear text): only for a relay on this machine or a trusted network."
+    )
+
+    @model_validator(mode="after")
+    def _no_clear_text_password(self) -> "EmailSettings":
+        if self.security == "none" and self.username and not self.allow_plaintext_auth:
+            raise ValueError("security is none and a username is set, so the password would cross the "
+                             "network in clear text: use security starttls or ssl, or set "
+                             "allow_plaintext_auth: true for a local relay")
+        return self
 
 
 class ScheduleSettings(_Model):

@@ -195,7 +195,8 @@ def test_the_password_never_shows_in_settings_errors_logs_reports_or_files(tmp_p
     smtp = SmtpServer(authenticator=refuse, auth_require_tls=False).start()
     config = make_project(tmp_path, seeds=True,
                           email={"smtp_host": "127.0.0.1", "smtp_port": smtp.port, "security": "none",
-                                 "username": "digest", "retries": 2, "retry_backoff": 0.05, "timeout": 5,
+                                 "username": "digest", "allow_plaintext_auth": True,
+                                 "retries": 2, "retry_backoff": 0.05, "timeout": 5,
                                  "recipients": [{"address": "a@example.org"}]})
     env = {"USCHINA_DIGEST_SMTP_PASSWORD": SECRET}
     settings = load_settings(config, environ=env)
