@@ -47,6 +47,17 @@ def pytest_runtest_makereport(item: pytest.Item, call):
         report.longrepr = f"skipped in CI (CI=true), which counts as a failure: {reason}"
 
 
+def load_settings_with(path, env: dict[str, str]):
+    """`load_settings(path)` with these environment variables set for the call (the suite runs with
+    no USCHINA_DIGEST_* variables of its own: see the top of this file)."""
+    from flows.config import load_settings
+
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in env.items():
+            patch.setenv(name, value)
+        return load_settings(path)
+
+
 @pytest.fixture
 def project(tmp_path: Path):
     """A project copy in tmp: config/ (defaults, no feeds), seeds/, data/ and digests/ folders."""

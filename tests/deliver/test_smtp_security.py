@@ -17,6 +17,7 @@ from pydantic import SecretStr
 from smtp_server import SmtpServer, configure
 
 from flows.config import load_settings
+from tests.conftest import load_settings_with
 from flows.deliver.smtp import DeliveryError, SmtpConfig, SmtpTransport
 from flows.pipeline import DigestOptions, run_digest, store_for
 from flows.store.deliveries import deliveries_for
@@ -101,7 +102,7 @@ def test_wrong_password_fails_without_leaking_it(newsroom, caplog, tmp_path):
     try:
         # The password comes from the environment, as it must (a config file may not hold one).
         cfg = newsroom.config_path
-        settings = load_settings(cfg, environ={
+        settings = load_settings_with(cfg, {
             "USCHINA_DIGEST_SMTP_HOST": "127.0.0.1", "USCHINA_DIGEST_SMTP_PORT": str(server.port),
             "USCHINA_DIGEST_SMTP_SECURITY": "none", "USCHINA_DIGEST_SMTP_USERNAME": "digest",
             "USCHINA_DIGEST_SMTP_PASSWORD": wrong, "USCHINA_DIGEST_EMAIL__RETRY_BACKOFF": "0.01",
@@ -136,13 +137,13 @@ def test_a_login_in_clear_text_is_refused_unless_allowed(newsroom):
                "USCHINA_DIGEST_SMTP_PASSWORD": PASSWORD,
                "USCHINA_DIGEST_EMAIL__RECIPIENTS": '[{"address": "all@example.org"}]'}
         with pytest.raises(ConfigError) as err:
-            load_settings(newsroom.config_path, environ=env)
+            load_settings_with(newsroom.config_path, env)
         message = str(err.value)
         assert "\n" not in message and "email: security is none and a username is set" in message
         assert "allow_plaintext_auth: true" in message and PASSWORD not in message
         assert logins.seen == [] and server.inbox.messages == []
 
-        settings = load_settings(newsroom.config_path, environ={**env, "USCHINA_DIGEST_EMAIL__ALLOW_PLAINTEXT_AUTH": "true"})
+        settings = load_settings_with(newsroom.config_path, {**env, "USCHINA_DIGEST_EMAIL__ALLOW_PLAINTEXT_AUTH": "true"})
         result = run_digest(settings, DigestOptions(until=UNTIL, send=True))
         assert [d["status"] for d in result.deliveries] == ["sent"]
         assert logins.seen == [("digest", PASSWORD)] and len(server.inbox.messages) == 1
