@@ -1,11 +1,11 @@
 """Classifier speed: items per second on 500-word articles, model load time, peak memory.
 
 Target (issue 4): at least 200 items/s for 500-word articles on this 2-core machine, model load
-reported separately. Two figures per setting: wall-clock items/s as measured, and items/s per
-CPU-second (what the cores actually spent), because a shared machine's other load can halve the
-wall-clock figure without the code changing; the target is judged on the 2-process run's CPU
-figure and the load average is printed with it. The terms-only classifier (no learned model) is measured in the same run as
-the baseline, so the cost of the hybrid is visible. Articles are built from the project's seed
+reported separately. The target is judged on the wall time of two processes classifying the
+items together (what a run on 2 cores gets); items/s per CPU-second is printed beside it with the
+load average, to explain a shortfall on a shared machine, not to replace the wall-clock verdict.
+The terms-only classifier (no learned model) is measured in the same run as the baseline, so the
+cost of the hybrid is visible. Articles are built from the project's seed
 articles (500-word windows, paragraphs kept), so the benchmark needs nothing outside the project.
 """
 
@@ -114,7 +114,7 @@ def main() -> int:
     for label, model in (("terms only (baseline)", False), ("hybrid (shipped)", True)):
         wall1, cpu1 = throughput(items, model, 1)
         wall2, cpu2 = throughput(items, model, 2)
-        rows.append((label, cpu1, cpu2))
+        rows.append((label, cpu1, wall2))     # the verdict reads the two processes' wall-clock rate
         print(f"{label:<22} 1 core: {wall1:6.1f} items/s wall, {cpu1:6.1f} per CPU-s | "
               f"2 processes: {wall2:6.1f} items/s wall, {cpu2:6.1f} on 2 idle cores")
     peak_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -124,7 +124,7 @@ def main() -> int:
     load = os.getloadavg()[0]
     hybrid_two = rows[1][2]
     ok = hybrid_two >= TARGET
-    print(f"target {TARGET:.0f} items/s on 2 cores: {'met' if ok else 'NOT met'} ({hybrid_two:.0f}; "
+    print(f"target {TARGET:.0f} items/s on 2 processes, wall time: {'met' if ok else 'NOT met'} ({hybrid_two:.0f}; "
           f"load average during the run {load:.1f} on {os.cpu_count()} cores)")
     return 0 if ok else 1
 

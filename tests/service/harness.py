@@ -21,6 +21,7 @@ import httpx
 import pytest
 import yaml
 
+from tests.material import in_ci
 from tests.pgcluster import Cluster, server_binaries
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -214,7 +215,7 @@ def prefect_api(request, tmp_path_factory) -> Iterator[PrefectServer]:
     env.update(PREFECT_HOME=str(home), PREFECT_API_URL=f"{url}/api", PREFECT_UI_API_URL=f"{url}/api",
                PREFECT_LOGGING_LEVEL="WARNING")
     database = "sqlite"
-    if server_binaries() is not None:
+    if server_binaries() is not None or in_ci():     # in CI a missing PostgreSQL fails, not falls back
         pg: Cluster = request.getfixturevalue("postgres")
         pg.create_database("prefect")
         env["PREFECT_API_DATABASE_CONNECTION_URL"] = pg.url("prefect", driver="asyncpg")

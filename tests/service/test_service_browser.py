@@ -8,6 +8,7 @@ import time
 import uuid
 
 import pytest
+from tests.material import unavailable
 from tests.service.harness import Service
 
 pytestmark = pytest.mark.slow
@@ -18,8 +19,8 @@ CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 @pytest.fixture(scope="module")
 def browser():
     if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
-        pytest.skip(f"no system Chromium at {CHROMIUM} (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
+        unavailable(f"no system Chromium at {CHROMIUM} (apt-get install chromium)")
+    from playwright import sync_api
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM,
                                      args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
