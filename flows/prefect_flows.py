@@ -9,9 +9,7 @@ every coarse stage (the seeds, a batch of feeds, classification, the digest) as 
   is generated from them, and deployments enforce the schema, so the API refuses a run whose
   parameters do not fit and says why. Issue ids, feed names and feed URLs are offered as choices
   (from the default config when a deployment is made; `flows.serve` narrows them to the served
-  config's). An optional parameter is `None` in Python but only its real type in the schema, so
-  the form shows one input (a date-time picker, a number, a select) and, left empty, sends
-  nothing: the flow takes its default.
+  config's, and shows each optional parameter as one input instead of a "type | None" switch).
 * Every run leaves artifacts in the UI: for `digest` a markdown summary (top stories per issue,
   where to read it) and a table of stories and items per issue; for `ingest` a feed-health table
   and a short summary.
@@ -46,7 +44,7 @@ from prefect.context import FlowRunContext  # noqa: E402
 from prefect.deployments import arun_deployment  # noqa: E402
 from prefect.states import Completed, State  # noqa: E402
 from pydantic import Field, GetJsonSchemaHandler  # noqa: E402
-from pydantic.json_schema import JsonSchemaValue, SkipJsonSchema  # noqa: E402
+from pydantic.json_schema import JsonSchemaValue  # noqa: E402
 from pydantic_core import core_schema  # noqa: E402
 
 from flows import locks, pipeline, summaries  # noqa: E402
@@ -66,7 +64,6 @@ RETRIES: dict[str, tuple[int, list[float]]] = {
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 FEED_HEALTH_KEY = "feed-health"          # artifact keys: lowercase letters, digits and dashes
 SHARD_DEPLOYMENT = "ingest-shard/served"
-
 
 
 class DefaultConfigChoices:
@@ -105,17 +102,14 @@ def feed_urls(settings: Settings) -> list[str]:
     return [f.url for f in settings.all_feeds()]
 
 
-# `None` stays the Python default of an optional parameter (each description says what empty
-# means) but is skipped in the JSON schema: otherwise the form shows a "date-time | None" switch
-# set to None, which reads 'Property is type "None"', instead of the field itself.
-Unset = SkipJsonSchema[None]
 MaxItems = Annotated[int, Field(ge=1, le=10_000)]
 Shards = Annotated[int, Field(ge=1, le=64)]
 Email = Annotated[str, Field(pattern=EMAIL_PATTERN, max_length=320)]
 # The server does not check `format: date-time`; a pattern makes it refuse what is not ISO 8601.
 ISO_DATETIME = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}(:?\d{2})?)?$"
 When = Annotated[datetime, Field(json_schema_extra={"pattern": ISO_DATETIME})]
-IssueIds = Annotated[list[Annotated[str, DefaultConfigChoices(issue_ids)]], Field(json_schema_extra={"uniqueItems": True})]
+IssueIds = Annotated[list[Annotated[str, DefaultConfigChoices(issue_ids)]],
+                     Field(json_schema_extra={"uniqueItems": True})]
 Source = Annotated[str, DefaultConfigChoices(source_names)]
 FeedUrls = Annotated[list[Annotated[str, DefaultConfigChoices(feed_urls)]],
                      Field(min_length=1, json_schema_extra={"uniqueItems": True})]
@@ -199,7 +193,7 @@ async def _shard_reports(deployment: str, parts: list[list[FeedSource]], force: 
 
 
 def _given(parameters: dict[str, Any]) -> dict[str, Any]:
-    """Leave out parameters that are None: the schema has no null (see `Unset`), the flow's default is None."""
+    """Leave out parameters that are None (the flow's default): a served schema has no null in it."""
     return {name: value for name, value in parameters.items() if value is not None}
 
 
@@ -220,9 +214,9 @@ def _fan_out(shards: int, deployment: str) -> pipeline.Step:
 
 
 @flow(name="ingest", log_prints=True)
-async def ingest(sources: Source = "all", max_items: MaxItems | Unset = None, force: bool = False,
+async def ingest(sources: Source = "all", max_items: MaxItems | None = None, force: bool = False,
                  shards: Shards = 1, shard_deployment: str = SHARD_DEPLOYMENT,
-                 config_path: str | Unset = None) -> dict:
+                 config_path: str | None = None) -> dict:
     """Fetch seeds and feeds into the store and classify what is new. Nothing is stored twice.
 
     Args:
@@ -249,8 +243,8 @@ async def ingest(sources: Source = "all", max_items: MaxItems | Unset = None, fo
 
 
 @flow(name="ingest-shard", log_prints=True)
-async def ingest_shard(feeds: FeedUrls, max_items: MaxItems | Unset = None, force: bool = False,
-                       parent_lease: str | Unset = None, config_path: str | Unset = None) -> dict:
+async def ingest_shard(feeds: FeedUrls, max_items: MaxItems | None = None, force: bool = False,
+                       parent_lease: str | None = None, config_path: str | None = None) -> dict:
     """Fetch one shard of the feeds; started by an `ingest` run with shards > 1.
 
     Args:
@@ -304,9 +298,9 @@ async def _publish_digest(settings: Settings, result: dict) -> None:
 
 
 @flow(name="digest", log_prints=True)
-async def digest(period: Literal["daily", "weekly"] | Unset = None, since: When | Unset = None,
-                 until: When | Unset = None, issues: IssueIds | Unset = None, send: bool = False,
-                 to: Email | Unset = None, config_path: str | Unset = None) -> dict:
+async def digest(period: Literal["daily", "weekly"] | None = None, since: When | None = None,
+                 until: When | None = None, issues: IssueIds | None = None, send: bool = False,
+                 to: Email | None = None, config_path: str | None = None) -> dict:
     """Write the digest of a period or a custom window, and send it when asked.
 
     Args:
@@ -335,7 +329,7 @@ async def digest(period: Literal["daily", "weekly"] | Unset = None, since: When 
 
 
 @flow(name="pipeline", log_prints=True)
-async def run_all(send: bool = False, config_path: str | Unset = None) -> dict:
+async def run_all(send: bool = False, config_path: str | None = None) -> dict:
     """Ingest everything, then write (and optionally send) the digest of the configured period.
 
     Args:
