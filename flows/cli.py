@@ -290,10 +290,13 @@ def export(settings: Settings, quiet: bool, fmt: str, output: Path | None) -> No
 # Commands that live beside the concern they serve.
 from flows.cli_classify import register as _register_classify_commands  # noqa: E402
 from flows.cli_feeds import feeds  # noqa: E402
+from flows.cli_search import search, web  # noqa: E402
 from flows.cli_serve import serve  # noqa: E402
 
 main.add_command(feeds)
 main.add_command(serve)
+main.add_command(search)
+main.add_command(web)
 _register_classify_commands(main)   # label, train, evaluate
 
 

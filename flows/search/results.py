@@ -16,10 +16,10 @@ from markupsafe import Markup, escape
 
 from flows.search.query import Query, parse
 from flows.store import Store
-from flows.store.items import labels_for
-from flows.store.search import MARK_END, MARK_START, ItemHit, search_items, stories_info
+from flows.store.search import MARK_END, MARK_START, ItemHit, issue_scores, search_items, stories_info
 
-ITEMS_PER_STORY_FETCHED = 4     # item hits read per story asked for (stories have several items)
+ITEMS_PER_STORY_FETCHED = 4     # item hits ranked per story asked for (stories have several items)
+HITS_SHOWN_PER_STORY = 3
 MAX_ITEM_HITS = 1000
 
 
@@ -105,7 +105,7 @@ class SearchResults:
     query: str
     parsed: Query
     stories: list[StoryResult]
-    n_items: int                 # matching items read (at most limit × ITEMS_PER_STORY_FETCHED)
+    n_items: int                 # matching items shown (at most HITS_SHOWN_PER_STORY a story)
 
     def to_dict(self) -> dict:
         return {"query": self.query, "n_stories": len(self.stories), "n_items": self.n_items,
@@ -125,22 +125,23 @@ def group(store: Store, hits: list[ItemHit], limit: int) -> list[StoryResult]:
         story.hits.append(Hit(h.item_id, h.title, h.source, h.url, h.published, h.first_seen, h.rank,
                               h.title_marked, h.snippet_marked))
     info = stories_info(store, [s.story_id for s in by_key.values() if s.story_id])
-    labels = labels_for(store, [h.item_id for s in by_key.values() for h in s.hits])
+    labels = issue_scores(store, [h.item_id for s in by_key.values() for h in s.hits])
     for story in by_key.values():
         if story.story_id in info:
             i = info[story.story_id]
             story.title, story.n_items, story.first_seen = i.title or story.title, i.n_items, i.first_seen
         best: dict[str, float] = {}
         for h in story.hits:
-            for lab in labels.get(h.item_id, []):
-                best[lab.issue_id] = max(best.get(lab.issue_id, 0.0), lab.score)
+            for issue, score in labels.get(h.item_id, {}).items():
+                best[issue] = max(best.get(issue, 0.0), score)
         story.issues = sorted(best, key=lambda i: -best[i])
     return list(by_key.values())
 
 
 def run_query(store: Store, parsed: Query, limit: int = 20, query: str = "") -> SearchResults:
     """Search with an already parsed query (saved searches parse theirs once)."""
-    hits = search_items(store, parsed, min(MAX_ITEM_HITS, max(1, limit) * ITEMS_PER_STORY_FETCHED))
+    hits = search_items(store, parsed, min(MAX_ITEM_HITS, max(1, limit) * ITEMS_PER_STORY_FETCHED),
+                        stories=limit, per_story=HITS_SHOWN_PER_STORY)
     return SearchResults(query, parsed, group(store, hits, limit), len(hits))
 
 

@@ -17,6 +17,7 @@ characters no text contains); `flows.search` escapes the text and only then turn
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -24,13 +25,14 @@ from sqlalchemy import DateTime, bindparam, inspect, text
 from sqlalchemy.engine import Connection
 
 from flows.search.query import Query, Term
-from flows.search.sides import countries_for, fragments_for
+from flows.search.sides import countries_for, side_of
 from flows.store.db import Store
 from flows.store.items import as_utc
 
 MARK_START, MARK_END = "\x02", "\x03"
 TITLE_WEIGHT, TEXT_WEIGHT = 10.0, 1.0
 SNIPPET_TOKENS = 28
+RANKED_CANDIDATES = 2000    # a query matching more ranks its newest 2,000 matches (see _search_sqlite)
 PG_TEXT_CHARS = 300_000      # a tsvector holds at most 1 MB: index the first 300,000 characters
 
 _SQLITE_DDL = [
@@ -150,69 +152,109 @@ def _columns(store: Store) -> frozenset[str]:
     return cached
 
 
+SOURCES_TTL_S = 30.0
+
+
+def source_catalogue(store: Store) -> dict[str, str]:
+    """Every source name in the store with the host of one of its URLs, read from the source
+    index (one probe per source) and kept for `SOURCES_TTL_S`: `source:` and `side:` become an
+    indexed `source IN (…)` instead of a pattern test on every matching row."""
+    cached = getattr(store, "_source_catalogue", None)
+    now = time.monotonic()
+    if cached is not None and now - cached[0] < SOURCES_TTL_S:
+        return cached[1]
+    out: dict[str, str] = {}
+    with store.session() as s:
+        conn = s.connection()
+        names = [r[0] for r in conn.execute(text("SELECT DISTINCT source FROM items"))]
+        for name in names:
+            url = conn.execute(text("SELECT url FROM items WHERE source = :s LIMIT 1"), {"s": name}).scalar() or ""
+            out[name] = url.split("://", 1)[-1].split("/", 1)[0].lower() if "://" in url else ""
+    store._source_catalogue = (now, out)
+    return out
+
+
+def _in(alias_col: str, values: list[str], params: dict, prefix: str) -> str:
+    if not values:
+        return "1 = 0"
+    names = [f"{prefix}{n}" for n in range(len(values))]
+    params.update(zip(names, values))
+    return f"{alias_col} IN ({', '.join(':' + n for n in names)})"
+
+
 def _filters(store: Store, q: Query, params: dict, alias: str = "i") -> list[str]:
-    """SQL conditions (bound parameters only) for the query's filters on the items table `alias`."""
+    """SQL conditions (bound parameters only) for the query's filters on the items table `alias`.
+
+    Times are an item's publication time (`published`, which the store sets to the first-seen
+    time for undated items), so the `published` index serves them.
+    """
     where: list[str] = []
     if q.since is not None:
         params["since"] = q.since.astimezone(timezone.utc)
-        where.append(f"coalesce({alias}.published, {alias}.first_seen) >= :since")
+        where.append(f"{alias}.published >= :since")
     if q.until is not None:
         params["until"] = q.until.astimezone(timezone.utc)
-        where.append(f"coalesce({alias}.published, {alias}.first_seen) < :until")
+        where.append(f"{alias}.published < :until")
     if q.stories:
-        names = [f"story{n}" for n in range(len(q.stories))]
-        params.update(zip(names, q.stories))
-        where.append(f"{alias}.story_id IN ({', '.join(':' + n for n in names)})")
+        where.append(_in(f"{alias}.story_id", q.stories, params, "story"))
     for n, issue in enumerate(q.issues):
         params[f"issue{n}"] = issue
         where.append(f"EXISTS (SELECT 1 FROM item_issues l WHERE l.item_id = {alias}.id AND l.issue_id = :issue{n})")
+    if q.sources or q.sides:
+        catalogue = source_catalogue(store)
     if q.sources:
-        ors = []
-        for n, source in enumerate(q.sources):
-            params[f"source{n}"] = f"%{_like_escape(source.lower())}%"
-            ors.append(f"lower({alias}.source) LIKE :source{n} ESCAPE '\\' "
-                       f"OR lower({alias}.url) LIKE :source{n} ESCAPE '\\'")
-        where.append("(" + " OR ".join(ors) + ")")
+        wanted = [w.lower() for w in q.sources]
+        names = [name for name, host in catalogue.items() if any(w in name.lower() or w in host for w in wanted)]
+        where.append(_in(f"{alias}.source", names, params, "source"))
     if q.sides:
-        where.append("(" + " OR ".join(_side_condition(store, side, params, alias) for side in q.sides) + ")")
+        where.append("(" + " OR ".join(_side_condition(store, side, params, alias, catalogue) for side in q.sides) + ")")
     return where
 
 
-def _like_escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _side_condition(store: Store, side: str, params: dict, alias: str) -> str:
-    """An item's side: its own `side` column, else its outlet's `country`, else the domain/name
-    mapping of `flows.search.sides` ("other": on neither side)."""
+def _side_condition(store: Store, side: str, params: dict, alias: str, catalogue: dict[str, str]) -> str:
+    """An item's side: its own `side` column, else its outlet's `country`, else the outlet
+    mapping of `flows.search.sides` applied to each source's name and host."""
     columns = _columns(store)
     if "side" in columns:
         params[f"side_{side}"] = side
         return f"lower({alias}.side) = :side_{side}"
-    if side == "other":
-        named = [_side_condition(store, s, params, alias) for s in ("china", "us")]
-        return "NOT (" + " OR ".join(f"coalesce({c}, false)" for c in named) + ")"
     if "country" in columns:
-        codes = countries_for(side)
-        names = [f"country_{side}{n}" for n in range(len(codes))]
-        params.update(zip(names, codes))
-        return f"lower({alias}.country) IN ({', '.join(':' + n for n in names)})"
-    ors = []
-    for n, fragment in enumerate(fragments_for(side)):
-        key = f"side_{side}{n}"
-        params[key] = f"%{_like_escape(fragment)}%"
-        ors.append(f"lower({alias}.url) LIKE :{key} ESCAPE '\\' OR lower({alias}.source) LIKE :{key} ESCAPE '\\'")
-    return "(" + " OR ".join(ors) + ")"
+        if side == "other":
+            codes = countries_for("china") + countries_for("us")
+            return f"NOT coalesce({_in(f'lower({alias}.country)', codes, params, 'country_other')}, false)"
+        return _in(f"lower({alias}.country)", countries_for(side), params, f"country_{side}")
+    names = [name for name, host in catalogue.items() if side_of(name, "https://" + host) == side]
+    return _in(f"{alias}.source", names, params, f"side_{side}")
 
 
 # ------------------------------------------------------------------ search
 
 
-def search_items(store: Store, q: Query, limit: int = 200) -> list[ItemHit]:
-    """The best `limit` items for a query, best first; with no words, the newest matching ones."""
+def search_items(store: Store, q: Query, limit: int = 200, stories: int | None = None,
+                 per_story: int = 3) -> list[ItemHit]:
+    """The best `limit` items for a query, best first; with no words, the newest matching ones.
+
+    With `stories`, only the items shown when grouped by story are returned (and given
+    snippets): at most `per_story` of each of the first `stories` stories.
+    """
     if store.dialect == "postgresql":
-        return _search_pg(store, q, limit)
-    return _search_sqlite(store, q, limit)
+        hits = _search_pg(store, q, limit)
+        return hits if stories is None else _shown(hits, stories, per_story, lambda h: h.story_id or h.item_id)
+    return _search_sqlite(store, q, limit, stories, per_story)
+
+
+def _shown(rows: list, stories: int, per_story: int, key) -> list:
+    """The rows (best first) shown when grouped: `per_story` of each of the first `stories` keys."""
+    count: dict[str, int] = {}
+    out = []
+    for r in rows:
+        k = key(r)
+        if k not in count and len(count) >= stories:
+            continue
+        if count.get(k, 0) < per_story:
+            count[k] = count.get(k, 0) + 1
+            out.append(r)
+    return out
 
 
 def _when(value) -> datetime | None:
@@ -247,11 +289,12 @@ _ROW = "i.id, i.story_id, i.title, i.source, i.url, i.published, i.undated, i.fi
 def _newest(store: Store, conn, q: Query, limit: int, params: dict, where: list[str]) -> list[ItemHit]:
     params["limit"] = limit
     sql = (f"SELECT {_ROW}, i.text FROM items i {'WHERE ' + ' AND '.join(where) if where else ''} "
-           "ORDER BY coalesce(i.published, i.first_seen) DESC, i.id LIMIT :limit")
+           "ORDER BY i.published DESC, i.id LIMIT :limit")
     return [_hit(r, 0.0, None, None) for r in conn.execute(_sql(sql, params), params)]
 
 
-def _search_sqlite(store: Store, q: Query, limit: int) -> list[ItemHit]:
+def _search_sqlite(store: Store, q: Query, limit: int, stories: int | None = None,
+                   per_story: int = 3) -> list[ItemHit]:
     params: dict = {}
     where = _filters(store, q, params)
     expr = fts5_expression(q.groups, q.exclude)
@@ -262,18 +305,40 @@ def _search_sqlite(store: Store, q: Query, limit: int) -> list[ItemHit]:
                 params["exclude"] = fts5_expression([q.exclude], [])
                 where.append("i.rowid NOT IN (SELECT rowid FROM items_fts WHERE items_fts MATCH :exclude)")
             return _newest(store, conn, q, limit, params, where)
-        params.update(match=expr, limit=limit)
-        # First the best rowids (rank only), then snippets for those alone: snippet() on every
-        # match before the sort would cost more than the search.
-        top = conn.execute(_sql(
-            "SELECT f.rowid AS rid, f.rank AS rank FROM items_fts f "
-            + (f"JOIN items i ON i.rowid = f.rowid " if where else "")
-            + "WHERE items_fts MATCH :match " + "".join(f"AND {w} " for w in where)
-            + "ORDER BY f.rank LIMIT :limit", params), params).all()
-        if not top:
+        params.update(match=expr, limit=limit, cap=RANKED_CANDIDATES)
+        join = "JOIN items i ON i.rowid = f.rowid " if where else ""
+        filters = "".join(f"AND {w} " for w in where)
+        # BM25 (and the filters' look-up of each row) cost a few microseconds per matching row:
+        # past RANKED_CANDIDATES matches only the newest that many are ranked. They are found
+        # newest first along the index's own order, which costs no ranking and no look-up.
+        bound = conn.execute(text("SELECT rowid FROM items_fts WHERE items_fts MATCH :match "
+                                  "ORDER BY rowid DESC LIMIT 1 OFFSET :cap"), params).scalar()
+        params["bound"] = bound if bound is not None else -(2 ** 62)
+        top = conn.execute(_sql(f"SELECT f.rowid AS rid, f.rank AS rank FROM items_fts f {join}"
+                                f"WHERE items_fts MATCH :match AND f.rowid > :bound {filters}"
+                                "ORDER BY f.rank LIMIT :limit", params), params).all()
+        if len(top) < limit and bound is not None:
+            # Too few of the newest matches pass the filters: older ones follow, newest first.
+            params["rest"] = limit - len(top)
+            older = conn.execute(_sql(f"SELECT f.rowid AS rid, f.rank AS rank FROM items_fts f {join}"
+                                      f"WHERE items_fts MATCH :match AND f.rowid <= :bound {filters}"
+                                      "ORDER BY f.rowid DESC LIMIT :rest", params), params).all()
+        else:
+            older = []
+        if not top and not older:
             return []
         ranks = {r.rid: -r.rank for r in top}          # bm25 is lower-is-better
+        floor = min(ranks.values(), default=0.0)
+        ranks.update({r.rid: floor - 1.0 - n for n, r in enumerate(older)})   # after the ranked, newest first
+        if stories is not None:
+            order = sorted(ranks, key=lambda rid: -ranks[rid])
+            keys = dict(conn.execute(text(
+                "SELECT rowid, coalesce(story_id, id) FROM items WHERE rowid IN ("
+                + ", ".join(str(int(r)) for r in order) + ")")).all())
+            ranks = {rid: ranks[rid] for rid in _shown(order, stories, per_story, keys.get)}
         marks = {"ms": MARK_START, "me": MARK_END, "match": expr}
+        # Snippets for the best rows alone: snippet() on every match before the sort would cost
+        # more than the search.
         rows = conn.execute(text(
             f"SELECT f.rowid AS rid, {_ROW}, i.text, highlight(items_fts, 0, :ms, :me) AS hl, "
             f"snippet(items_fts, 1, :ms, :me, ' … ', {SNIPPET_TOKENS}) AS snip "
@@ -295,16 +360,18 @@ def _search_pg(store: Store, q: Query, limit: int) -> list[ItemHit]:
                 ex = pg_tsquery([q.exclude], [], params)
                 where.append(f"NOT (i.search_tsv @@ ({ex}))")
             return _newest(store, conn, q, limit, params, where)
-        params.update(limit=limit, opts=f"StartSel={MARK_START}, StopSel={MARK_END}, MaxWords={SNIPPET_TOKENS}, "
+        params.update(limit=limit, cap=RANKED_CANDIDATES, opts=f"StartSel={MARK_START}, StopSel={MARK_END}, MaxWords={SNIPPET_TOKENS}, "
                                         "MinWords=12, MaxFragments=2, FragmentDelimiter=\" … \"",
                       topts=f"StartSel={MARK_START}, StopSel={MARK_END}, HighlightAll=true")
-        sql = (f"WITH q AS (SELECT {tsq} AS query), top AS ("
-               f"SELECT {_ROW}, i.text, ts_rank(i.search_tsv, q.query) AS rank FROM items i, q "
+        sql = (f"WITH q AS (SELECT {tsq} AS query), candidates AS ("
+               f"SELECT {_ROW}, i.text, i.search_tsv FROM items i, q "
                "WHERE i.search_tsv @@ q.query " + "".join(f"AND {w} " for w in where)
-               + "ORDER BY rank DESC, i.id LIMIT :limit) "
-               "SELECT top.*, ts_headline('english', coalesce(top.title, ''), q.query, :topts) AS hl, "
-               f"ts_headline('english', left(coalesce(top.text, ''), {PG_TEXT_CHARS}), q.query, :opts) AS snip "
-               "FROM top, q ORDER BY top.rank DESC, top.id")
+               + "ORDER BY i.published DESC LIMIT :cap), ranked AS ("
+               f"SELECT {_ROW.replace('i.', 'c.')}, c.text, ts_rank('{0.1, 0.1, 0.1, 1.0}', c.search_tsv, q.query) AS rank "
+               "FROM candidates c, q ORDER BY rank DESC, c.id LIMIT :limit) "
+               "SELECT r.*, ts_headline('english', coalesce(r.title, ''), q.query, :topts) AS hl, "
+               f"ts_headline('english', left(coalesce(r.text, ''), {PG_TEXT_CHARS}), q.query, :opts) AS snip "
+               "FROM ranked r, q ORDER BY r.rank DESC, r.id")
         rows = conn.execute(_sql(sql, params), params).all()
     return [_hit(r, float(r.rank), r.hl, r.snip if MARK_START in (r.snip or "") else None) for r in rows]
 
@@ -331,4 +398,18 @@ def stories_info(store: Store, story_ids: list[str]) -> dict[str, StoryInfo]:
             for r in s.execute(select(Story.id, Story.title, Story.n_items, Story.first_seen, Story.last_seen)
                                .where(Story.id.in_(chunk))):
                 out[r.id] = StoryInfo(r.id, r.title or "", r.n_items, as_utc(r.first_seen), as_utc(r.last_seen))
+    return out
+
+
+def issue_scores(store: Store, item_ids: list[str]) -> dict[str, dict[str, float]]:
+    """item id -> {issue id: score} for these items (labels without their evidence)."""
+    out: dict[str, dict[str, float]] = {i: {} for i in item_ids}
+    with store.session() as s:
+        conn = s.connection()
+        for start in range(0, len(item_ids), 500):
+            chunk = item_ids[start:start + 500]
+            params = {f"i{n}": v for n, v in enumerate(chunk)}
+            sql = f"SELECT item_id, issue_id, score FROM item_issues WHERE item_id IN ({', '.join(':' + k for k in params)})"
+            for item_id, issue, score in conn.execute(text(sql), params):
+                out[item_id][issue] = score
     return out
