@@ -413,3 +413,14 @@ def issue_scores(store: Store, item_ids: list[str]) -> dict[str, dict[str, float
             for item_id, issue, score in conn.execute(text(sql), params):
                 out[item_id][issue] = score
     return out
+
+
+def new_story_ids(store: Store, since: datetime) -> list[str]:
+    """Stories first seen at or after `since`: those an ingest that began then created (a story
+    that only gained an item since is older, and not among them)."""
+    from sqlalchemy import select
+
+    from flows.store.schema import Story
+
+    with store.session() as s:
+        return list(s.scalars(select(Story.id).where(Story.first_seen >= since).order_by(Story.first_seen, Story.id)))
