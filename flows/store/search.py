@@ -424,3 +424,13 @@ def new_story_ids(store: Store, since: datetime) -> list[str]:
 
     with store.session() as s:
         return list(s.scalars(select(Story.id).where(Story.first_seen >= since).order_by(Story.first_seen, Story.id)))
+
+
+def latest_first_seen(store: Store) -> datetime | None:
+    """When the newest item was first seen (the end of an issue page's trend)."""
+    from sqlalchemy import func, select
+
+    from flows.store.schema import Item
+
+    with store.session() as s:
+        return as_utc(s.scalar(select(func.max(Item.first_seen))))

@@ -1,0 +1,54 @@
+"""The web reader over the digest tests' newsroom, with a digest written and two saved searches,
+served by uvicorn on 127.0.0.1 (a real server, in a thread of the test process)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import pytest
+import yaml
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def reader_settings(project):
+    from flows import pipeline
+    from flows.config import load_settings
+    from tests.digest.newsroom import SINCE, UNTIL, build_newsroom
+
+    (project / "config" / "alerts.yaml").write_text(yaml.safe_dump({"alerts": [
+        {"name": "taiwan-arms", "query": 'taiwan "arms package" OR "weapons sale"', "recipients": ["a@example.org"]},
+        {"name": "chips", "query": "chip* issue:technology", "recipients": ["b@example.org"]},
+    ]}))
+    settings = load_settings(project / "config" / "pipeline.yaml")
+    build_newsroom(pipeline.store_for(settings))
+    pipeline.build_digest(settings, pipeline.DigestOptions(since=SINCE, until=UNTIL))
+    return settings
+
+
+@pytest.fixture
+def reader(reader_settings):
+    """(base URL, settings) of a running reader."""
+    import uvicorn
+
+    from flows.web.app import create_app
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(reader_settings), host="127.0.0.1", port=port,
+                                           log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline, "the reader did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", reader_settings
+    server.should_exit = True
+    thread.join(10)
