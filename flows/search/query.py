@@ -131,6 +131,9 @@ def parse(text: str) -> Query:
                 continue
         else:
             word = m.group("word")
+            if word.endswith(":") and word[:-1].lower() in FILTERS:
+                name = word[:-1].lower()
+                raise QueryError(f"{name}: needs a value, e.g. {name}:{_EXAMPLE[name]}")
             if word == "OR":
                 if not q.groups or pending_or or neg:
                     raise QueryError("OR must stand between two words or phrases")

@@ -367,7 +367,7 @@ def _search_pg(store: Store, q: Query, limit: int) -> list[ItemHit]:
                f"SELECT {_ROW}, i.text, i.search_tsv FROM items i, q "
                "WHERE i.search_tsv @@ q.query " + "".join(f"AND {w} " for w in where)
                + "ORDER BY i.published DESC LIMIT :cap), ranked AS ("
-               f"SELECT {_ROW.replace('i.', 'c.')}, c.text, ts_rank('{0.1, 0.1, 0.1, 1.0}', c.search_tsv, q.query) AS rank "
+               f"SELECT {_ROW.replace('i.', 'c.')}, c.text, ts_rank(ARRAY[0.1, 0.1, 0.1, 1.0]::float4[], c.search_tsv, q.query) AS rank "
                "FROM candidates c, q ORDER BY rank DESC, c.id LIMIT :limit) "
                "SELECT r.*, ts_headline('english', coalesce(r.title, ''), q.query, :topts) AS hl, "
                f"ts_headline('english', left(coalesce(r.text, ''), {PG_TEXT_CHARS}), q.query, :opts) AS snip "

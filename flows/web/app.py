@@ -34,7 +34,7 @@ from flows.web import csrf
 
 CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; base-uri 'none'; "
        "frame-ancestors 'none'")
-HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
 DIGEST_FILE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*\.(html|txt)$")
 FEED_NAME = re.compile(r"^(latest|issue-[a-z0-9_]+|search-[a-z0-9_-]+)\.(atom|json)$")
 TREND_WEEKS = 12
@@ -99,7 +99,7 @@ class Reader:
         return self.page("web_search.html.j2", q=q, results=results, error=None)
 
     def story(self, request: Request) -> Response:
-        from flows.store.items import get_item, labels_for
+        from flows.store.items import as_utc, get_item, labels_for
         from flows.store.stories import get_story, story_sources
         from flows.syndication.cards import card
 
@@ -112,6 +112,8 @@ class Reader:
         else:
             ids = [key]
         items = [get_item(self.store, i) for i in ids]
+        for item in items:                       # SQLite hands back naive UTC times
+            item.first_seen, item.published = as_utc(item.first_seen), as_utc(item.published)
         labels = labels_for(self.store, ids)
         from flows.search.sides import side_of
 

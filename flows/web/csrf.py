@@ -34,12 +34,14 @@ def valid(secret: bytes, purpose: str, given: str | None) -> bool:
 
 
 def same_origin(headers, host: str) -> bool:
-    """A browser's POST from this site: Sec-Fetch-Site same-origin (or none), and an Origin, when
-    sent, naming this host."""
+    """A POST from this site's own page. Browsers say where a request comes from in
+    Sec-Fetch-Site (same-origin, or none when typed); older ones only in Origin, which must then
+    name this host. A client that sends neither is no browser a page could drive (the token
+    still has to match)."""
     site = headers.get("sec-fetch-site")
-    if site and site not in ("same-origin", "none"):
-        return False
+    if site:
+        return site in ("same-origin", "none")
     origin = headers.get("origin")
-    if origin and origin != "null":
-        return origin.split("://", 1)[-1] == host
-    return origin != "null"
+    if origin is None:
+        return True
+    return origin != "null" and origin.split("://", 1)[-1] == host
