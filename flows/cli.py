@@ -122,6 +122,10 @@ def _summary(report: dict, quiet: bool) -> None:
         click.echo(f"ingest: {report['items_new']} new items, {report['items_seen']} already stored, "
                    f"{report['classified']} classified"
                    + (f"; {errors} source(s) failed (see above)" if errors else ""), err=True)
+        for m in (report.get("alerts") or {}).get("messages", []):
+            click.echo(f"  alert {m['alert']} → {m['recipient']}: {m['status']}, {len(m['stories'])} "
+                       f"{'story' if len(m['stories']) == 1 else 'stories'}"
+                       + (f" ({m['error']})" if m.get("error") else ""), err=True)
 
 
 _sources_option = click.option(

@@ -54,7 +54,7 @@ MAX_NEW_STORIES = 500
 
 @dataclass
 class AlertReport:
-    sent: list[dict] = field(default_factory=list)       # {"alert", "recipient", "stories", "status", "error"}
+    sent: list[dict] = field(default_factory=list)   # {"alert", "recipient", "stories", "status", "error"}
 
     @property
     def n_sent(self) -> int:
@@ -155,7 +155,8 @@ def _send_file(store: Store, rows: list, transport, from_address: str) -> dict:
     """Send one outbox file once for all the rows that share it; mark them all."""
     first = rows[0]
     claimed = [r for r in rows if not (r.status == FAILED and r.attempts >= MAX_ATTEMPTS) and claim(store, r.id, LEASE)]
-    outcome = {"recipient": first.recipient, "stories": [r.digest_id for r in rows], "status": "busy", "error": None}
+    outcome = {"alert": first.digest_id.removeprefix(ALERT_PREFIX).split(".", 1)[0], "recipient": first.recipient,
+               "stories": [r.digest_id for r in rows], "status": "busy", "error": None}
     if not claimed:
         return outcome
     path = Path(first.eml_path or "")
@@ -235,7 +236,8 @@ def send_alerts(store: Store, settings: Settings, since: datetime, smtp=None) ->
                 if not mine:
                     continue
                 if transport is None:
-                    report.sent.append({"recipient": recipient, "stories": keys, "status": "queued", "error": None})
+                    report.sent.append({"alert": alert.name, "recipient": recipient, "stories": keys,
+                                        "status": "queued", "error": None})
                     continue
-                report.sent.append({"alert": alert.name, **_send_file(store, mine, transport, from_address)})
+                report.sent.append(_send_file(store, mine, transport, from_address))
     return report

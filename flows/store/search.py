@@ -272,6 +272,8 @@ def _sql(sql: str, params: dict):
 
 
 def _hit(row, rank: float, title_marked: str | None, snippet_marked: str | None) -> ItemHit:
+    if snippet_marked is not None:
+        snippet_marked = " ".join(snippet_marked.split())      # a passage across paragraphs reads as one line
     return ItemHit(row.id, row.story_id, row.title or "", row.source or "", row.url or "",
                    None if row.undated else _when(row.published), _when(row.first_seen), rank,
                    title_marked if title_marked is not None else (row.title or ""),

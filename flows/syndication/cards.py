@@ -76,10 +76,14 @@ def card(store: Store, key: str) -> Card | None:
                 {s: u for s, u in links.items() if _link(u)})
 
 
-def cards(store: Store, keys: list[str]) -> list[Card]:
+def cards(store: Store, keys: list[str], cache: dict[str, Card | None] | None = None) -> list[Card]:
+    """The cards of these stories, in order; `cache` (key -> card) shares them between feeds that
+    list the same story."""
+    cache = {} if cache is None else cache
     out = []
     for key in dict.fromkeys(keys):
-        c = card(store, key)
-        if c is not None:
-            out.append(c)
+        if key not in cache:
+            cache[key] = card(store, key)
+        if cache[key] is not None:
+            out.append(cache[key])
     return out

@@ -134,43 +134,45 @@ def _names(settings: Settings) -> dict[str, str]:
     return {i.id: i.name for i in load_taxonomy(settings.issues_file).issues}
 
 
-def latest_feed(store: Store, settings: Settings) -> Feed:
+def latest_feed(store: Store, settings: Settings, cache: dict | None = None) -> Feed:
     """The stories of the latest digests, newest digest first."""
     keys: list[str] = []
     for d in list_digests(store)[:LATEST_DIGESTS]:
         keys += digest_story_keys(store, d.id)
-    found = cards(store, keys[:FEED_STORIES])
+    found = cards(store, keys[:FEED_STORIES], cache)
     found.sort(key=lambda c: c.updated, reverse=True)
     return Feed("latest", "US–China Digest · latest", "The stories of the latest digests", found, _names(settings))
 
 
-def query_feed(store: Store, settings: Settings, name: str, title: str, subtitle: str, query: Query) -> Feed:
+def query_feed(store: Store, settings: Settings, name: str, title: str, subtitle: str, query: Query,
+               cache: dict | None = None) -> Feed:
     """The newest stories matching a query (an issue's, or a saved search's)."""
     results = run_query(store, query, FEED_STORIES)
-    found = cards(store, [s.key for s in results.stories])
+    found = cards(store, [s.key for s in results.stories], cache)
     found.sort(key=lambda c: c.updated, reverse=True)
     return Feed(name, title, subtitle, found, _names(settings))
 
 
-def issue_feed(store: Store, settings: Settings, issue_id: str) -> Feed:
+def issue_feed(store: Store, settings: Settings, issue_id: str, cache: dict | None = None) -> Feed:
     names = _names(settings)
     if issue_id not in names:
         raise KeyError(issue_id)
     return query_feed(store, settings, f"issue-{issue_id}", f"US–China Digest · {names[issue_id]}",
-                      f"The newest stories on {names[issue_id]}", Query(issues=[issue_id]))
+                      f"The newest stories on {names[issue_id]}", Query(issues=[issue_id]), cache)
 
 
-def search_feed(store: Store, settings: Settings, alert) -> Feed:
+def search_feed(store: Store, settings: Settings, alert, cache: dict | None = None) -> Feed:
     return query_feed(store, settings, f"search-{alert.name}", f"US–China Digest · saved search {alert.name}",
-                      f"Stories matching {alert.query}", alert.parsed)
+                      f"Stories matching {alert.query}", alert.parsed, cache)
 
 
 def all_feeds(store: Store, settings: Settings) -> list[Feed]:
     from flows.alerts.config import load_alerts
 
-    feeds = [latest_feed(store, settings)]
-    feeds += [issue_feed(store, settings, i) for i in _names(settings)]
-    feeds += [search_feed(store, settings, a) for a in load_alerts(settings).alerts]
+    cache: dict = {}                      # a story in several feeds is read once
+    feeds = [latest_feed(store, settings, cache)]
+    feeds += [issue_feed(store, settings, i, cache) for i in _names(settings)]
+    feeds += [search_feed(store, settings, a, cache) for a in load_alerts(settings).alerts]
     return feeds
 
 

@@ -17,11 +17,31 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def reader_settings(project):
+@pytest.fixture(scope="module")
+def reader_project(tmp_path_factory):
+    """A project like the `project` fixture's, made once per test module (the newsroom and its
+    digest take seconds to build; the tests of a module only read it, or correct labels in it)."""
+    import shutil
+
+    from tests.conftest import ROOT
+
+    root = tmp_path_factory.mktemp("reader")
+    (root / "config").mkdir()
+    shutil.copy(ROOT / "config" / "issues.yaml", root / "config" / "issues.yaml")
+    shutil.copytree(ROOT / "seeds", root / "seeds")
+    cfg = yaml.safe_load((ROOT / "config" / "pipeline.yaml").read_text())
+    cfg["feeds"] = []
+    (root / "config" / "pipeline.yaml").write_text(yaml.safe_dump(cfg, allow_unicode=True))
+    return root
+
+
+@pytest.fixture(scope="module")
+def reader_settings(reader_project):
     from flows import pipeline
     from flows.config import load_settings
     from tests.digest.newsroom import SINCE, UNTIL, build_newsroom
+
+    project = reader_project
 
     (project / "config" / "alerts.yaml").write_text(yaml.safe_dump({"alerts": [
         {"name": "taiwan-arms", "query": 'taiwan "arms package" OR "weapons sale"', "recipients": ["a@example.org"]},
@@ -33,7 +53,7 @@ def reader_settings(project):
     return settings
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def reader(reader_settings):
     """(base URL, settings) of a running reader."""
     import uvicorn
