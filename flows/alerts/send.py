@@ -158,6 +158,8 @@ def _send_file(store: Store, rows: list, transport, from_address: str) -> dict:
     outcome = {"alert": first.digest_id.removeprefix(ALERT_PREFIX).split(".", 1)[0], "recipient": first.recipient,
                "stories": [r.digest_id for r in rows], "status": "busy", "error": None}
     if not claimed:
+        if all(r.status == FAILED and r.attempts >= MAX_ATTEMPTS for r in rows):
+            return {**outcome, "status": "gave_up", "error": first.last_error}
         return outcome
     path = Path(first.eml_path or "")
     try:
