@@ -122,6 +122,10 @@ def _summary(report: dict, quiet: bool) -> None:
         click.echo(f"ingest: {report['items_new']} new items, {report['items_seen']} already stored, "
                    f"{report['classified']} classified"
                    + (f"; {errors} source(s) failed (see above)" if errors else ""), err=True)
+        for m in (report.get("alerts") or {}).get("messages", []):
+            click.echo(f"  alert {m['alert']} → {m['recipient']}: {m['status']}, {len(m['stories'])} "
+                       f"{'story' if len(m['stories']) == 1 else 'stories'}"
+                       + (f" ({m['error']})" if m.get("error") else ""), err=True)
 
 
 _sources_option = click.option(
@@ -313,12 +317,15 @@ def export(settings: Settings, quiet: bool, fmt: str, output: Path | None, stori
 # Commands that live beside the concern they serve.
 from flows.cli_classify import register as _register_classify_commands  # noqa: E402
 from flows.cli_feeds import feeds  # noqa: E402
+from flows.cli_search import search, web  # noqa: E402
 from flows.cli_serve import serve  # noqa: E402
 from flows.cli_sides import actors  # noqa: E402
 
 main.add_command(feeds)
 main.add_command(serve)
 main.add_command(actors)
+main.add_command(search)
+main.add_command(web)
 _register_classify_commands(main)   # label, train, evaluate
 
 

@@ -56,6 +56,7 @@ class IngestReport:
     classified: int = 0
     stories: int = 0
     quoted: int = 0                 # items whose quotations and actors were read
+    alerts: dict = field(default_factory=dict)
 
     @property
     def items_new(self) -> int:
@@ -68,6 +69,7 @@ class IngestReport:
     def to_dict(self) -> dict:
         return {"items_new": self.items_new, "items_seen": self.items_seen,
                 "classified": self.classified, "stories": self.stories, "quoted": self.quoted,
+                "alerts": self.alerts,
                 "sources": [s.to_dict() for s in self.sources]}
 
 
@@ -148,12 +150,45 @@ def extract_pending_quotes(settings: Settings) -> int:
                             version)
 
 
+def smtp_transport(settings: Settings):
+    """The SMTP transport of the config, None without an SMTP host (messages wait in the outbox)."""
+    from flows.deliver.smtp import SmtpConfig, SmtpTransport
+
+    email = settings.email
+    if not email.smtp_host:
+        return None
+    return SmtpTransport(SmtpConfig(
+        host=email.smtp_host, port=email.smtp_port, security=email.security, username=email.username,
+        password=smtp_password(settings), timeout=email.timeout, ca_file=email.ca_file,
+        retries=email.retries, backoff=email.retry_backoff))
+
+
+def alert_new_stories(settings: Settings, since: datetime) -> dict:
+    """Alert the saved searches' new stories (first seen since `since`), then rewrite the feeds
+    beside the archive (see flows.alerts, flows.syndication)."""
+    from flows.alerts.send import send_alerts
+    from flows.syndication.feeds import write_feeds
+
+    store = store_for(settings)
+    transport = smtp_transport(settings)
+    try:
+        report = send_alerts(store, settings, since, transport)
+    finally:
+        if transport is not None:
+            transport.close()
+    write_feeds(store, settings)
+    return report.to_dict()
+
+
 def run_ingest(settings: Settings, options: IngestOptions | None = None, step: Step = direct,
                on_progress: ProgressFn | None = None) -> IngestReport:
-    """Ingest the chosen sources, then classify what is new."""
+    """Ingest the chosen sources, classify what is new, and alert saved searches' new stories."""
+    from datetime import timezone
+
     options = options or IngestOptions()
     report = IngestReport()
     feeds = select_feeds(settings, options.sources)
+    started = datetime.now(timezone.utc)
     with lease(store_for(settings), "ingest"):   # LeaseBusy if another ingest is running
         if options.sources in ("all", "seeds"):
             seeds = step(ingest_seeds, settings)
@@ -165,6 +200,7 @@ def run_ingest(settings: Settings, options: IngestOptions | None = None, step: S
         report.stories = step(assign_pending_stories, settings)
         report.classified = step(classify_pending, settings)
         report.quoted = step(extract_pending_quotes, settings)
+        report.alerts = step(alert_new_stories, settings, started)
     log.info("ingest: %d new, %d already stored, %d classified",
              report.items_new, report.items_seen, report.classified)
     return report
@@ -190,13 +226,17 @@ def run_feed_shard(settings: Settings, feeds: list[FeedSource], options: IngestO
     """Fetch one shard of the feeds. Under a parent ingest (its lease token given) only fetch:
     the parent groups stories and classifies once all shards are in. Started on its own, it takes
     the ingest lease itself and does both too."""
+    from datetime import timezone
+
     report = IngestReport()
+    started = datetime.now(timezone.utc)
     with lease(store_for(settings), "ingest", holder=parent_lease, inherit=parent_lease is not None):
         report.sources = step(ingest_feeds, settings, feeds, options.force, options.max_items)
         if parent_lease is None:
             report.stories = step(assign_pending_stories, settings)
             report.classified = step(classify_pending, settings)
             report.quoted = step(extract_pending_quotes, settings)
+            report.alerts = step(alert_new_stories, settings, started)
     log.info("feed shard: %d feeds, %d new, %d already stored", len(feeds), report.items_new, report.items_seen)
     return report
 
@@ -281,6 +321,7 @@ def build_digest(settings: Settings, options: DigestOptions) -> DigestResult:
     from flows.digest.select import select_content, window
     from flows.store.digests import list_digests, save_digest
     from flows.store.schema import Digest
+    from flows.syndication.feeds import write_feeds
 
     store = store_for(settings)
     taxonomy = load_taxonomy(settings.issues_file)
@@ -297,6 +338,7 @@ def build_digest(settings: Settings, options: DigestOptions) -> DigestResult:
     ), {s.key: s.n_items for s in content.stories})
     names = {i.id: i.name for i in taxonomy.issues}
     index = write_index(list_digests(store), settings.digests_dir, names, settings.schedule.timezone)
+    write_feeds(store, settings)
     return DigestResult(ident, html_path, text_path, index, content.n_stories, content.n_items,
                         content.n_sources, content.issue_counts(), content.top_issues(),
                         headlines=headlines(content, max(1, settings.digest.top_stories)))
@@ -320,7 +362,6 @@ def deliver_digest(settings: Settings, result: DigestResult, options: DigestOpti
     from flows.config import ConfigError, Recipient
     from flows.deliver.email import build_message, message_id, to_bytes, unsubscribe_link
     from flows.deliver.outbox import Outbox
-    from flows.deliver.smtp import SmtpConfig, SmtpTransport
     from flows.digest.render import chart_png, render_email
     from flows.digest.select import OTHER, arrange, load_digest_data
     from flows.store.digests import get_digest
@@ -360,12 +401,7 @@ def deliver_digest(settings: Settings, result: DigestResult, options: DigestOpti
         return to_bytes(build_message(rendered, from_address=email.from_address, to_address=r.address,
                                       to_name=r.name, digest_id=delivery_key, unsubscribe=unsubscribe))
 
-    transport = None
-    if email.smtp_host:
-        transport = SmtpTransport(SmtpConfig(
-            host=email.smtp_host, port=email.smtp_port, security=email.security, username=email.username,
-            password=smtp_password(settings), timeout=email.timeout, ca_file=email.ca_file,
-            retries=email.retries, backoff=email.retry_backoff))
+    transport = smtp_transport(settings)
     outbox_dir = settings.digests_dir / "outbox"
     outbox = Outbox(store, outbox_dir, transport, email.from_address)
     try:

@@ -1,10 +1,11 @@
 """`make serve`: the service on this machine, with a local Prefect server when none is configured.
 
-With a Prefect API configured (`PREFECT_API_URL`, or the active Prefect profile) this is just
+With a Prefect API configured (`PREFECT_API_URL`, or the active Prefect profile) this is
 `uschina-digest serve`. Otherwise it starts `prefect server start` on http://127.0.0.1:4200 (its
 SQLite database and log in `data/prefect/`), reuses one already answering there, waits until it
-is healthy, then serves the deployments against it; Ctrl-C stops both. Arguments are passed on
-to `serve` (e.g. `--config PATH`).
+is healthy, then serves the deployments against it. Either way the web reader (`uschina-digest
+web`) runs beside them on http://127.0.0.1:8080 (`USCHINA_DIGEST_WEB_PORT`); Ctrl-C stops them
+all. Arguments are passed on to `serve` (e.g. `--config PATH`; the reader gets the same one).
 """
 
 from __future__ import annotations
@@ -73,6 +74,24 @@ def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
             proc.kill()
 
 
+def start_web(args: list[str], env: dict) -> tuple[subprocess.Popen, str]:
+    """The web reader beside the service (`uschina-digest web`), on the loopback, port
+    `USCHINA_DIGEST_WEB_PORT` (8080); the same `--config` as the service."""
+    port = os.environ.get("USCHINA_DIGEST_WEB_PORT", "8080")
+    config = [a for n, a in enumerate(args) if a.startswith("--config=") or (n and args[n - 1] == "--config")]
+    config = ["--config", config[0].removeprefix("--config=")] if config else []
+    cmd = [sys.executable, "-m", "flows.cli", "web", "--quiet", "--host", HOST, "--port", port, *config]
+    return subprocess.Popen(cmd, env=env, preexec_fn=_die_with_parent), f"http://{HOST}:{port}/"
+
+
+def _die_with_parent() -> None:
+    """In the child: ask Linux to send SIGTERM when this process's parent dies (even by SIGKILL)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)   # PR_SET_PDEATHSIG
+
+
 def _terminate(signum: int, _frame) -> None:
     raise SystemExit(128 + signum)        # unwind through `finally`: stop what we started
 
@@ -101,12 +120,15 @@ def main(argv: list[str] | None = None) -> int:
           "  Deployments → digest/daily (or ingest/scheduled) → Run → Custom run → fill the form → Submit.\n"
           "  Ctrl-C stops serving" + (" and the local server." if server else ".") + "\n", file=sys.stderr)
     serve = subprocess.Popen([sys.executable, "-m", "flows.cli_serve", *args], env=env)
+    web, web_url = start_web(args, env)
+    print(f"Web reader (archive, search, feeds): {web_url}\n", file=sys.stderr)
     try:
         return serve.wait()
     except KeyboardInterrupt:
         return 130
     finally:
         stop(serve)
+        stop(web)
         if server is not None:
             stop(server)
 

@@ -138,13 +138,17 @@ _SCHEMA_LOCK_KEY = 0x75736364
 
 def create_tables(engine: Engine) -> None:
     """Create missing tables. On PostgreSQL, processes starting together (two workers, two ingests)
-    would race in CREATE TABLE and fail on the catalogue's unique index, so they take turns."""
+    would race in CREATE TABLE and fail on the catalogue's unique index, so they take turns.
+    The full-text index is made (and filled, for a store that predates it) in the same turn."""
     from sqlalchemy import text
+
+    from flows.store.search import ensure_search_index
 
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
         Base.metadata.create_all(conn)
+        ensure_search_index(conn)
 
 
 def open_store(url: str, create: bool = True) -> Store:

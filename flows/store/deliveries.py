@@ -81,10 +81,15 @@ def release(store: Store, delivery_id: int) -> None:
                   .values(status=PENDING, attempts=Delivery.attempts - 1, updated_at=utcnow()))
 
 
-def unsent(store: Store) -> list[Delivery]:
-    """Deliveries waiting in the outbox (never sent, or failed), oldest first."""
+ALERT_PREFIX = "alert."     # delivery keys of saved-search alerts (flows.alerts); digests have others
+
+
+def unsent(store: Store, alerts: bool = False) -> list[Delivery]:
+    """Deliveries waiting in the outbox (never sent, or failed), oldest first: the digests'
+    (default) or the alerts' (`alerts=True`), which go through their own channels."""
     with store.session() as s:
-        q = (select(Delivery).where(Delivery.status.in_([PENDING, FAILED, SENDING]))
+        kind = Delivery.digest_id.startswith(ALERT_PREFIX)
+        q = (select(Delivery).where(Delivery.status.in_([PENDING, FAILED, SENDING]), kind if alerts else ~kind)
              .order_by(Delivery.updated_at, Delivery.id))
         return [_fix(d) for d in s.scalars(q)]
 

@@ -52,3 +52,10 @@ def save_digest(store: Store, digest: Digest, stories: dict[str, int]) -> None:
 def list_digests(store: Store) -> list[Digest]:
     with store.session() as s:
         return list(s.scalars(select(Digest).order_by(Digest.until.desc(), Digest.id.desc())))
+
+
+def digest_story_keys(store: Store, digest_id: str) -> list[str]:
+    """The story keys a digest covered."""
+    with store.session() as s:
+        return list(s.scalars(select(DigestStory.story_key).where(DigestStory.digest_id == digest_id)
+                              .order_by(DigestStory.story_key)))
