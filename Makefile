@@ -6,11 +6,12 @@ UV := $(shell command -v uv 2>/dev/null || echo .uv/bin/uv)
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test bench serve fuzz soak clean help
+.PHONY: install run test lint bench serve fuzz soak clean help
 
 help:
 	@echo "make run      install (first time), run the pipeline once and send the digest (outbox without SMTP)"
-	@echo "make test     run the test suite"
+	@echo "make test     lint, then run the test suite"
+	@echo "make lint     ruff check and ruff format --check (the settings are in pyproject.toml)"
 	@echo "make install  create .venv with uv from uv.lock"
 	@echo "make bench    print the benchmarks' figures"
 	@echo "make serve    start a local Prefect server (if none configured) and serve the deployments"
@@ -33,7 +34,11 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/uschina-digest run --send
 
-test: $(STAMP)
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)

@@ -10,7 +10,10 @@ and 50 ms of added latency on every request. Then, each in its own process:
   write it (time-boxed: its rate is steady, so a sample of it gives its items/s).
 
 Reports items/s and peak memory of each, the extraction bound (the pages' trafilatura CPU time
-divided by the cores), and the second run's time as a share of the first.
+divided by the cores), and the second run's time as a share of the first. Every target is judged
+on wall time against wall time measured in the same run (the ingest's items/s against the naive
+script's, against the bound's, and the second run's seconds against the first's); CPU time per
+item is printed beside them, as an explanation, not a verdict.
 
     .venv/bin/python benchmarks/bench_ingest.py [--latency 0.05] [--naive-seconds 60]
 """
@@ -29,9 +32,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-FIXTURES = ROOT.parent / "shared" / "fixtures"
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from tests.material import SHARED, in_ci  # noqa: E402
+
+FIXTURES = SHARED / "fixtures"
 
 HOSTS = 16
 MAX_ITEMS = 200     # the pipeline's default per feed; the naive script gets the same entries
@@ -232,7 +238,7 @@ def main() -> int:
 
     if not (FIXTURES / "feeds").is_dir() or not (FIXTURES / "pages").is_dir():
         print(f"skipped: shared fixtures not found at {FIXTURES}")
-        return 0
+        return 1 if in_ci() else 0
     from loopback import LoopbackWeb, load_pages
     from flows.workers import available_cpus
 
@@ -284,12 +290,13 @@ def main() -> int:
           f"{100 * ingest_rate / bound_rate:.0f}% of the extraction bound; the ingest got {100 * used:.0f}% of "
           f"{cores} cores (load average {load_after_ingest:.1f} after it: other processes share them), "
           f"the loopback web server and this script's sampler {100 * serving_cpu / ingest['seconds'] / cores:.0f}%")
-    # Judged as the bound is: CPU time over the cores. With 16 requests in flight at +50 ms the
-    # network side allows 320 requests/s, far above what the CPUs allow, so CPU is the limit.
+    # Wall against wall: the ingest's items/s against the naive script's and the bound's (the
+    # bound is the wall time the pages' extraction would take on all cores, nothing else running).
+    speedup, of_bound = ingest_rate / naive_rate, ingest_rate / bound_rate
     cpu_rate = cores * ingest["items"] / ingest["tree_cpu_s"]
-    speedup, of_bound = cpu_rate / naive_rate, cpu_rate / bound_rate
-    print(f"on {cores} dedicated cores (CPU time per item): {cpu_rate:.1f} items/s = {speedup:.1f}x naive "
-          f"(target >= 5x), {100 * of_bound:.0f}% of the extraction bound (target >= 80%)")
+    print(f"judged on wall time: {ingest_rate:.1f} items/s = {speedup:.1f}x naive (target >= 5x), "
+          f"{100 * of_bound:.0f}% of the extraction bound (target >= 80%); for comparison, its CPU time "
+          f"per item would give {cpu_rate:.1f} items/s on {cores} otherwise idle cores")
     missed = [name for name, ok in (("5x naive", speedup >= 5), ("80% of the bound", of_bound >= 0.8),
                                     ("second run < 5%", share < 0.05)) if not ok]
     print("targets: " + ("all met" if not missed else "NOT met: " + ", ".join(missed)))

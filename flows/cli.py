@@ -252,19 +252,39 @@ def classify(settings: Settings, quiet: bool, paths: tuple[Path, ...]) -> None:
 @click.option("--format", "fmt", type=click.Choice(["jsonl"]), default="jsonl", show_default=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True, path_type=Path),
               help="Write to this file instead of standard output.")
-def export(settings: Settings, quiet: bool, fmt: str, output: Path | None) -> None:
-    """Write every stored item with its source, URL, title, text, time, issues and story."""
+@click.option("--stories", "stories", is_flag=True,
+              help="One line per story instead: its items, sources by side (us, china, other), kinds, "
+                   "countries and the one-sided flag.")
+def export(settings: Settings, quiet: bool, fmt: str, output: Path | None, stories: bool) -> None:
+    """Write every stored item with its source (outlet, country, kind), URL, title, text, time,
+    issues, story and quotes ({speaker, role, text, start, end}); with --stories, every story."""
+    from flows.outlets import catalogue_for, feed_overrides, source_of
     from flows.pipeline import store_for
     from flows.store.items import iter_items, labels_for
+    from flows.quotes.speakers import actors_for, story_speakers
+    from flows.store.quotes import quotes_for
 
     store = store_for(settings)
+    catalogue, overrides = catalogue_for(settings), feed_overrides(settings)
     stream = output.open("w", encoding="utf-8") if output else sys.stdout
+    if stories:
+        from flows.cli_sides import export_stories
+
+        try:
+            export_stories(store, catalogue, overrides, stream)
+        finally:
+            if output:
+                stream.close()
+        return
     try:
         batch: list = []
 
         def flush() -> None:
             labels = labels_for(store, [i.id for i in batch])
+            quotes = quotes_for(store, [i.id for i in batch])
+            speakers = story_speakers(store, [i.story_id for i in batch], actors_for(settings))
             for item in batch:
+                source = source_of(item, catalogue, overrides)
                 stream.write(json.dumps({
                     "id": item.id, "source": item.source, "url": item.url, "title": item.title,
                     "text": item.text,
@@ -274,6 +294,9 @@ def export(settings: Settings, quiet: bool, fmt: str, output: Path | None) -> No
                     "issues": [{"id": lab.issue_id, "score": round(lab.score, 4), "origin": lab.origin}
                                for lab in labels[item.id]],
                     "story_id": item.story_id,
+                    "outlet": source.outlet, "country": source.country, "kind": source.kind, "side": source.side,
+                    "quotes": [{**q, "speaker": speakers.get(item.story_id, {}).get(q["speaker"], q["speaker"])}
+                               for q in (quotes[item.id].quotes if item.id in quotes else [])],
                 }, ensure_ascii=False) + "\n")
             batch.clear()
 
@@ -291,9 +314,11 @@ def export(settings: Settings, quiet: bool, fmt: str, output: Path | None) -> No
 from flows.cli_classify import register as _register_classify_commands  # noqa: E402
 from flows.cli_feeds import feeds  # noqa: E402
 from flows.cli_serve import serve  # noqa: E402
+from flows.cli_sides import actors  # noqa: E402
 
 main.add_command(feeds)
 main.add_command(serve)
+main.add_command(actors)
 _register_classify_commands(main)   # label, train, evaluate
 
 

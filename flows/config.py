@@ -2,7 +2,8 @@
 
 Precedence, lowest first: built-in defaults, the YAML file, environment variables
 (`USCHINA_DIGEST_<FIELD>`, nested with `__`, e.g. `USCHINA_DIGEST_FETCH__ALLOW_PRIVATE_ADDRESSES`,
-plus the SMTP shortcuts `USCHINA_DIGEST_SMTP_HOST/_PORT/_SECURITY/_USERNAME/_PASSWORD`).
+a list or mapping as JSON, plus the SMTP shortcuts `USCHINA_DIGEST_SMTP_HOST/_PORT/_SECURITY/
+_USERNAME/_PASSWORD`, which win over `USCHINA_DIGEST_EMAIL__…`), read by pydantic-settings.
 Relative paths resolve against the folder of the config file, so a config can be moved with its
 data. Any problem raises `ConfigError` with the file, the field and what was expected.
 """
@@ -25,6 +26,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict, SettingsError
 
 ENV_PREFIX = "USCHINA_DIGEST_"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -43,6 +45,24 @@ class FeedSource(_Model):
     url: str = Field(description="Feed URL (RSS, Atom, RDF or JSON Feed), or a page that links one.")
     name: str | None = Field(default=None, description="Display name; defaults to the feed's title.")
     enabled: bool = True
+    type: Literal["feed", "page"] = Field(
+        default="feed", description="feed, or page: a list page (no feed) whose article links are followed.")
+    links: str | None = Field(
+        default=None, description="For a page: a regular expression the article links' URLs match.")
+    country: str | None = Field(
+        default=None, pattern=r"^[A-Z]{2}$", description="ISO country code; wins over config/outlets.yaml.")
+    kind: Literal["state", "public", "independent", "wire", "official", "think_tank"] | None = Field(
+        default=None, description="The source's kind; wins over config/outlets.yaml.")
+
+    @field_validator("links")
+    @classmethod
+    def _pattern(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as e:
+                raise ValueError(f"not a regular expression: {e}")
+        return value
 
     @field_validator("url")
     @classmethod
@@ -118,6 +138,18 @@ class EmailSettings(_Model):
     unsubscribe_url: str | None = Field(
         default=None, description="Unsubscribe link; `{address}` is replaced by the recipient's address."
     )
+    allow_plaintext_auth: bool = Field(
+        default=False, description="Log in with `security: none` (the password crosses the network in "
+                                   "clear text): only for a relay on this machine or a trusted network."
+    )
+
+    @model_validator(mode="after")
+    def _no_clear_text_password(self) -> "EmailSettings":
+        if self.security == "none" and self.username and not self.allow_plaintext_auth:
+            raise ValueError("security is none and a username is set, so the password would cross the "
+                             "network in clear text: use security starttls or ssl, or set "
+                             "allow_plaintext_auth: true for a local relay")
+        return self
 
 
 class ScheduleSettings(_Model):
@@ -145,6 +177,8 @@ class Settings(_Model):
     digests_dir: Path = Path("../digests")
     seeds_dir: Path | None = Path("../seeds")
     issues_file: Path = Path("issues.yaml")
+    outlets_file: Path = Field(default=Path("outlets.yaml"), description="The outlet catalogue (docs/sides.md).")
+    actors_file: Path = Field(default=Path("actors.yaml"), description="Officials, ministries, companies.")
     store_url: str | None = Field(
         default=None, description="SQLAlchemy URL; default: SQLite file in data_dir."
     )
@@ -309,43 +343,53 @@ def _read_yaml(path: Path) -> dict:
     return data
 
 
-def _set_nested(data: dict, keys: list[str], value: Any) -> None:
-    for key in keys[:-1]:
-        data = data.setdefault(key, {})
-        if not isinstance(data, dict):
-            return
-    data[keys[-1]] = value
+class _FromEnvironment(Settings, BaseSettings):
+    """The settings' fields as pydantic-settings reads them from the environment. Only its source
+    is used (raw values, merged over the file's), so validation and its errors stay `Settings`'."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__", case_sensitive=False,
+                                      extra="ignore")
 
 
-_SMTP_SHORTCUTS = {
-    "SMTP_HOST": "smtp_host",
-    "SMTP_PORT": "smtp_port",
-    "SMTP_SECURITY": "security",
-    "SMTP_USERNAME": "username",
-    "SMTP_PASSWORD": "password",
-}
-_TOP_LEVEL_ENV = {name.upper(): name for name in Settings.model_fields if name != "config_path"}
+class _SmtpShortcuts(BaseSettings):
+    """`USCHINA_DIGEST_SMTP_HOST`, `_PORT`, `_SECURITY`, `_USERNAME`, `_PASSWORD`: short names for
+    the email keys a deployment sets most."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX + "SMTP_", case_sensitive=False, extra="ignore")
+    host: str | None = None
+    port: str | None = None
+    security: str | None = None
+    username: str | None = None
+    password: str | None = None
 
 
-def _apply_env(data: dict, environ: dict[str, str]) -> dict:
-    for key, raw in environ.items():
-        if not key.startswith(ENV_PREFIX) or key == ENV_PREFIX + "CONFIG":
-            continue
-        rest = key[len(ENV_PREFIX):]
-        if rest in _SMTP_SHORTCUTS:
-            _set_nested(data, ["email", _SMTP_SHORTCUTS[rest]], raw)
-            continue
-        parts = rest.split("__")
-        if parts[0] not in _TOP_LEVEL_ENV:
-            continue
-        value: Any = raw
-        if raw.startswith(("[", "{")):
-            try:
-                value = yaml.safe_load(raw)
-            except yaml.YAMLError:
-                value = raw
-        _set_nested(data, [_TOP_LEVEL_ENV[parts[0]], *[p.lower() for p in parts[1:]]], value)
-    return data
+_SMTP_FIELDS = {"host": "smtp_host", "port": "smtp_port", "security": "security", "username": "username",
+                "password": "password"}
+
+
+def environment_overrides() -> dict[str, Any]:
+    """What the environment sets, as raw values in the shape of the YAML file."""
+    try:
+        values = EnvSettingsSource(_FromEnvironment)()
+        smtp = EnvSettingsSource(_SmtpShortcuts)()
+    except SettingsError as e:        # a list or mapping that is not JSON
+        raise ConfigError(f"environment: {e} (lists and mappings are written as JSON)") from None
+    values.pop("config_path", None)   # not a setting: the file is `--config` or USCHINA_DIGEST_CONFIG
+    if smtp:
+        email = values.get("email") if isinstance(values.get("email"), dict) else {}
+        values["email"] = {**email, **{_SMTP_FIELDS[k]: v for k, v in smtp.items()}}
+    return values
+
+
+def _merged(base: dict, override: dict) -> dict:
+    """`base` with `override`'s values on top, mappings merged key by key."""
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merged(out[key], value)
+        else:
+            out[key] = value
+    return out
 
 
 def _resolve(base: Path, value: Path | None) -> Path | None:
@@ -363,7 +407,7 @@ def config_path_from_env(path: str | Path | None = None) -> Path:
     return Path(env) if env else DEFAULT_CONFIG
 
 
-def load_settings(path: str | Path | None = None, environ: dict[str, str] | None = None) -> Settings:
+def load_settings(path: str | Path | None = None) -> Settings:
     """Load, override from the environment, validate and resolve paths. Raises ConfigError."""
     cfg_path = config_path_from_env(path).resolve()
     data = _read_yaml(cfg_path)
@@ -372,7 +416,7 @@ def load_settings(path: str | Path | None = None, environ: dict[str, str] | None
             f"{cfg_path}: email.password: secrets do not belong in config files; "
             f"set {ENV_PREFIX}SMTP_PASSWORD or email.password_block instead"
         )
-    data = _apply_env(data, dict(os.environ if environ is None else environ))
+    data = _merged(data, environment_overrides())
     try:
         settings = Settings.model_validate(data)
     except ValidationError as e:
@@ -382,6 +426,11 @@ def load_settings(path: str | Path | None = None, environ: dict[str, str] | None
     settings.digests_dir = _resolve(base, settings.digests_dir)
     settings.seeds_dir = _resolve(base, settings.seeds_dir)
     settings.issues_file = _resolve(base, settings.issues_file)
+    for name in ("outlets_file", "actors_file"):
+        path = _resolve(base, getattr(settings, name))
+        if not path.is_file() and (PROJECT_ROOT / "config" / path.name).is_file():
+            path = PROJECT_ROOT / "config" / path.name      # a config folder without its own copy
+        setattr(settings, name, path)
     settings.feeds_opml = _resolve(base, settings.feeds_opml)
     settings.email.ca_file = _resolve(base, settings.email.ca_file)
     settings.config_path = cfg_path

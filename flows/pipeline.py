@@ -55,6 +55,7 @@ class IngestReport:
     sources: list[SourceReport] = field(default_factory=list)
     classified: int = 0
     stories: int = 0
+    quoted: int = 0                 # items whose quotations and actors were read
 
     @property
     def items_new(self) -> int:
@@ -66,7 +67,7 @@ class IngestReport:
 
     def to_dict(self) -> dict:
         return {"items_new": self.items_new, "items_seen": self.items_seen,
-                "classified": self.classified, "stories": self.stories,
+                "classified": self.classified, "stories": self.stories, "quoted": self.quoted,
                 "sources": [s.to_dict() for s in self.sources]}
 
 
@@ -127,6 +128,26 @@ def classify_pending(settings: Settings, reclassify: bool = False) -> int:
     return save_classifications(store, results, classifier.version)
 
 
+def extract_pending_quotes(settings: Settings) -> int:
+    """Read the quotations (with speakers) and the listed actors of every item not yet read by
+    this extractor version and actors file (see flows.quotes); returns how many items were read."""
+    from flows.quotes import VERSION, extract_quotes
+    from flows.quotes.speakers import actors_for, actors_version
+    from flows.store.quotes import items_without_quotes, save_quotes
+
+    store = store_for(settings)
+    actors = actors_for(settings)
+    version = f"{VERSION}+{actors_version(settings)}"
+    done = 0
+    while True:
+        pending = items_without_quotes(store, version)
+        if not pending:
+            return done
+        done += save_quotes(store, [(item_id, [q.to_dict() for q in extract_quotes(text)],
+                                     actors.mentioned(title + "\n" + text)) for item_id, title, text in pending],
+                            version)
+
+
 def run_ingest(settings: Settings, options: IngestOptions | None = None, step: Step = direct,
                on_progress: ProgressFn | None = None) -> IngestReport:
     """Ingest the chosen sources, then classify what is new."""
@@ -143,6 +164,7 @@ def run_ingest(settings: Settings, options: IngestOptions | None = None, step: S
             report.sources += step(ingest_feeds, settings, feeds, options.force, options.max_items, on_progress)
         report.stories = step(assign_pending_stories, settings)
         report.classified = step(classify_pending, settings)
+        report.quoted = step(extract_pending_quotes, settings)
     log.info("ingest: %d new, %d already stored, %d classified",
              report.items_new, report.items_seen, report.classified)
     return report
@@ -174,6 +196,7 @@ def run_feed_shard(settings: Settings, feeds: list[FeedSource], options: IngestO
         if parent_lease is None:
             report.stories = step(assign_pending_stories, settings)
             report.classified = step(classify_pending, settings)
+            report.quoted = step(extract_pending_quotes, settings)
     log.info("feed shard: %d feeds, %d new, %d already stored", len(feeds), report.items_new, report.items_seen)
     return report
 

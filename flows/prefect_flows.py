@@ -7,8 +7,9 @@ every coarse stage (the seeds, a batch of feeds, classification, the digest) as 
   second sooner than a sync flow run, which is what a person clicking "Run" in the UI waits for.
 * Parameters are typed, bounded and described (the `Args:` of each docstring): the UI's run form
   is generated from them, and deployments enforce the schema, so the API refuses a run whose
-  parameters do not fit and says why. `flows.serve` narrows `sources` and `issues` to the served
-  config's feeds and issues.
+  parameters do not fit and says why. Issue ids, feed names and feed URLs are offered as choices
+  (from the default config when a deployment is made; `flows.serve` narrows them to the served
+  config's, and shows each optional parameter as one input instead of a "type | None" switch).
 * Every run leaves artifacts in the UI: for `digest` a markdown summary (top stories per issue,
   where to read it) and a table of stories and items per issue; for `ingest` a feed-health table
   and a short summary.
@@ -42,10 +43,12 @@ from prefect.client.schemas.filters import (  # noqa: E402
 from prefect.context import FlowRunContext  # noqa: E402
 from prefect.deployments import arun_deployment  # noqa: E402
 from prefect.states import Completed, State  # noqa: E402
-from pydantic import Field  # noqa: E402
+from pydantic import Field, GetJsonSchemaHandler  # noqa: E402
+from pydantic.json_schema import JsonSchemaValue  # noqa: E402
+from pydantic_core import core_schema  # noqa: E402
 
 from flows import locks, pipeline, summaries  # noqa: E402
-from flows.config import FeedSource, Settings, load_settings, load_taxonomy  # noqa: E402
+from flows.config import ConfigError, FeedSource, Settings, load_settings, load_taxonomy  # noqa: E402
 from flows.models import SourceReport  # noqa: E402
 
 # Prefect hands its log handlers to the extra loggers but not a level: `flows.*` would fall back to
@@ -62,13 +65,54 @@ EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 FEED_HEALTH_KEY = "feed-health"          # artifact keys: lowercase letters, digits and dashes
 SHARD_DEPLOYMENT = "ingest-shard/served"
 
+
+class DefaultConfigChoices:
+    """Offer a string parameter's values from the default config as the schema's `enum`.
+
+    The run form then shows a select (a multi-select for a list) instead of free text, and the
+    server refuses anything else. The values are read when the schema is made (the flow's import,
+    `prefect deploy`), from `USCHINA_DIGEST_CONFIG` or config/pipeline.yaml; the flow still takes
+    any string and checks it against the config of its run. An unreadable config leaves free text.
+    """
+
+    def __init__(self, values: Callable[[Settings], list[str]]):
+        self.values = values
+
+    def __get_pydantic_json_schema__(self, schema: core_schema.CoreSchema,
+                                     handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        try:
+            json_schema["enum"] = self.values(load_settings(None))
+        except (ConfigError, OSError, ValueError):
+            pass
+        return json_schema
+
+
+def issue_ids(settings: Settings) -> list[str]:
+    """The taxonomy's issue ids, and `other` (relevant items with no issue)."""
+    return load_taxonomy(settings.issues_file).ids + ["other"]
+
+
+def source_names(settings: Settings) -> list[str]:
+    """What `ingest` takes as `sources`: `all`, `seeds`, `feeds` or one configured feed's name."""
+    return ["all", "seeds", "feeds", *(f.label for f in settings.all_feeds())]
+
+
+def feed_urls(settings: Settings) -> list[str]:
+    return [f.url for f in settings.all_feeds()]
+
+
 MaxItems = Annotated[int, Field(ge=1, le=10_000)]
 Shards = Annotated[int, Field(ge=1, le=64)]
 Email = Annotated[str, Field(pattern=EMAIL_PATTERN, max_length=320)]
 # The server does not check `format: date-time`; a pattern makes it refuse what is not ISO 8601.
 ISO_DATETIME = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}(:?\d{2})?)?$"
 When = Annotated[datetime, Field(json_schema_extra={"pattern": ISO_DATETIME})]
-FeedUrls = Annotated[list[str], Field(min_length=1)]
+IssueIds = Annotated[list[Annotated[str, DefaultConfigChoices(issue_ids)]],
+                     Field(json_schema_extra={"uniqueItems": True})]
+Source = Annotated[str, DefaultConfigChoices(source_names)]
+FeedUrls = Annotated[list[Annotated[str, DefaultConfigChoices(feed_urls)]],
+                     Field(min_length=1, json_schema_extra={"uniqueItems": True})]
 
 
 def prefect_step(fn: Callable, *args: Any, **kwargs: Any) -> Any:
@@ -131,8 +175,8 @@ async def _shard_reports(deployment: str, parts: list[list[FeedSource]], force: 
     logger.info("fanning %d feeds out to %d runs of %s", sum(map(len, parts)), n, deployment)
     runs = await asyncio.gather(*(
         arun_deployment(deployment, timeout=None, poll_interval=1, flow_run_name=f"shard-{k}-of-{n}",
-                        parameters={"feeds": [f.url for f in part], "max_items": max_items, "force": force,
-                                    "parent_lease": parent_lease})
+                        parameters=_given({"feeds": [f.url for f in part], "max_items": max_items,
+                                           "force": force, "parent_lease": parent_lease}))
         for k, part in enumerate(parts, 1)))
     reports: list[SourceReport] = []
     async with get_client() as client:
@@ -146,6 +190,11 @@ async def _shard_reports(deployment: str, parts: list[list[FeedSource]], force: 
                 key=ArtifactFilterKey(any_=[FEED_HEALTH_KEY]), flow_run_id=ArtifactFilterFlowRunId(any_=[run.id])))
             reports += summaries.reports_from_rows(json.loads(found[0].data) if found else [])
     return reports
+
+
+def _given(parameters: dict[str, Any]) -> dict[str, Any]:
+    """Leave out parameters that are None (the flow's default): a served schema has no null in it."""
+    return {name: value for name, value in parameters.items() if value is not None}
 
 
 def _fan_out(shards: int, deployment: str) -> pipeline.Step:
@@ -165,7 +214,7 @@ def _fan_out(shards: int, deployment: str) -> pipeline.Step:
 
 
 @flow(name="ingest", log_prints=True)
-async def ingest(sources: str = "all", max_items: MaxItems | None = None, force: bool = False,
+async def ingest(sources: Source = "all", max_items: MaxItems | None = None, force: bool = False,
                  shards: Shards = 1, shard_deployment: str = SHARD_DEPLOYMENT,
                  config_path: str | None = None) -> dict:
     """Fetch seeds and feeds into the store and classify what is new. Nothing is stored twice.
@@ -250,7 +299,7 @@ async def _publish_digest(settings: Settings, result: dict) -> None:
 
 @flow(name="digest", log_prints=True)
 async def digest(period: Literal["daily", "weekly"] | None = None, since: When | None = None,
-                 until: When | None = None, issues: list[str] | None = None, send: bool = False,
+                 until: When | None = None, issues: IssueIds | None = None, send: bool = False,
                  to: Email | None = None, config_path: str | None = None) -> dict:
     """Write the digest of a period or a custom window, and send it when asked.
 

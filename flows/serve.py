@@ -13,9 +13,12 @@ are re-registered at every start, so editing the YAML and restarting `serve` cha
 Shutting down leaves the schedules active (`pause_on_shutdown=False`): runs scheduled while no
 server process is serving wait, and start when one is back.
 
-Each deployment's parameter schema is narrowed to this config: `config_path` is fixed to the file
-served (read-only in the UI), `sources` to `all`/`seeds`/`feeds`/the configured feed names and
-`issues` to the taxonomy's ids — the server refuses anything else, and the UI offers the choices.
+Each deployment's parameter schema is made for the run form and narrowed to this config: an
+optional parameter is one input (a date-time picker, a number, a select), not a "type | None"
+switch; `config_path` is fixed to the file served (read-only in the UI), `sources` to
+`all`/`seeds`/`feeds`/the configured feed names, `issues` to the taxonomy's ids and a shard's
+`feeds` to the configured URLs — the server refuses anything else, and the UI offers the choices
+(a select, a multi-select for a list).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from datetime import datetime, timedelta  # noqa: E402
 from typing import TYPE_CHECKING  # noqa: E402
 from zoneinfo import ZoneInfo  # noqa: E402
 
-from flows.config import Settings, load_taxonomy  # noqa: E402
+from flows.config import Settings  # noqa: E402
 
 if TYPE_CHECKING:
     from prefect.deployments.runner import RunnerDeployment
@@ -58,15 +61,28 @@ def _fix_parameter(deployment: "RunnerDeployment", name: str, value: str) -> Non
     deployment.parameters[name] = value
 
 
-def _choices(deployment: "RunnerDeployment", name: str, choices: list[str], *, array: bool = False) -> None:
-    """Narrow a string (or list-of-strings) parameter to `choices`, so the form offers exactly these."""
+def _one_input(deployment: "RunnerDeployment") -> None:
+    """Show each optional parameter in the run form as its own input, not a "type | None" switch.
+
+    A `T | None = None` parameter's schema is `anyOf: [T, null]` with `default: null`, which the
+    UI draws as a switch between T and None, set to None: 'Property is type "None"' where the
+    date-time picker (or number, or select) should be. Served, the property is T itself without a
+    default: the form shows T's input and sends nothing when it is left empty, so the flow takes
+    its default (None); the server still accepts an explicit null for a property with no default.
+    """
+    properties = deployment._parameter_openapi_schema.properties
+    for name, prop in properties.items():
+        arms = prop.get("anyOf") or []
+        if "default" in prop and prop["default"] is None and len(arms) == 2 and {"type": "null"} in arms:
+            (real,) = [arm for arm in arms if arm != {"type": "null"}]
+            rest = {key: value for key, value in prop.items() if key not in ("anyOf", "default")}
+            properties[name] = {**real, **rest}
+
+
+def _choices(deployment: "RunnerDeployment", name: str, choices: list[str]) -> None:
+    """Narrow a string (or list-of-strings) parameter's choices to the served config's (after `_one_input`)."""
     prop = deployment._parameter_openapi_schema.properties[name]
-    for option in prop.get("anyOf", [prop]):
-        if option.get("type") == "array" and array:
-            option["items"] = {"type": "string", "enum": choices}
-            option["uniqueItems"] = True
-        elif option.get("type") == "string" and not array:
-            option["enum"] = choices
+    (prop["items"] if prop.get("type") == "array" else prop)["enum"] = choices
 
 
 def deployments(settings: Settings) -> list["RunnerDeployment"]:
@@ -74,7 +90,7 @@ def deployments(settings: Settings) -> list["RunnerDeployment"]:
     from prefect.deployments.runner import EntrypointType
     from prefect.schedules import Cron, Interval
 
-    from flows.prefect_flows import digest, ingest, ingest_shard
+    from flows.prefect_flows import digest, feed_urls, ingest, ingest_shard, issue_ids, source_names
 
     sched = settings.schedule
     tz = sched.timezone
@@ -95,11 +111,12 @@ def deployments(settings: Settings) -> list["RunnerDeployment"]:
     shard = ingest_shard.to_deployment(
         "served", description="One shard of a fanned-out ingest (started by `ingest` with shards > 1).", **common)
 
-    feed_names = [f.label for f in settings.all_feeds()]
-    issue_ids = load_taxonomy(settings.issues_file).ids + ["other"]
-    _choices(ingest_dep, "sources", ["all", "seeds", "feeds", *feed_names])
+    for dep in (ingest_dep, daily, weekly, shard):
+        _one_input(dep)
+    _choices(ingest_dep, "sources", source_names(settings))
+    _choices(shard, "feeds", feed_urls(settings))
     for dep in (daily, weekly):
-        _choices(dep, "issues", issue_ids, array=True)
+        _choices(dep, "issues", issue_ids(settings))
     for dep in (ingest_dep, daily, weekly, shard):
         _fix_parameter(dep, "config_path", config)
     return [ingest_dep, daily, weekly, shard]

@@ -4,6 +4,9 @@ Why processes: the work is pure-Python CPU (feedparser, trafilatura) that thread
 parallel, and trafilatura once segfaulted in threads; a crashed worker here costs its item a
 fallback, not the run. Workers start with `forkserver`, so they do not inherit the event loop's
 threads and sockets. The pool starts on first use, so a run with nothing new never starts it.
+
+A run killed with SIGKILL (the OOM killer, a cancelled deployment) cannot shut its pool down, so
+every worker watches the process that owns the pool and exits when it dies (`die_with_owner`).
 """
 
 from __future__ import annotations
@@ -11,8 +14,14 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import ctypes
 import multiprocessing
 import os
+import select
+import signal
+import sys
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable
@@ -29,6 +38,51 @@ def available_cpus() -> int:
         return max(len(os.sched_getaffinity(0)), 1)
     except AttributeError:
         return os.cpu_count() or 1
+
+
+PR_SET_PDEATHSIG = 1          # linux/prctl.h
+OWNER_POLL_S = 1.0            # the owner check's period where no pidfd can be had
+
+
+def die_with_owner(owner: int) -> None:
+    """Pool initializer: end this worker when process `owner` (the pool's owner) dies.
+
+    Why not PR_SET_PDEATHSIG alone: a `forkserver` worker's parent is the fork server, not the
+    owner, and the fork server only exits once every worker has closed its end of the fork server's
+    "alive" pipe, so after a SIGKILL of the owner the fork server and the workers wait on each
+    other for ever. So the worker watches the owner itself: a pidfd (Linux >= 5.3) becomes readable
+    when the owner exits, waited on by a thread that costs nothing until then (elsewhere a check
+    every `OWNER_POLL_S`). An owner that died before this ran is caught by `pidfd_open` (or the
+    first check) failing. PR_SET_PDEATHSIG is set as well, so a worker also goes with its fork
+    server. With the workers gone, the fork server and multiprocessing's resource tracker see
+    their pipes close and exit too.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+    try:
+        pidfd = os.pidfd_open(owner)
+    except ProcessLookupError:
+        os._exit(1)                   # the owner is already gone
+    except (AttributeError, OSError):
+        pidfd = None
+    threading.Thread(target=_watch_owner, args=(owner, pidfd), name="owner-watch", daemon=True).start()
+
+
+def _watch_owner(owner: int, pidfd: int | None) -> None:
+    if pidfd is not None:
+        select.select([pidfd], [], [])
+        os._exit(1)
+    while True:
+        try:
+            os.kill(owner, 0)
+        except ProcessLookupError:
+            os._exit(1)
+        except PermissionError:       # alive, under another user (a reused pid would be too: rare)
+            pass
+        time.sleep(OWNER_POLL_S)
 
 
 # Imported once by the fork server, so every worker (and every later pool in this process)
@@ -93,7 +147,8 @@ class CpuPool:
         """A new executor with every worker already running (blocks: call it in a thread)."""
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(PRELOAD)   # no effect once the fork server runs
-        pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+        pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context,
+                                   initializer=die_with_owner, initargs=(os.getpid(),))
         for future in [pool.submit(available_cpus) for _ in range(self.workers)]:
             future.result()
         return pool

@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
+from tests.material import ROOT, in_ci, missing, shared_path  # noqa: F401 (shared_path: for test modules)
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
@@ -29,12 +28,34 @@ _hypothesis_settings.register_profile("explore", print_blob=True)
 _hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 
-def shared_path(*parts: str) -> Path:
-    """A path under ../shared, or skip the test with the reason when the material is absent."""
-    path = SHARED.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"shared material {path} is not available beside the project")
-    return path
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """In CI, stop before running anything when a requirement is missing, naming each one: a
+    suite that would skip its browser, database or shared-material checks proves nothing."""
+    if in_ci() and (absent := missing()):
+        pytest.exit("CI=true and the suite cannot run in full:\n  " + "\n  ".join(absent), returncode=1)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call):
+    """In CI a skip is a failure with the skip's reason (a `skipif` mark, a skip in a fixture or
+    a helper); outside CI skips stay, and `-ra` lists their reasons."""
+    outcome = yield
+    report = outcome.get_result()
+    if in_ci() and report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"skipped in CI (CI=true), which counts as a failure: {reason}"
+
+
+def load_settings_with(path, env: dict[str, str]):
+    """`load_settings(path)` with these environment variables set for the call (the suite runs with
+    no USCHINA_DIGEST_* variables of its own: see the top of this file)."""
+    from flows.config import load_settings
+
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in env.items():
+            patch.setenv(name, value)
+        return load_settings(path)
 
 
 @pytest.fixture

@@ -51,12 +51,13 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 from urllib.parse import unquote, urlsplit
 
+from tests.material import SHARED
+
 FAULTS = ("status_5xx", "reset", "timeout", "truncate", "corrupt", "bad_gzip", "slow_drip", "wrong_type",
           "etag_change")
 # Faults after which the client cannot have a usable body (it must retry on a later run).
 DESTRUCTIVE = frozenset({"status_5xx", "reset", "timeout", "truncate", "bad_gzip"})
 
-SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
 FEEDS_DIR = SHARED / "fixtures" / "feeds"
 PAGES_DIR = SHARED / "fixtures" / "pages"
 

@@ -5,7 +5,7 @@ session, the store-outage test restarts its own mid-run."""
 
 from __future__ import annotations
 
-import glob
+import importlib.util
 import os
 import shutil
 import socket
@@ -13,23 +13,17 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-import pytest
-
-
-def server_binaries() -> Path | None:
-    """Debian's PostgreSQL server binaries (`apt-get install postgresql`), newest version first."""
-    for initdb in sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), reverse=True):
-        return Path(initdb).parent
-    found = shutil.which("initdb")
-    return Path(found).parent if found else None
+from tests.material import postgres_bindir as server_binaries
+from tests.material import unavailable
 
 
 class Cluster:
     def __init__(self, max_connections: int = 100) -> None:
         bindir = server_binaries()
         if bindir is None:
-            pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed: apt-get install postgresql")
-        pytest.importorskip("psycopg", reason="psycopg is not installed")
+            unavailable("PostgreSQL server binaries (initdb, pg_ctl) are not installed: apt-get install postgresql")
+        if importlib.util.find_spec("psycopg") is None:
+            unavailable("psycopg is not installed (make install)")
         self.bindir = bindir
         self.root = Path(tempfile.mkdtemp(prefix="uschina-pg-"))
         self.as_user = []

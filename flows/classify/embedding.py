@@ -8,12 +8,15 @@ The table and the tokenizer are read here straight from the files in the install
 rather than through `wordllama.WordLlama.load`: importing `wordllama` configures the root logger
 (`logging.basicConfig(level=INFO)`), and 0.4.0.post1's loader looks for the tokenizer in a
 folder the wheel does not have and then tries to download it. Reading the two files ourselves
-keeps loading offline by construction.
+keeps loading offline by construction. The files' SHA-256 are checked at load against the
+pinned release's (pyproject pins wordllama exactly): another table under the same name would
+give other embeddings, and the trained weights on top of them would be silently wrong.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import importlib.util
 from pathlib import Path
 
@@ -22,6 +25,11 @@ import numpy as np
 WORDLLAMA_WEIGHTS = "weights/l2_supercat_256.safetensors"
 WORDLLAMA_TOKENIZER = "tokenizers/l2_supercat_tokenizer_config.json"
 EMBEDDING_NAME = "wordllama-l2_supercat_256"
+# As shipped in wordllama 0.4.0.post1 (the files' SHA-256; checking both costs ~15 ms at load).
+WORDLLAMA_SHA256 = {
+    WORDLLAMA_WEIGHTS: "64b47a2dc493cb8e85944076601189739852d7b64e0e1eedcb1937a251cd9fd5",
+    WORDLLAMA_TOKENIZER: "93248f2a9ec36c7b35f700a033d5f36228aae48db61aee31007fa49062cdeb68",
+}
 
 
 class EmbeddingError(Exception):
@@ -62,10 +70,20 @@ def wordllama_files() -> tuple[Path, Path]:
         raise EmbeddingError("the 'wordllama' package is not installed (uv sync installs it)")
     root = Path(next(iter(spec.submodule_search_locations)))
     weights, tokenizer = root / WORDLLAMA_WEIGHTS, root / WORDLLAMA_TOKENIZER
-    for path in (weights, tokenizer):
+    for name, path in ((WORDLLAMA_WEIGHTS, weights), (WORDLLAMA_TOKENIZER, tokenizer)):
         if not path.exists():
             raise EmbeddingError(f"{path}: missing from the installed wordllama package")
+        check_sha256(path, WORDLLAMA_SHA256[name])
     return weights, tokenizer
+
+
+def check_sha256(path: Path, expected: str) -> None:
+    """Raise EmbeddingError, in one line, unless the file's SHA-256 is `expected`."""
+    with path.open("rb") as fh:
+        found = hashlib.file_digest(fh, "sha256").hexdigest()
+    if found != expected:
+        raise EmbeddingError(f"{path}: SHA-256 {found[:16]}… is not the pinned wordllama release's "
+                             f"{expected[:16]}… (reinstall with `make install`)")
 
 
 @functools.cache

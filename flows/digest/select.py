@@ -36,6 +36,7 @@ WORDS_PER_MINUTE = 230
 OTHER = "other"
 OTHER_NAME = "Other"
 MOVERS = 3
+ONE_SIDED_SHOWN = 5        # "Only one side is talking about": the period's one-sided stories with most sources
 SHORT_TEXT_WORDS = 40      # below this, a feed's own summary (sanitized) may say more than the text
 
 
@@ -55,6 +56,15 @@ class StoryEntry:
     evidence: dict[str, str] = field(default_factory=dict)   # issue id -> best evidence sentence
     n_items: int = 1
     updated: bool = False          # shown in an earlier digest, with new items since
+    # both sides (flows.digest.sides): who covered it, what each government said, who it is about
+    coverage: object | None = None           # flows.outlets.coverage.Coverage
+    coverage_line: str = ""
+    statements: dict = field(default_factory=dict)    # "us"/"china" -> Statement, when both spoke
+    actors: list[str] = field(default_factory=list)
+
+    @property
+    def one_sided(self) -> bool:
+        return bool(self.coverage is not None and self.coverage.one_sided)
 
     @property
     def n_sources(self) -> int:
@@ -118,6 +128,7 @@ class DigestContent:
     movers: list[IssueSection]
     trend: Trend
     placed: list[StoryEntry]       # every story placed in a section, ranked, shown or beyond the cap
+    one_sided: list[StoryEntry] = field(default_factory=list)   # covered by one side only, most sources first
 
     id = property(lambda self: self.data.id)
     period = property(lambda self: self.data.period)
@@ -283,7 +294,9 @@ def arrange(data: DigestData, issues: list[str] | None) -> DigestContent:
         labels=[_label(w.end, data.period, data.timezone) for w in data.windows],
         series=[TrendSeries(i, data.issue_names[i], [h.get(i, 0) for h in history]) for i in shown_ids],
     )
-    return DigestContent(data, issues, sections, all_placed[:n_top], movers, trend, all_placed)
+    one_sided = sorted((s for s in all_placed if s.one_sided), key=lambda s: (-s.n_sources, -s.relevance))
+    return DigestContent(data, issues, sections, all_placed[:n_top], movers, trend, all_placed,
+                         one_sided[:ONE_SIDED_SHOWN])
 
 
 # ------------------------------------------------------------------ reading the store
@@ -356,6 +369,9 @@ def load_digest_data(store: Store, settings: Settings, taxonomy: Taxonomy, ident
     covered = covered_story_keys(store, exclude_digest=ident)
     stories = [_story(key, ms, reps.get(key), labels, covered) for key, ms in groups.items()]
     stories.sort(key=lambda s: (-s.n_sources, -s.relevance, s.title))
+    from flows.digest.sides import annotate
+
+    annotate(store, settings, stories, groups)
 
     spans = _trend_windows(period, since, until, settings.digest.trend_periods)
     rows = label_rows_between(store, spans[0][0], spans[-2][1]) if len(spans) > 1 else []

@@ -20,7 +20,6 @@ from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 import certifi
-from zlib_ng import zlib_ng
 
 from flows.config import FetchSettings
 from flows.fetch.guard import BlockedAddressError, GuardedResolver, guarded_socket
@@ -43,11 +42,6 @@ MAX_HEADERS = 256
 KEEPALIVE_S = 30.0           # an idle connection is closed after this
 ACCEPT_ENCODING = "gzip, deflate, br"
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-
-
-# zlib-ng inflates the fixture pages' gzip in ~0.23 ms of CPU instead of ~0.40 ms with the standard
-# zlib (same output, same bounded `max_length` reads). aiohttp's zlib backend is process-wide.
-aiohttp.set_zlib_backend(zlib_ng)
 
 
 class FetchError(Exception):
@@ -128,26 +122,21 @@ def _check_url(url: str, requested: str) -> None:
         raise FetchError("refused", f"refused: no host in {url[:200]}", url=requested)
 
 
-class _Connector(aiohttp.TCPConnector):
-    """aiohttp's connector, keeping idle keep-alive connections for at most `MAX_HOST_POOLS` hosts.
+class _Dropped(Exception):
+    """The connection closed or failed before the answer (aiohttp's ServerDisconnectedError or
+    ClientOSError), lifted out of aiohttp's own type so that aiohttp does not send the request again."""
 
-    aiohttp keeps every idle connection until its keep-alive expires, so a run over many hosts
-    would hoard sockets; here the hosts used least recently lose theirs first.
-    """
 
-    def _release(self, key, protocol, *, should_close: bool = False) -> None:
-        super()._release(key, protocol, should_close=should_close)
-        idle = self._conns                       # host key -> idle connections; least recent first
-        if key in idle:
-            idle[key] = idle.pop(key)
-        for stale in list(idle)[: max(len(idle) - MAX_HOST_POOLS, 0)]:
-            for connection, _since in idle.pop(stale):
-                connection.close()
-
-    @property
-    def idle_hosts(self) -> int:
-        """Hosts with idle keep-alive connections open (for tests)."""
-        return len(self._conns)
+async def _no_resend(request: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType) -> aiohttp.ClientResponse:
+    """Client middleware: aiohttp would resend an idempotent request once itself when the connection
+    drops before the answer; our one inline retry is the only one, so a failing server sees two
+    requests, not four. (Connect errors pass: aiohttp never resends those.)"""
+    try:
+        return await handler(request)
+    except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError):
+        raise
+    except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
+        raise _Dropped(str(exc) or type(exc).__name__) from exc
 
 
 @dataclass
@@ -156,6 +145,70 @@ class _Host:
     not_before: float = 0.0      # monotonic time before which the host asked not to be contacted
     spacing: float = 0.0         # robots.txt Crawl-delay, seconds between request starts
     next_start: float = 0.0
+    in_flight: int = 0           # requests using this host's session now
+
+
+class _HostSessions:
+    """One aiohttp session (connector, keep-alive pool) per host, for at most `MAX_HOST_POOLS` hosts.
+
+    A feed's pages mostly come from its own site, so connections are kept alive per host; but
+    aiohttp keeps every idle connection until its keep-alive expires, so one connector over a run's
+    many hosts would hoard sockets. With a session per host, the least recently used host that has
+    nothing in flight is closed (aiohttp's public `close()`) once more hosts than that are open.
+    The limits are ours (`Fetcher`'s semaphores); the sessions share one TLS context, resolver and
+    cookie jar.
+    """
+
+    def __init__(self, settings: FetchSettings) -> None:
+        s = settings
+        guarded = not s.allow_private_addresses
+        self._ssl = ssl.create_default_context(cafile=certifi.where())
+        self._resolver = GuardedResolver() if guarded else aiohttp.ThreadedResolver()
+        self._socket_factory = guarded_socket if guarded else None
+        self._per_host = s.max_per_host
+        self._cookies = aiohttp.CookieJar(unsafe=True)   # kept for the run, IP-literal hosts too
+        self._timeout = aiohttp.ClientTimeout(total=None, connect=s.connect_timeout + s.read_timeout,
+                                              sock_connect=s.connect_timeout, sock_read=s.read_timeout)
+        self._headers = {"User-Agent": s.user_agent, "Accept-Encoding": ACCEPT_ENCODING}
+        self._open: dict[str, aiohttp.ClientSession] = {}      # least recently used first
+
+    def _new(self) -> aiohttp.ClientSession:
+        # Addresses tried one at a time (no happy eyeballs), each checked by the guard's socket factory.
+        connector = aiohttp.TCPConnector(
+            limit=self._per_host, limit_per_host=self._per_host, keepalive_timeout=KEEPALIVE_S,
+            ssl=self._ssl, resolver=self._resolver, socket_factory=self._socket_factory,
+            happy_eyeballs_delay=None,
+        )
+        return aiohttp.ClientSession(
+            connector=connector, timeout=self._timeout, headers=self._headers, cookie_jar=self._cookies,
+            trust_env=False,                              # no proxies or .netrc from the environment
+            # aiohttp's default of 8 KB per header line refuses real sites' long Content-Security-
+            # Policy or Link headers, which httpx took (up to 100 KB of head); the bounds stay finite.
+            max_line_size=MAX_HEADER_BYTES, max_field_size=MAX_HEADER_BYTES, max_headers=MAX_HEADERS,
+            middlewares=(_no_resend,),
+        )
+
+    def session(self, name: str) -> aiohttp.ClientSession:
+        """The host's session (opened if needed), now the most recently used."""
+        session = self._open.pop(name, None) or self._new()
+        self._open[name] = session
+        return session
+
+    async def trim(self, hosts: dict[str, _Host]) -> None:
+        """Close the least recently used idle hosts' sessions beyond `MAX_HOST_POOLS`."""
+        excess = len(self._open) - MAX_HOST_POOLS
+        for name in [n for n in self._open if hosts[n].in_flight == 0][:max(excess, 0)]:
+            await self._open.pop(name).close()
+
+    @property
+    def hosts(self) -> int:
+        """Hosts with a session (and so perhaps idle keep-alive connections) open."""
+        return len(self._open)
+
+    async def close(self) -> None:
+        while self._open:
+            await self._open.popitem()[1].close()
+        await self._resolver.close()
 
 
 class Fetcher:
@@ -165,44 +218,24 @@ class Fetcher:
         self.settings = settings
         self._global = asyncio.Semaphore(settings.max_connections)
         self._hosts: dict[str, _Host] = {}
-        self._session: aiohttp.ClientSession | None = None
-        self._connector: _Connector | None = None
+        self._sessions: _HostSessions | None = None
         self.requests_made = 0
         from flows.fetch.robots import RobotsRules
 
         self.robots = RobotsRules(self)
 
     async def __aenter__(self) -> "Fetcher":
-        s = self.settings
-        guarded = not s.allow_private_addresses
-        # One connector for the run: aiohttp's limits back up our semaphores, keep-alive per host.
-        # Addresses tried one at a time (no happy eyeballs), each checked by the guard's socket factory.
-        self._connector = _Connector(
-            limit=s.max_connections, limit_per_host=s.max_per_host, keepalive_timeout=KEEPALIVE_S,
-            ssl=ssl.create_default_context(cafile=certifi.where()),
-            resolver=GuardedResolver() if guarded else aiohttp.ThreadedResolver(),
-            socket_factory=guarded_socket if guarded else None,
-            happy_eyeballs_delay=None,
-        )
-        self._session = aiohttp.ClientSession(
-            connector=self._connector,
-            timeout=aiohttp.ClientTimeout(total=None, connect=s.connect_timeout + s.read_timeout,
-                                          sock_connect=s.connect_timeout, sock_read=s.read_timeout),
-            headers={"User-Agent": s.user_agent, "Accept-Encoding": ACCEPT_ENCODING},
-            cookie_jar=aiohttp.CookieJar(unsafe=True),    # kept for the run, IP-literal hosts too
-            trust_env=False,                              # no proxies or .netrc from the environment
-            # aiohttp's default of 8 KB per header line refuses real sites' long Content-Security-
-            # Policy or Link headers, which httpx took (up to 100 KB of head); the bounds stay finite.
-            max_line_size=MAX_HEADER_BYTES, max_field_size=MAX_HEADER_BYTES, max_headers=MAX_HEADERS,
-        )
-        # aiohttp would resend a GET once itself when the connection drops before the answer;
-        # our one inline retry is the only one, so a failing server sees two requests, not four.
-        self._session._retry_connection = False
+        self._sessions = _HostSessions(self.settings)
         return self
 
     async def __aexit__(self, *exc) -> None:
-        if self._session is not None:
-            await self._session.close()
+        if self._sessions is not None:
+            await self._sessions.close()
+
+    @property
+    def open_hosts(self) -> int:
+        """Hosts whose keep-alive connections are kept open now (at most `MAX_HOST_POOLS` when idle)."""
+        return self._sessions.hosts if self._sessions is not None else 0
 
     # ------------------------------------------------------------------ public
 
@@ -288,11 +321,13 @@ class Fetcher:
     async def _exchange(self, current: str, url: str, headers: dict[str, str], max_bytes: int,
                         host: _Host) -> FetchResult | tuple[int, str]:
         """One request: a result, a redirect (status, location), or FetchError."""
-        assert self._session is not None, "use Fetcher as an async context manager"
+        assert self._sessions is not None, "use Fetcher as an async context manager"
         name = host_key(current)
+        host.in_flight += 1
         try:
             self.requests_made += 1
-            async with self._session.get(current, headers=headers, allow_redirects=False) as response:
+            session = self._sessions.session(name)
+            async with session.get(current, headers=headers, allow_redirects=False) as response:
                 status = response.status
                 location = response.headers.get("location")
                 if status in REDIRECT_STATUSES and location:
@@ -322,6 +357,8 @@ class Fetcher:
                 return FetchResult(url, current, status, response_headers, bytes(body))
         except BlockedAddressError as exc:
             raise FetchError("refused", str(exc), url=url) from None
+        except _Dropped as exc:
+            raise FetchError("network", f"{exc} ({name})", url=url) from None
         except aiohttp.ConnectionTimeoutError:
             raise FetchError("timeout", f"connect timeout from {name}", url=url) from None
         except aiohttp.SocketTimeoutError:
@@ -343,6 +380,9 @@ class Fetcher:
             raise FetchError("network", f"{detail} ({name})", url=url) from None
         except ValueError as exc:                          # yarl: a URL it will not request
             raise FetchError("refused", f"refused: {exc}", url=url) from None
+        finally:
+            host.in_flight -= 1
+            await self._sessions.trim(self._hosts)
 
 
 def _lower_case(headers) -> dict[str, str]:

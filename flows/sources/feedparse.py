@@ -303,6 +303,8 @@ def parse_json_feed(body: bytes, url: str) -> ParsedFeed:
         data = json.loads(body.decode("utf-8-sig", errors="replace"))
     except ValueError as exc:
         raise NotAFeed(f"invalid JSON: {exc}") from None
+    if isinstance(data, dict) and not isinstance(data.get("items"), list) and isinstance(data.get("results"), list):
+        return parse_federal_register(data, url)
     if not isinstance(data, dict) or not isinstance(data.get("items"), list):
         raise NotAFeed("JSON without a JSON Feed `items` list")
     version = str(data.get("version") or "")
@@ -333,3 +335,48 @@ def parse_json_feed(body: bytes, url: str) -> ParsedFeed:
         entries=entries,
         problem=problem,
     )
+
+
+# ---------------------------------------------------------------- Federal Register documents API
+
+
+def _publication_day(value) -> datetime | None:
+    """A publication date without a time ("2026-12-02") as midday UTC, so the document shows
+    under its own date in every zone from UTC−11 to UTC+11 (midnight UTC is the day before in
+    the Americas)."""
+    when = _json_date(value)
+    if when is not None and isinstance(value, str) and len(value.strip()) == 10:
+        when = when.replace(hour=12)
+    return when
+
+
+def parse_federal_register(data: dict, url: str) -> ParsedFeed:
+    """The Federal Register's documents API (`/api/v1/documents.json?conditions[...]`):
+    {"results": [{"title", "html_url", "publication_date", "abstract", "document_number", "type",
+    "agencies": [{"name"}, …]}]}. Each document is an entry; its number is the guid, its agencies
+    the author, its abstract the summary."""
+    import html
+
+    entries = []
+    problem = None
+    for doc in data["results"]:
+        if not isinstance(doc, dict):
+            problem = problem or "Federal Register result that is not an object"
+            continue
+        agencies = doc.get("agencies") if isinstance(doc.get("agencies"), list) else []
+        names = [str(a.get("name") or a.get("raw_name") or "") if isinstance(a, dict) else str(a) for a in agencies]
+        number = _text(doc.get("document_number"))
+        kind = _text(doc.get("type"))
+        abstract = _text(doc.get("abstract"))
+        summary = "".join(f"<p>{html.escape(part)}</p>" for part in (f"{kind}." if kind else None, abstract) if part)
+        entries.append(FeedEntry(
+            title=_plain(_text(doc.get("title"))),
+            guid=f"federalregister:{number}" if number else None,
+            link=_http_link(url, _text(doc.get("html_url"))),
+            published=_publication_day(doc.get("publication_date")),
+            author=", ".join(n for n in names if n) or None,
+            summary_html=summary or None,
+            content_text=abstract,
+        ))
+    return ParsedFeed(kind="federal-register", title=_text(data.get("description")) or "Federal Register",
+                      link="https://www.federalregister.gov/", entries=entries, problem=problem)

@@ -34,6 +34,7 @@ from flows.fetch.client import host_key
 from flows.fetch.charset import media_type
 from flows.models import Article, SourceReport, content_hash, item_id_for
 from flows.sources.feedparse import HTML_TYPES, FeedEntry, NotAFeed, ParsedFeed, parse_feed
+from flows.sources.listpage import parse_list_page
 from flows.store.db import Store
 from flows.store.feeds import FeedState, is_due, load_states, mark_failure, mark_success, save_state
 from flows.store.items import known_ids, upsert_items, utcnow
@@ -166,15 +167,21 @@ class _Run:
             log.exception("could not save the state of feed %s", state.url)
         return SourceReport(source=label, status="error", error=error)
 
-    async def _fetch_and_parse(self, url: str, state: FeedState | None) -> tuple[FetchResult, ParsedFeed | None]:
-        """Fetch (conditionally when `state` is given) and parse; parsed is None when unchanged."""
+    async def _fetch_and_parse(self, url: str, state: FeedState | None,
+                               page: FeedSource | None = None) -> tuple[FetchResult, ParsedFeed | None]:
+        """Fetch (conditionally when `state` is given) and parse; parsed is None when unchanged.
+        With `page` (a source of type page), the body is a list page whose article links are read."""
         result = await self.fetcher.get(url, etag=state.etag if state else None,
                                         last_modified=state.last_modified if state else None)
         if result.not_modified:
             return result, None
         if state is not None and hashlib.sha256(result.body).hexdigest() == state.body_hash:
             return result, None
-        parsed = await self.pool.run(parse_feed, result.body, result.final_url, result.headers,
+        if page is not None:
+            parser = functools.partial(parse_list_page, links=page.links)
+        else:
+            parser = parse_feed
+        parsed = await self.pool.run(parser, result.body, result.final_url, result.headers,
                                      timeout=PARSE_TIMEOUT_S, passthrough=(NotAFeed,), priority=PARSE_PRIORITY)
         return result, parsed
 
@@ -182,10 +189,11 @@ class _Run:
         label = feed.name or state.title or feed.url
         state.name = feed.name
         try:
-            result, parsed = await self._fetch_and_parse(state.fetch_url, state)
+            result, parsed = await self._fetch_and_parse(state.fetch_url, state,
+                                                         page=feed if feed.type == "page" else None)
             if parsed is not None and parsed.kind == "html":
                 result, parsed = await self._discover(parsed.alternates)
-            if parsed is not None and parsed.problem and not state.parse_problem:
+            if parsed is not None and parsed.problem and not state.parse_problem and feed.type == "feed":
                 result, parsed = await self._confirm_ill_formed(result, parsed)
         except FetchError as exc:
             if state.resolved_url and exc.kind == "http" and exc.status in (404, 410):

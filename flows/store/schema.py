@@ -69,6 +69,21 @@ class ItemIssue(Base):
     origin: Mapped[str] = mapped_column(String(16), default="model")
 
 
+class ItemQuotes(Base):
+    """An item's quotations with their speakers, and the listed actors it names (flows.quotes).
+
+    One row per item, replaced whole when the extractor's version (or the actors file) changes,
+    so re-running never duplicates a quote. A table of its own: stores made before it gain it
+    from `create_all`, with no change to `items`."""
+
+    __tablename__ = "item_quotes"
+
+    item_id: Mapped[str] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), primary_key=True)
+    version: Mapped[str] = mapped_column(String(64))
+    quotes: Mapped[list] = mapped_column(JSON, default=list)     # [{speaker, role, text, start, end}]
+    actors: Mapped[dict] = mapped_column(JSON, default=dict)     # actor name -> mentions in the item
+
+
 class Correction(Base):
     """An analyst's correction of an item's labels; overrides the model and trains the next fit."""
 

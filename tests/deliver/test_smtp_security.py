@@ -17,6 +17,7 @@ from pydantic import SecretStr
 from smtp_server import SmtpServer, configure
 
 from flows.config import load_settings
+from tests.conftest import load_settings_with
 from flows.deliver.smtp import DeliveryError, SmtpConfig, SmtpTransport
 from flows.pipeline import DigestOptions, run_digest, store_for
 from flows.store.deliveries import deliveries_for
@@ -101,10 +102,11 @@ def test_wrong_password_fails_without_leaking_it(newsroom, caplog, tmp_path):
     try:
         # The password comes from the environment, as it must (a config file may not hold one).
         cfg = newsroom.config_path
-        settings = load_settings(cfg, environ={
+        settings = load_settings_with(cfg, {
             "USCHINA_DIGEST_SMTP_HOST": "127.0.0.1", "USCHINA_DIGEST_SMTP_PORT": str(server.port),
             "USCHINA_DIGEST_SMTP_SECURITY": "none", "USCHINA_DIGEST_SMTP_USERNAME": "digest",
-            "USCHINA_DIGEST_SMTP_PASSWORD": wrong, "USCHINA_DIGEST_EMAIL__RETRY_BACKOFF": "0.01"})
+            "USCHINA_DIGEST_SMTP_PASSWORD": wrong, "USCHINA_DIGEST_EMAIL__RETRY_BACKOFF": "0.01",
+            "USCHINA_DIGEST_EMAIL__ALLOW_PLAINTEXT_AUTH": "true"})
         assert "n0t-the" not in repr(settings) and "n0t-the" not in str(settings.model_dump())
         with caplog.at_level(logging.DEBUG):
             result = run_digest(settings, DigestOptions(until=UNTIL, send=True))
@@ -118,6 +120,33 @@ def test_wrong_password_fails_without_leaking_it(newsroom, caplog, tmp_path):
         assert wrong not in everything
         import base64
         assert base64.b64encode(wrong.encode()).decode() not in everything
+    finally:
+        server.stop()
+
+
+def test_a_login_in_clear_text_is_refused_unless_allowed(newsroom):
+    """security: none with a username would send the password unencrypted: a one-line config
+    error, and the server sees no login; `allow_plaintext_auth: true` (a local relay) lets it."""
+    from flows.config import ConfigError
+
+    logins = Logins()
+    server = SmtpServer(authenticator=logins, auth_require_tls=False).start()
+    try:
+        env = {"USCHINA_DIGEST_SMTP_HOST": "127.0.0.1", "USCHINA_DIGEST_SMTP_PORT": str(server.port),
+               "USCHINA_DIGEST_SMTP_SECURITY": "none", "USCHINA_DIGEST_SMTP_USERNAME": "digest",
+               "USCHINA_DIGEST_SMTP_PASSWORD": PASSWORD,
+               "USCHINA_DIGEST_EMAIL__RECIPIENTS": '[{"address": "all@example.org"}]'}
+        with pytest.raises(ConfigError) as err:
+            load_settings_with(newsroom.config_path, env)
+        message = str(err.value)
+        assert "\n" not in message and "email: security is none and a username is set" in message
+        assert "allow_plaintext_auth: true" in message and PASSWORD not in message
+        assert logins.seen == [] and server.inbox.messages == []
+
+        settings = load_settings_with(newsroom.config_path, {**env, "USCHINA_DIGEST_EMAIL__ALLOW_PLAINTEXT_AUTH": "true"})
+        result = run_digest(settings, DigestOptions(until=UNTIL, send=True))
+        assert [d["status"] for d in result.deliveries] == ["sent"]
+        assert logins.seen == [("digest", PASSWORD)] and len(server.inbox.messages) == 1
     finally:
         server.stop()
 

@@ -18,8 +18,9 @@ from flows.config import load_taxonomy
 from flows.digest.render import chart_png, render_email, render_html
 from flows.digest.select import select_content
 from flows.pipeline import store_for
+from tests.material import chromium_path, unavailable
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM = chromium_path()
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--no-first-run", "--hide-scrollbars", "--mute-audio"]
 ACCENT = (0x8A, 0x1C, 0x1C)
@@ -45,7 +46,10 @@ def host(frames: list[tuple[str, str, int, int]], out: Path) -> Path:
     return out
 
 
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
+@pytest.fixture(autouse=True)
+def _need_chromium() -> None:
+    if CHROMIUM is None:
+        unavailable("chromium is not installed (apt-get install chromium)")
 
 
 def chromium(args: list[str], workdir: Path) -> subprocess.Popen:

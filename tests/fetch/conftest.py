@@ -9,7 +9,7 @@ import pytest
 
 from flows.config import FetchSettings, Settings
 from flows.store import open_store
-from feedtestkit import SHARED_FIXTURES
+from tests.material import shared_path
 from webserver import WebServer
 
 
@@ -44,6 +44,4 @@ def store(tmp_path: Path):
 
 @pytest.fixture
 def shared_fixtures() -> Path:
-    if not SHARED_FIXTURES.is_dir():
-        pytest.skip(f"shared fixtures {SHARED_FIXTURES} are not available beside the project")
-    return SHARED_FIXTURES
+    return shared_path("fixtures")

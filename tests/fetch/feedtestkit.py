@@ -6,7 +6,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 TESTDATA = ROOT / "tests" / "testdata"
-SHARED_FIXTURES = ROOT.parent / "shared" / "fixtures"
 
 
 def page(name: str) -> bytes:

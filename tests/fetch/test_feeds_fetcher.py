@@ -247,9 +247,9 @@ def test_idle_host_pools_are_closed_beyond_the_limit(monkeypatch, make_settings)
                 for _ in range(2):
                     bodies = await asyncio.gather(*(fetcher.get(s.url("/doc")) for s in servers for _ in range(3)))
                     assert [b.body for b in bodies] == [b"ok"] * 9
-                    assert fetcher._connector.idle_hosts == 1     # not 3: two hosts' sockets closed
+                    assert fetcher.open_hosts == 1     # not 3: two hosts' sockets closed
                 await fetcher.get(servers[0].url("/doc"))
-                return fetcher._connector.idle_hosts
+                return fetcher.open_hosts
 
         assert asyncio.run(go()) == 1
     finally:

@@ -108,7 +108,7 @@ def test_settings_read_feeds_from_opml(tmp_path):
                                                     FeedSource(url="https://y.example/rss", name="dup")]))
     (tmp_path / "pipeline.yaml").write_text(yaml.safe_dump({
         "seeds_dir": None, "feeds_opml": "feeds.opml", "feeds": [{"url": "https://y.example/rss", "name": "Y"}]}))
-    settings = load_settings(tmp_path / "pipeline.yaml", environ={})
+    settings = load_settings(tmp_path / "pipeline.yaml")
     assert [(f.url, f.name) for f in settings.all_feeds()] == [("https://y.example/rss", "Y"),
                                                                ("https://o.example/rss", "O")]
 
@@ -126,7 +126,7 @@ def test_feeds_command_shows_health_as_table_and_json(web, tmp_path):
     bad = web.route("/bad.xml", Response(500, b"down"))
     config = _config(tmp_path, [{"url": good, "name": "Good feed"}, {"url": bad, "name": "Bad feed"},
                                 {"url": web.url("/later.xml"), "name": "Never"}])
-    settings = load_settings(config, environ={})
+    settings = load_settings(config)
     from flows.pipeline import store_for
 
     ingest_feeds(settings, store_for(settings), settings.all_feeds()[:2])

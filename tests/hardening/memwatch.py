@@ -7,7 +7,7 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
+from tests.material import unavailable
 
 
 def _children(pid: int) -> list[int]:
@@ -47,7 +47,7 @@ def tree_rss_mb(pid: int) -> float:
 
 def need_proc() -> None:
     if not Path(f"/proc/{os.getpid()}/status").exists():
-        pytest.skip("memory sampling needs Linux /proc")
+        unavailable("memory sampling needs Linux /proc")
 
 
 class TreeSampler:

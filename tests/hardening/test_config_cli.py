@@ -18,6 +18,7 @@ from pydantic import BaseModel, SecretStr
 
 from flows.cli import main
 from flows.config import ConfigError, Settings, load_settings
+from tests.conftest import load_settings_with
 
 from .util import make_project
 
@@ -137,7 +138,7 @@ ENV_CASES = [("USCHINA_DIGEST_FETCH__MAX_BYTES", "ten", "fetch.max_bytes"),
 def test_invalid_environment_overrides_name_the_field(tmp_path: Path, var: str, value: str, field: str) -> None:
     config = make_project(tmp_path)
     with pytest.raises(ConfigError) as err:
-        load_settings(config, environ={var: value})
+        load_settings_with(config, {var: value})
     assert field in str(err.value) and "\n" not in str(err.value)
 
 
@@ -195,15 +196,16 @@ def test_the_password_never_shows_in_settings_errors_logs_reports_or_files(tmp_p
     smtp = SmtpServer(authenticator=refuse, auth_require_tls=False).start()
     config = make_project(tmp_path, seeds=True,
                           email={"smtp_host": "127.0.0.1", "smtp_port": smtp.port, "security": "none",
-                                 "username": "digest", "retries": 2, "retry_backoff": 0.05, "timeout": 5,
+                                 "username": "digest", "allow_plaintext_auth": True,
+                                 "retries": 2, "retry_backoff": 0.05, "timeout": 5,
                                  "recipients": [{"address": "a@example.org"}]})
     env = {"USCHINA_DIGEST_SMTP_PASSWORD": SECRET}
-    settings = load_settings(config, environ=env)
+    settings = load_settings_with(config, env)
     assert settings.email.password.get_secret_value() == SECRET
     for text in (repr(settings), str(settings), settings.model_dump_json(), repr(settings.email)):
         assert_no_secret(text, "the settings' text forms")
     with pytest.raises(ConfigError) as err:    # an invalid value elsewhere must not echo the password
-        load_settings(config, environ={**env, "USCHINA_DIGEST_SMTP_PORT": "x"})
+        load_settings_with(config, {**env, "USCHINA_DIGEST_SMTP_PORT": "x"})
     assert_no_secret(str(err.value), "a config error")
 
     caplog.set_level(logging.DEBUG)

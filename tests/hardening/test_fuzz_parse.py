@@ -16,6 +16,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from flows import extract
+from flows.sources import feedparse
+
 from .hostile import HOSTILE_STRINGS
 from .util import need_fixtures
 
@@ -137,7 +140,6 @@ def test_feedparser_never_raises_on_generated_feeds(body: bytes) -> None:
 @given(st.one_of(feeds(), mangled(feeds())),
        st.sampled_from([None, "application/rss+xml", "text/html", "application/json", "text/xml; charset=big5"]))
 def test_project_feed_parser_returns_plain_data_or_not_a_feed(body: bytes, content_type) -> None:
-    feedparse = pytest.importorskip("flows.sources.feedparse", reason="flows.sources.feedparse has not landed")
     headers = {"content-type": content_type} if content_type else {}
     try:
         parsed = feedparse.parse_feed(body, "http://127.0.0.1/feed", headers)
@@ -149,7 +151,6 @@ def test_project_feed_parser_returns_plain_data_or_not_a_feed(body: bytes, conte
 
 @pytest.mark.parametrize("ref", [b"&#xD800;", b"&#55296;", b"&#XDFFF;", b"&#1114112;", b"&#x110000;"])
 def test_a_surrogate_character_reference_does_not_kill_the_feed(ref: bytes) -> None:
-    feedparse = pytest.importorskip("flows.sources.feedparse", reason="flows.sources.feedparse has not landed")
     body = (b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
             b"<item><title>Tariffs " + ref + b" news</title><link>http://127.0.0.1/a</link><guid>a</guid></item>"
             b"<item><title>Second</title><link>http://127.0.0.1/b</link><guid>b</guid></item></channel></rss>")
@@ -169,7 +170,6 @@ def pages() -> list[bytes]:
                                  HealthCheck.data_too_large])
 @given(st.data())
 def test_page_extraction_survives_mutated_pages(pages: list[bytes], data) -> None:
-    extract = pytest.importorskip("flows.extract", reason="flows.extract has not landed")
     page = data.draw(mangled(st.sampled_from(pages)))
     ctype = data.draw(st.sampled_from([None, "text/html", "text/html; charset=shift_jis", "application/pdf"]))
     result = extract.extract_page(page, "http://127.0.0.1/page", ctype)

@@ -24,10 +24,9 @@ from tests.faultserver import FaultServer, billion_laughs, endless_feed, externa
 
 from .hostile import XSS_HTML, active_content, assert_no_active_content
 from .memwatch import need_proc
-from .util import FIXTURES, RELEVANT_TEXT, make_project, run_cli
+from tests.material import shared_path
 
-pytest.importorskip("flows.fetch", reason="the hardened fetcher (flows/fetch) has not landed on this branch; "
-                    "the placeholder feed reader is not meant to survive hostile input")
+from .util import FIXTURES, RELEVANT_TEXT, make_project, run_cli
 
 MAX_BYTES = 4 * 1024 * 1024
 MAX_ITEMS = 60
@@ -226,8 +225,7 @@ def test_control_characters_invalid_utf8_and_surrogates_lose_no_entry(hostile_ru
 
 
 def test_feedparser_edge_cases_each_give_entries_or_a_recorded_error(hostile_run) -> None:
-    if not hostile_run["edge"]:
-        pytest.skip("feedparser-edge fixtures are not available")
+    shared_path("fixtures", "feedparser-edge")
     for name in hostile_run["edge"]:
         source = _source(hostile_run, name)
         assert source["status"] in ("ok", "error", "not_modified"), source

@@ -6,13 +6,10 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-canonical = pytest.importorskip("flows.stories.canonical",
-                                reason="flows.stories.canonical has not landed on this branch")
-canonical_url = canonical.canonical_url
+from flows.stories.canonical import canonical_url
 
 PROPS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from flows.config import load_settings
+from tests.conftest import load_settings_with
 from flows.pipeline import DigestOptions, IngestOptions, run_digest, run_ingest
 from tests.deliver.smtp_server import free_port
 
@@ -63,7 +64,7 @@ def project(tmp_path: Path) -> Path:
 
 
 def _send(config: Path, port: int):
-    settings = load_settings(config, environ={"USCHINA_DIGEST_SMTP_PORT": str(port)})
+    settings = load_settings_with(config, {"USCHINA_DIGEST_SMTP_PORT": str(port)})
     return run_digest(settings, DigestOptions(send=True))
 
 

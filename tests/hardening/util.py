@@ -9,11 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-SHARED = ROOT.parent / "shared"
+from tests.material import ROOT, SHARED, shared_path
+
 FIXTURES = SHARED / "fixtures"
 # The installed console script, as a user runs it (`python -m flows.cli` is not an entry point).
 _SCRIPT = Path(sys.executable).parent / "uschina-digest"
@@ -21,11 +20,8 @@ CLI = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-c", "from flows
 
 
 def need_fixtures(*parts: str) -> Path:
-    """A fixture path under ../shared/fixtures, or skip with the reason when it is absent."""
-    path = FIXTURES.joinpath(*parts) if parts else FIXTURES
-    if not path.exists():
-        pytest.skip(f"shared fixtures {path} are not available beside the project")
-    return path
+    """A fixture path under ../shared/fixtures; skips (fails in CI) with the reason when it is absent."""
+    return shared_path("fixtures", *parts)
 
 
 def make_project(root: Path, *, seeds: bool = False, **config) -> Path:

@@ -7,7 +7,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from pairset import CORPUS  # noqa: E402
+from tests.material import shared_path  # noqa: E402
 
 from flows.store import open_store  # noqa: E402
 
@@ -21,5 +21,4 @@ def store(tmp_path):
 
 @pytest.fixture(scope="session")
 def corpus_available():
-    if not CORPUS.exists():
-        pytest.skip(f"shared eval corpus not found at {CORPUS}")
+    shared_path("eval", "nyt-corpus.jsonl")

@@ -12,10 +12,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from flows.sources.seeds import read_seed
+from tests.material import SHARED
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent.parent
-CORPUS = ROOT.parent / "shared" / "eval" / "nyt-corpus.jsonl"
+CORPUS = SHARED / "eval" / "nyt-corpus.jsonl"
 SEEDS = ROOT / "seeds"
 SEED_TIME = datetime(2026, 11, 1, tzinfo=timezone.utc)
 
