@@ -64,6 +64,7 @@ class Classifier:
         self.terms = TermIndex(taxonomy)
         self.sides = features.side_matcher(taxonomy)
         self.words = features.vectorizer(model.vocabulary, model.idf)
+        self._word_names = self.words.get_feature_names_out()
         self._column = {label: n for n, label in enumerate(model.labels)}
         self.thresholds = {RELEVANT: _override(taxonomy.relevance.threshold, model.thresholds.get(RELEVANT))}
         for issue in taxonomy.issues:
@@ -180,8 +181,7 @@ class Classifier:
         contributions = x.multiply(weights).tocsr()
         best = int(np.argmax(np.asarray(contributions.sum(axis=1)).ravel()))
         row = contributions.getrow(best)
-        names = self.words.get_feature_names_out()
-        top = [names[j] for j, v in sorted(zip(row.indices, row.data), key=lambda t: -t[1])[:4] if v > 0]
+        top = [self._word_names[j] for j, v in sorted(zip(row.indices, row.data), key=lambda t: -t[1])[:4] if v > 0]
         s = view.sentences[best]
         return [Evidence(s.text, s.start, s.end, top, float(row.sum()))]
 
