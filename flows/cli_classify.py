@@ -99,101 +99,99 @@ def _missing(store, item_id: str) -> bool:
     return get_item(store, item_id) is None
 
 
-def train(settings: Settings, quiet: bool, corpus: tuple[Path, ...], labelled: Path | None, split: str,
-          out: Path | None, self_training: int, use_store: bool) -> None:
-    """Refit the classifier's text model and calibration, and suggest per-issue thresholds.
+def _labelled_items(files: tuple[Path, ...], split: str) -> list[dict]:
+    """The items of some labelled files, read together (near-copy groups span the files), then
+    one split of them."""
+    from flows.classify.evaluation import read_labelled
+    from flows.classify.splits import split as split_items
 
-    Learns from weak labels on unlabelled items (the store's items and any --corpus JSON-lines
-    files), the taxonomy's example sentences, labelled items (--labelled, with `relevant` and
-    `issues`) and every analyst correction in the store. Writes the model to OUT (default
-    <data_dir>/classifier), which `classify`, `ingest` and `run` then use.
+    items: list[dict] = []
+    try:
+        for path in files:
+            found = read_labelled(path)
+            missing = next((n for n, i in enumerate(found, 1) if "relevant" not in i and "issues" not in i), None)
+            if missing is not None:
+                raise ValueError(f"{path}: item {missing} has neither 'relevant' nor 'issues'")
+            items += found
+        return split_items(items, split)
+    except ValueError as e:
+        raise click.ClickException(str(e)) from None
+
+
+def train(settings: Settings, quiet: bool, labelled: tuple[Path, ...], split: str, out: Path | None,
+          use_store: bool) -> None:
+    """Refit the classifier from labelled items and analysts' corrections.
+
+    Learns from the --labelled JSON-lines files (`{id, title, text, relevant, issues}`; the shipped
+    model: ../shared/eval/nyt-train.jsonl and nyt-dev.jsonl) and every correction in the store
+    (`uschina-digest label`). Thresholds are chosen on out-of-fold probabilities. Writes the model
+    to OUT (default <data_dir>/classifier), which `classify`, `ingest` and `run` then use; the
+    model records the files it came from (names, sizes, SHA-256).
     """
-    from flows.classify import training
-    from flows.classify.evaluation import dev_split, format_report, evaluate_pairs
+    from flows.classify import classifier_for, training
     from flows.config import load_taxonomy
     from flows.pipeline import store_for
-    from flows.store.labels import corrected_items, stored_texts
+    from flows.store.labels import corrected_items
 
     log = (lambda msg: None) if quiet else (lambda msg: click.echo(msg, err=True))
     taxonomy = load_taxonomy(settings.issues_file)
-    unlabelled: list[dict] = []
-    corrections: list[dict] = []
-    if use_store:
-        store = store_for(settings)
-        unlabelled += stored_texts(store)
-        corrections = corrected_items(store)
-    for path in corpus:
-        try:
-            unlabelled += training.read_jsonl(path)
-        except ValueError as e:
-            raise click.ClickException(str(e)) from None
-    gold: list[dict] = []
-    held_back: list[dict] = []
-    if labelled is not None:
-        try:
-            every = training.read_jsonl(labelled)
-            gold = dev_split(every, split)
-        except ValueError as e:
-            raise click.ClickException(str(e)) from None
-        chosen = {id(i) for i in gold}
-        held_back = [i for i in every if id(i) not in chosen]   # never trained on, nor their copies
-    corrected = {c["id"] for c in corrections}
-    unlabelled = [u for u in unlabelled if u.get("id") not in corrected]
-    if not unlabelled and not gold and not corrections:
-        raise click.ClickException("nothing to learn from: the store is empty and no --corpus/--labelled given")
-    result = training.train(taxonomy, unlabelled, gold, corrections, self_training=self_training, log=log,
-                            exclude=held_back)
-    folder = out or (settings.data_dir / "classifier")
-    training.save(result, folder)
+    gold = _labelled_items(labelled, split) if labelled else []
+    corrections = corrected_items(store_for(settings)) if use_store else []
+    if not gold and not corrections:
+        raise click.ClickException("nothing to learn from: give --labelled files, or record corrections "
+                                   "with `uschina-digest label`")
+    current = None
+    if corrections:
+        classifier = classifier_for(settings)
+        current = classifier.classify
+    sources = [dict(training.file_record(p), split=split) for p in labelled]
+    if corrections:
+        sources.append({"store_corrections": len(corrections)})
+    try:
+        model = training.train(taxonomy, gold, corrections, current, sources, log=log)
+    except ValueError as e:
+        raise click.ClickException(str(e)) from None
+    folder = model.save(out or (settings.data_dir / "classifier"))
     click.echo(f"model written to {folder}")
-    if result.out_of_fold:
-        report = evaluate_pairs(result.out_of_fold, taxonomy.ids)
-        click.echo("out-of-fold figures on the labelled items (the model never saw the item it scored):")
-        click.echo(format_report(report, worst=0))
-    click.echo("suggested thresholds (set them in the issues file):")
-    for issue in taxonomy.issues:
-        click.echo(f"  {issue.id:<18} {result.thresholds.get(issue.id, 0.5):.2f}  (now {issue.threshold:.2f})")
+    click.echo("learned thresholds (a `threshold` in the issues file overrides one):")
+    for label, value in model.thresholds.items():
+        click.echo(f"  {label:<18} {value:.3f}")
 
 
-def evaluate(settings: Settings, quiet: bool, file: Path, split: str, model: Path | None, worst: int,
-             as_json: bool, cv: int | None = None, corpus: tuple[Path, ...] = (), draw: int = 0,
-             draws: int = 1) -> None:
+def evaluate(settings: Settings, quiet: bool, files: tuple[Path, ...], split: str, model: Path | None, worst: int,
+             as_json: bool, cv: int | None = None, draw: int = 0, draws: int = 1) -> None:
     """Measure the classifier on labelled items (JSON lines with `relevant` and `issues`).
 
     Prints per-issue precision, recall, F1 and support, macro-F1 over issues with at least 3
-    examples, micro-F1, relevance F1 and the worst errors. --split heldout scores only the part of
-    a dev set that tuning never looks at. --cv K instead refits the classifier K times, each time
-    without one fold of the items (and their near-copies), on the --corpus files and the other
-    folds, and scores every item with the model that did not see it (minutes, not seconds);
-    --draw N assigns the items to folds another way; --draws N repeats the whole estimate with N
-    fold draws (from --draw on, side by side on the machine's cores) and prints their mean, the
-    figure to judge a change by: on a dev set of 150 items draws' macro-F1 differed by up to 0.05.
+    examples, micro-F1, relevance F1 and the worst errors. Several FILES are read as one set.
+    --split frozen scores only the frozen test split (20 % of the near-copy groups, fixed by a
+    hash: never trained or tuned on); --split rest the other 80 %. --cv K instead refits the whole
+    recipe K times, each time without one fold of the items (and their near-copies), and scores
+    every item with the model that did not see it (minutes, not seconds); --draw N assigns items
+    to folds another way; --draws N repeats the estimate with N fold draws and prints their mean
+    and spread: judge a change by more than that spread.
     """
     from flows.classify import classifier_for, load_classifier
-    from flows.classify.evaluation import dev_split, evaluate as run_evaluation, format_report, read_labelled
+    from flows.classify.evaluation import evaluate_pairs, format_report
 
-    try:
-        items = dev_split(read_labelled(file), split)
-    except ValueError as e:
-        raise click.ClickException(str(e)) from None
-    unlabelled = [n for n, i in enumerate(items, 1) if "relevant" not in i and "issues" not in i]
-    if unlabelled:
-        raise click.ClickException(f"{file}: item {unlabelled[0]} has neither 'relevant' nor 'issues'")
+    items = _labelled_items(files, split)
+    names = ", ".join(str(f) for f in files)
     if cv is not None:
         if model is not None:
             raise click.UsageError("--cv trains its own models; do not combine it with --model")
-        _cross_validate(settings, quiet, items, cv, corpus, as_json, draw, draws)
+        _cross_validate(settings, quiet, items, cv, list(range(draw, draw + draws)), as_json)
         return
     if draws != 1:
         raise click.UsageError("--draws needs --cv")
     classifier = load_classifier(settings.issues_file, model) if model else classifier_for(settings)
-    report = run_evaluation(items, classifier.classify, classifier.taxonomy.ids)
+    verdicts = classifier.classify_many([(i.get("title", ""), i["text"]) for i in items])
+    report = evaluate_pairs(zip(items, verdicts), classifier.taxonomy.ids)
     if as_json:
         summary = _summary_json(report)
         summary["classifier"] = classifier.version
         click.echo(json.dumps(summary))
         return
-    click.echo(f"classifier {classifier.version}, {file} ({split})")
+    click.echo(f"classifier {classifier.version}, {names} (split: {split})")
     click.echo(format_report(report, worst=worst))
 
 
@@ -204,59 +202,27 @@ def _summary_json(report) -> dict:
     return summary
 
 
-def _cross_validate(settings: Settings, quiet: bool, items: list[dict], folds: int, corpus: tuple[Path, ...],
-                    as_json: bool, draw: int = 0, draws: int = 1) -> None:
-    from flows.classify import training
-    from flows.classify.evaluation import evaluate_pairs, fold_reports, format_cross_validation
-    from flows.config import load_taxonomy
-
-    log = (lambda msg: None) if quiet or as_json else (lambda msg: click.echo(msg, err=True))
-    taxonomy = load_taxonomy(settings.issues_file)
-    unlabelled: list[dict] = []
-    for path in corpus:
-        try:
-            unlabelled += training.read_jsonl(path)
-        except ValueError as e:
-            raise click.ClickException(str(e)) from None
-    if draws > 1:
-        _cross_validate_draws(taxonomy, unlabelled, items, folds, list(range(draw, draw + draws)), as_json, log)
-        return
-    result = training.cross_validate(taxonomy, unlabelled, items, folds, log=log, draw=draw)
-    pooled = evaluate_pairs(result.pooled, taxonomy.ids)
-    per_fold = fold_reports(result.pooled, result.fold_of, taxonomy.ids)
-    if as_json:
-        summary = _summary_json(pooled)
-        summary.update(folds=folds, draw=draw, seconds=round(result.seconds, 1),
-                       fold_macro_f1=[round(f.macro_f1, 4) if f.macro_issues else None for f in per_fold],
-                       fold_micro_f1=[round(f.micro.f1, 4) for f in per_fold],
-                       fold_relevance_f1=[round(f.relevance_f1, 4) for f in per_fold])
-        click.echo(json.dumps(summary))
-        return
-    click.echo(f"{folds}-fold cross-validation on {len(items)} items (fold draw {draw}), {len(unlabelled)} unlabelled")
-    click.echo(format_cross_validation(pooled, per_fold, result.seconds))
-
-
-def _cross_validate_draws(taxonomy, unlabelled: list[dict], items: list[dict], folds: int, draws: list[int],
-                          as_json: bool, log) -> None:
+def _cross_validate(settings: Settings, quiet: bool, items: list[dict], folds: int, draws: list[int],
+                    as_json: bool) -> None:
     import time
 
     from flows.classify import training
-    from flows.classify.evaluation import evaluate_pairs, format_draws, mean_over_draws
-    from flows.workers import available_cpus
+    from flows.classify.evaluation import evaluate_pairs, format_draws, format_report, mean_over_draws
+    from flows.config import load_taxonomy
 
-    start = time.perf_counter()
-    results = training.cross_validate_draws(taxonomy, unlabelled, items, folds, draws,
-                                            workers=available_cpus(), log=log)
-    reports = {r.draw: evaluate_pairs(r.pooled, taxonomy.ids) for r in results}
-    seconds = time.perf_counter() - start
+    log = (lambda msg: None) if quiet else (lambda msg: click.echo(msg, err=True))
+    taxonomy = load_taxonomy(settings.issues_file)
+    started = time.monotonic()
+    results = training.cross_validate(taxonomy, items, folds, draws, log=log)
+    reports = {d: evaluate_pairs(pairs, taxonomy.ids) for d, pairs in results.items()}
     if as_json:
-        per_draw = [dict(_summary_json(report), draw=draw) for draw, report in reports.items()]
-        click.echo(json.dumps({"folds": folds, "draws": draws, "seconds": round(seconds, 1),
-                               "mean": _rounded(mean_over_draws(reports)), "per_draw": per_draw}))
+        click.echo(json.dumps({"folds": folds, "draws": {d: _summary_json(r) for d, r in reports.items()},
+                               "mean": _rounded(mean_over_draws(reports))}))
         return
-    click.echo(f"{folds}-fold cross-validation on {len(items)} items, fold draws {draws[0]}-{draws[-1]}, "
-               f"{len(unlabelled)} unlabelled")
-    click.echo(format_draws(reports, folds, seconds))
+    if len(reports) == 1:
+        click.echo(format_report(next(iter(reports.values())), worst=0))
+        click.echo("")
+    click.echo(format_draws(reports, folds, time.monotonic() - started))
 
 
 def _rounded(value):
@@ -278,25 +244,24 @@ def register(main: click.Group) -> None:
                         click.option("--note", help="Why (kept with the correction).")(
                             click.option("--file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
                                          help="Import corrections from a JSON-lines file.")(label)))))))
+    labelled_split = click.Choice(["all", "rest", "frozen"])
     main.command(name="train")(
         common(
-            click.option("--corpus", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                         help="Unlabelled JSON-lines items {title, text} (repeatable).")(
-                click.option("--labelled", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                             help="Labelled JSON-lines items {title, text, relevant, issues}.")(
-                    click.option("--split", type=click.Choice(["all", "train", "heldout"]), default="all",
-                                 show_default=True, help="Use only this split of --labelled.")(
-                        click.option("--out", type=click.Path(file_okay=False, path_type=Path),
-                                     help="Model folder (default: <data_dir>/classifier).")(
-                            click.option("--self-training", type=click.IntRange(0, 3), default=1, show_default=True,
-                                         help="Rounds of relabelling the unlabelled items with the hybrid.")(
-                                click.option("--store/--no-store", "use_store", default=True, show_default=True,
-                                             help="Learn from the store's items and corrections.")(train))))))))
+            click.option("--labelled", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                         help="Labelled JSON-lines items {id, title, text, relevant, issues} (repeatable).")(
+                click.option("--split", type=labelled_split, default="all", show_default=True,
+                             help="Train on this split of the --labelled items only (rest: all but the frozen "
+                                  "test split).")(
+                    click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+                                 help="Model folder (default: <data_dir>/classifier).")(
+                        click.option("--store/--no-store", "use_store", default=True, show_default=True,
+                                     help="Learn from the store's corrections too.")(train))))))
     main.command(name="evaluate")(
         common(
-            click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))(
-                click.option("--split", type=click.Choice(["all", "train", "heldout"]), default="all",
-                             show_default=True, help="Score only this split of a dev set.")(
+            click.argument("files", nargs=-1, required=True,
+                           type=click.Path(exists=True, dir_okay=False, path_type=Path))(
+                click.option("--split", type=labelled_split, default="all", show_default=True,
+                             help="Score only this split of the items (frozen: the test split).")(
                     click.option("--model", type=click.Path(exists=True, file_okay=False, path_type=Path),
                                  help="Model folder (default: <data_dir>/classifier, else the packaged one).")(
                         click.option("--worst", type=int, default=15, show_default=True,
@@ -304,14 +269,11 @@ def register(main: click.Group) -> None:
                             click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")(
                                 click.option("--cv", type=click.IntRange(2, 20), metavar="K",
                                              help="K-fold cross-validation: refit without each fold, score it.")(
-                                    click.option("--corpus", multiple=True,
-                                                 type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                                                 help="With --cv: unlabelled JSON-lines items to train on.")(
-                                        click.option("--draw", type=click.IntRange(0, 99), default=0,
-                                                     show_default=True,
-                                                     help="With --cv: which assignment of items to folds.")(
-                                            click.option("--draws", type=click.IntRange(1, 20), default=1,
-                                                         show_default=True, metavar="N",
-                                                         help="With --cv: repeat with N fold draws (from "
-                                                              "--draw on) and print their mean.")(
-                                                evaluate)))))))))))
+                                    click.option("--draw", type=click.IntRange(0, 99), default=0,
+                                                 show_default=True,
+                                                 help="With --cv: which assignment of items to folds.")(
+                                        click.option("--draws", type=click.IntRange(1, 20), default=1,
+                                                     show_default=True, metavar="N",
+                                                     help="With --cv: repeat with N fold draws (from --draw "
+                                                          "on) and print their mean and spread.")(
+                                            evaluate))))))))))

@@ -244,11 +244,9 @@ class Issue(_Model):
                     "(a Navy officer in a spying case is the case's actor, not a military matter).",
     )
     examples: list[str] = Field(default_factory=list)
-    threshold: float = Field(default=0.5, ge=0, le=1)
-    both_sides: bool = Field(
-        default=False,
-        description="Only an item naming both the US and China side can carry it (their dealings "
-                    "with each other, e.g. diplomacy: talks between Washington and Pyongyang are not).",
+    threshold: float | None = Field(
+        default=None, ge=0, le=1,
+        description="Overrides the threshold the trained model learned for this issue.",
     )
 
     @field_validator("terms", mode="before")
@@ -270,7 +268,9 @@ class Relevance(_Model):
     shared_stakes: list[str] = Field(
         default_factory=list, description="Places/matters where both are stakeholders (Taiwan, …)."
     )
-    threshold: float = Field(default=0.5, ge=0, le=1)
+    threshold: float | None = Field(
+        default=None, ge=0, le=1, description="Overrides the learned relevance threshold."
+    )
 
 
 class Taxonomy(_Model):

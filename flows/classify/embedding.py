@@ -21,6 +21,7 @@ import importlib.util
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
 
 WORDLLAMA_WEIGHTS = "weights/l2_supercat_256.safetensors"
 WORDLLAMA_TOKENIZER = "tokenizers/l2_supercat_tokenizer_config.json"
@@ -49,17 +50,21 @@ class Embedder:
         return self.embed_many([text])[0]
 
     def embed_many(self, texts: list[str]) -> np.ndarray:
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for n, enc in enumerate(self.tokenizer.encode_batch(texts, add_special_tokens=False)):
-            if enc.ids:
-                ids = np.clip(np.asarray(enc.ids, dtype=np.int64), 0, len(self.vectors) - 1)
-                out[n] = _normalised(self.vectors[ids].sum(axis=0, dtype=np.float32))
-        return out
+        """One vector per text: its tokens' vectors summed in float32 (a sparse count matrix times
+        the table, so a batch costs one product), then L2-normalised; an empty text is zero."""
+        encodings = self.tokenizer.encode_batch(texts, add_special_tokens=False)
+        lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(encodings))
+        ids = np.fromiter((i for e in encodings for i in e.ids), dtype=np.int64, count=int(lengths.sum()))
+        indptr = np.concatenate([[0], np.cumsum(lengths)])
+        counts = sp.csr_matrix((np.ones(len(ids), dtype=np.float32), np.clip(ids, 0, len(self.vectors) - 1), indptr),
+                               shape=(len(texts), len(self.vectors)))
+        sums = np.asarray(counts @ self._table, dtype=np.float32)
+        norms = np.sqrt(np.einsum("ij,ij->i", sums, sums))
+        return sums / np.where(norms > 0, norms, 1.0)[:, None]
 
-
-def _normalised(v: np.ndarray) -> np.ndarray:
-    norm = float(np.sqrt(np.dot(v, v)))
-    return v / norm if norm else v
+    @functools.cached_property
+    def _table(self) -> np.ndarray:
+        return self.vectors.astype(np.float32)        # 32 MiB, made on first use
 
 
 def wordllama_files() -> tuple[Path, Path]:

@@ -1,27 +1,28 @@
 """Measuring the classifier against labelled items: per-issue P/R/F1, macro/micro-F1, relevance F1.
 
-A labelled item is a JSON object with `title`, `text`, `relevant` and `issues` (ids). The same
-numbers are printed by `uschina-digest evaluate` and asserted (with a floor) by the tests, so a
-regression shows up in CI. `dev_split` fixes a held-out part of a dev set by hashing item ids: it
-is never used to choose terms, weights or thresholds, so its figures estimate unseen data.
+A labelled item is a JSON object with `title`, `text`, `relevant` and `issues` (ids). The counts
+come from scikit-learn's `multilabel_confusion_matrix`; the same numbers are printed by
+`uschina-digest evaluate` and asserted (with a floor) by the tests. Which items a figure is
+measured on (training, cross-validated, frozen split) is the caller's to say: see `splits.py`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+from sklearn.metrics import multilabel_confusion_matrix
+
 from flows.models import Classification
 
 MACRO_MIN_SUPPORT = 3
-HOLDOUT_MODULUS = 3      # one item in three (by id hash) is held out
 
 
 def read_labelled(path: str | Path) -> list[dict]:
-    """Labelled items from a JSON-lines file; a bad line is an error naming the line."""
+    """Items from a JSON-lines file; a bad line is an error naming the line."""
     items = []
     with open(path, encoding="utf-8") as fh:
         for n, line in enumerate(fh, 1):
@@ -31,25 +32,10 @@ def read_labelled(path: str | Path) -> list[dict]:
                 item = json.loads(line)
             except json.JSONDecodeError as e:
                 raise ValueError(f"{path}:{n}: not JSON: {e.msg}") from None
-            if not isinstance(item, dict) or "text" not in item:
-                raise ValueError(f"{path}:{n}: expected an object with at least 'text'")
+            if not isinstance(item, dict) or not isinstance(item.get("text"), str):
+                raise ValueError(f"{path}:{n}: expected an object with at least a 'text' string")
             items.append(item)
     return items
-
-
-def is_held_out(item_id: str) -> bool:
-    """Whether a dev item belongs to the held-out split (fixed by its id, independent of order)."""
-    return int(hashlib.sha256(item_id.encode("utf-8")).hexdigest(), 16) % HOLDOUT_MODULUS == 0
-
-
-def dev_split(items: Iterable[dict], part: str) -> list[dict]:
-    """`part` is "train" (used for tuning and fitting), "heldout" (never tuned on) or "all"."""
-    if part == "all":
-        return list(items)
-    if part not in ("train", "heldout"):
-        raise ValueError(f"unknown split {part!r} (train, heldout or all)")
-    want = part == "heldout"
-    return [i for i in items if is_held_out(str(i.get("id", ""))) == want]
 
 
 @dataclass
@@ -128,64 +114,24 @@ def evaluate(items: list[dict], classify: Callable[[str, str], Classification],
 
 def evaluate_pairs(pairs: Iterable[tuple[dict, Classification]], issue_ids: Iterable[str]) -> Report:
     """Score predictions already made: (labelled item, its classification) pairs."""
-    scores = {i: IssueScore() for i in issue_ids}
-    relevance = IssueScore()
+    pairs = list(pairs)
+    ids = list(dict.fromkeys([*issue_ids, *(i for item, r in pairs for i in [*item.get("issues", []), *r.issue_ids])]))
+    gold = np.array([[int(i in item.get("issues", [])) for i in ["relevant", *ids]] for item, _ in pairs]).reshape(-1, len(ids) + 1)
+    pred = np.array([[int(i in r.issue_ids) for i in ["relevant", *ids]] for _, r in pairs]).reshape(-1, len(ids) + 1)
+    gold[:, 0] = [bool(item.get("relevant", bool(item.get("issues")))) for item, _ in pairs]
+    pred[:, 0] = [r.relevant for _, r in pairs]
+    counts = multilabel_confusion_matrix(gold, pred) if len(pairs) else np.zeros((len(ids) + 1, 2, 2), int)
+    scores = [IssueScore(tp=int(c[1, 1]), fp=int(c[0, 1]), fn=int(c[1, 0])) for c in counts]
     errors: list[ItemError] = []
-    items = []
-    for item, result in pairs:
-        items.append(item)
-        gold_rel = bool(item.get("relevant", bool(item.get("issues"))))
-        gold = set(item.get("issues", []))
-        pred = set(result.issue_ids)
-        relevance.tp += gold_rel and result.relevant
-        relevance.fp += (not gold_rel) and result.relevant
-        relevance.fn += gold_rel and not result.relevant
-        for issue in gold | pred:
-            s = scores.setdefault(issue, IssueScore())
-            s.tp += issue in gold and issue in pred
-            s.fp += issue in pred and issue not in gold
-            s.fn += issue in gold and issue not in pred
-        rel_err = None if gold_rel == result.relevant else ("missed" if gold_rel else "extra")
-        missed, extra = sorted(gold - pred), sorted(pred - gold)
+    for (item, result), g, p in zip(pairs, gold, pred):
+        missed = sorted(i for i, a, b in zip(ids, g[1:], p[1:]) if a and not b)
+        extra = sorted(i for i, a, b in zip(ids, g[1:], p[1:]) if b and not a)
+        rel_err = None if g[0] == p[0] else ("missed" if g[0] else "extra")
         if missed or extra or rel_err:
             errors.append(ItemError(str(item.get("id", "?")), item.get("title", ""), missed, extra,
                                     rel_err, len(missed) + len(extra) + (1.5 if rel_err else 0)))
     errors.sort(key=lambda e: (-e.cost, e.item_id))
-    return Report(len(items), scores, relevance, errors)
-
-
-def fold_reports(pairs: list[tuple[dict, Classification]], fold_of: list[int],
-                 issue_ids: Iterable[str]) -> list[Report]:
-    """One report per cross-validation fold (`fold_of[n]` is the fold of `pairs[n]`)."""
-    ids = list(issue_ids)
-    return [evaluate_pairs([p for p, f in zip(pairs, fold_of) if f == k], ids)
-            for k in sorted(set(fold_of))]
-
-
-def format_cross_validation(pooled: Report, folds: list[Report], seconds: float) -> str:
-    """What `uschina-digest evaluate --cv K` prints: the pooled table, then the spread over folds.
-
-    The pooled figures (every item's prediction from the model that did not see its fold, scored
-    together) are the estimate; per-fold macro-F1 rests on a few examples per issue and is shown
-    only for its spread.
-    """
-    def spread(values: list[float]) -> str:
-        if not values:
-            return "n/a"
-        mean = sum(values) / len(values)
-        return f"{mean:.3f} (min {min(values):.3f}, max {max(values):.3f})"
-
-    # a fold without any issue of MACRO_MIN_SUPPORT examples has no macro-F1 (not a zero)
-    macros = [f.macro_f1 for f in folds if f.macro_issues]
-    lines = [format_report(pooled, worst=0), "",
-             f"{len(folds)} folds in {seconds:.0f} s; mean over folds: "
-             f"macro-F1 {spread(macros)} ({len(macros)} folds with an issue of >= {MACRO_MIN_SUPPORT} examples), "
-             f"micro-F1 {spread([f.micro.f1 for f in folds])}, "
-             f"relevance F1 {spread([f.relevance_f1 for f in folds])}",
-             "Refitted per fold: text model, self-training labels, stackers, thresholds. Not refitted: the "
-             "taxonomy's terms, weights and vetoes, chosen by a person who had seen the dev set's train "
-             "split, so on those items this estimate is optimistic."]
-    return "\n".join(lines)
+    return Report(len(pairs), dict(zip(ids, scores[1:])), scores[0], errors)
 
 
 def mean_over_draws(reports: dict[int, Report]) -> dict:
@@ -216,9 +162,8 @@ def format_draws(reports: dict[int, Report], folds: int, seconds: float) -> str:
     for issue, f1 in mean["issues"].items():
         mark = "" if f1["support"] >= MACRO_MIN_SUPPORT else "  (not in macro)"
         lines.append(f"{issue:<18}{f1['mean']:>9.3f}{f1['min']:>7.3f}{f1['max']:>7.3f}{f1['support']:>9}{mark}")
-    lines += ["", f"{len(reports)} draws of {folds} folds in {seconds:.0f} s. Refitted per fold: text model, "
-              "self-training labels, stackers, thresholds; not refitted: the taxonomy's terms, weights and "
-              "vetoes."]
+    lines += ["", f"{len(reports)} draws of {folds} folds in {seconds:.0f} s. Refitted per fold: vocabulary, weights, "
+              "thresholds (by inner folds); not refitted: the taxonomy's terms, weights and vetoes."]
     return "\n".join(lines)
 
 

@@ -1,16 +1,17 @@
 """Corrections override labels at once and become training data; `train` fits a real model."""
 
+import hashlib
 import json
 import random
 
 import pytest
 from click.testing import CliRunner
 
-from flows.classify import load_classifier
-from flows.classify import training
+from flows.classify import Classifier, load_classifier, training
 from flows.classify.model import RELEVANT, load_model
 from flows.cli import main
 from flows.config import load_taxonomy
+from flows.models import Classification, IssueLabel
 from flows.pipeline import run_ingest, store_for
 from flows.store.items import labels_for
 from flows.store.labels import corrected_items, stored_texts
@@ -54,11 +55,14 @@ def test_label_overrides_at_once_and_feeds_training(ingested, tmp_path):
     rows = {r["id"]: r for r in corrected_items(store)}
     assert rows[item]["add"] == ["economy"] and rows[item]["remove"] == [drop]
     assert rows[ids[2]]["relevant"] is False and rows[ids[1]]["add"] == ["health"]
-    examples = training.correction_examples(list(rows.values()))
-    by_text = {e.text: e.labels for e in examples}
-    assert by_text[rows[item]["text"]] == {"economy": 1, drop: 0, RELEVANT: 1}
-    assert by_text[rows[ids[2]]["text"]] == {RELEVANT: 0}
-    assert all(e.weight == training.WEIGHTS["correction"] for e in examples)
+    # As training rows: the labels at the time with the analyst's adds and removes applied.
+    issue_ids = load_taxonomy(ISSUES).ids
+    current = Classification(True, 0.9, [IssueLabel(drop, 0.8), IssueLabel("trade", 0.7)])
+    example = training.correction_example(rows[item], current, issue_ids)
+    assert {i for i, v in example.labels.items() if v} == {RELEVANT, "economy", "trade"} - {drop} | (
+        {"trade"} if drop != "trade" else set())
+    assert example.labels[drop] == 0 and example.weight == training.CORRECTION_WEIGHT
+    assert training.correction_example(rows[ids[2]], current, issue_ids).labels == {RELEVANT: 0}
 
 
 def test_label_errors_are_clear_and_change_nothing(ingested, tmp_path):
@@ -79,7 +83,7 @@ def test_label_errors_are_clear_and_change_nothing(ingested, tmp_path):
     assert corrected_items(store) == []          # all-or-nothing: the valid first line was not applied
 
 
-# ------------------------------------------------------------------ training on a small made-up corpus
+# ------------------------------------------------------------------ training on a small made-up set
 
 TOPICS = {
     "trade": ["Washington raised tariffs on Chinese steel", "the trade war with Beijing deepened",
@@ -91,69 +95,117 @@ TOPICS = {
 }
 FILLER = ["officials said on Monday", "analysts expect more to come", "the statement was brief",
           "markets were closed for the holiday", "the report was published in the morning"]
+ELSEWHERE = ["A bakery in Ohio won a prize", "Rain is expected in Lisbon all week", "The mayor opened a park",
+             "A museum in Oslo reopened", "The local team won the cup"]
 
 
-def made_up_corpus(n: int, seed: int = 7) -> list[dict]:
-    """Short items; every trade item also mentions the made-up word "zorblat" (no taxonomy term)."""
+def made_up_items(n: int, seed: int = 7) -> list[dict]:
+    """Short labelled items; every trade item also mentions the made-up word "zorblat" (no taxonomy
+    term), and a fifth of the items are about nothing in the taxonomy. Each ends with a line of
+    distinct words, so no two are near-copies (which would share a fold)."""
     rng = random.Random(seed)
     items = []
     for k in range(n):
+        tail = " ".join(f"q{rng.randrange(10**6)}" for _ in range(25))
+        if k % 5 == 4:
+            body = [rng.choice(ELSEWHERE), rng.choice(FILLER), tail]
+            items.append({"id": f"i{seed}-{k}", "title": f"Local news {k}", "text": ". ".join(body) + ".",
+                          "relevant": False, "issues": []})
+            continue
         topic = list(TOPICS)[k % 3]
         body = [rng.choice(TOPICS[topic]), rng.choice(FILLER), rng.choice(FILLER)]
         if topic == "trade":
             body.append("the zorblat question came up again")
-        items.append({"id": f"c{k}", "title": f"Report {k}", "text": ". ".join(s.capitalize() for s in body) + ".",
-                      "topic": topic})
+        body.append(tail)
+        items.append({"id": f"i{seed}-{k}", "title": f"Report {k}", "relevant": True, "issues": [topic],
+                      "text": ". ".join(x[0].upper() + x[1:] for x in body) + "."})
     return items
 
 
-def test_train_fits_saves_and_loads_a_model_that_learns_beyond_the_terms(tmp_path):
+def test_train_fits_saves_and_loads_a_model_that_learns_beyond_the_terms(project, tmp_path):
+    labelled = tmp_path / "labelled.jsonl"
+    labelled.write_text("".join(json.dumps(i) + "\n" for i in made_up_items(90)))
+    out = tmp_path / "model"
+    result = invoke("train", "--labelled", str(labelled), "--no-store", "--out", str(out),
+                    "--config", str(project / "config" / "pipeline.yaml"))
+    assert result.exit_code == 0, result.output
+    assert "model written to" in result.output and "trade" in result.output
+
+    model = load_model(out)
+    assert model.labels[0] == RELEVANT and {"trade", "taiwan", "climate"} <= set(model.labels)
+    assert "fentanyl" not in model.labels        # no positives: decided by its terms alone
+    record = model.meta["data"][0]
+    assert record["file"] == "labelled.jsonl" and record["sha256"] == hashlib.sha256(labelled.read_bytes()).hexdigest()
+    weights = model.word_weights("trade")
+    filler = max(weights[model.vocabulary[w]] for w in ("monday", "brief", "holiday", "morning"))
+    assert weights[model.vocabulary["zorblat"]] > filler + 0.1   # learned from the labels, not the taxonomy
+    assert all(0.05 <= t <= 0.95 for t in model.thresholds.values())
+
+    classifier = load_classifier(ISSUES, out)
+    verdict = classifier.classify("Report", "Washington raised tariffs on Chinese steel. The zorblat question came up.")
+    assert verdict.relevant and "trade" in verdict.issue_ids
+    evidence = verdict.issues[0].evidence[0]
+    full = "Report\n\nWashington raised tariffs on Chinese steel. The zorblat question came up."
+    assert full[evidence.start:evidence.end] == evidence.text and evidence.terms
+    assert not classifier.classify("Local news", "A museum in Oslo reopened. Officials said on Monday.").relevant
+    assert classifier.version.startswith("linear-")
+
+
+def test_an_issue_the_model_was_not_trained_for_is_decided_by_its_terms(tmp_path):
     taxonomy = load_taxonomy(ISSUES)
-    corpus = made_up_corpus(240)
-    labelled = [{"id": f"l{k}", "title": it["title"], "text": it["text"], "relevant": True,
-                 "issues": [it["topic"]]} for k, it in enumerate(made_up_corpus(45, seed=11))]
-    labelled += [{"id": "n1", "title": "Bakery prize", "text": "A bakery in Ohio won a prize.", "relevant": False,
-                  "issues": []},
-                 {"id": "n2", "title": "Rain", "text": "Rain is expected in Lisbon all week.", "relevant": False,
-                  "issues": []}]
-    # A labelled item's copy in the corpus is dropped, so it cannot leak in as unlabelled text.
-    copy = dict(labelled[0], id="copy", text=labelled[0]["text"] + " Updated.")
-    kept, dropped = training.drop_near_duplicates(corpus + [copy], labelled)
-    assert "copy" not in {k["id"] for k in kept} and dropped >= 1
-    result = training.train(taxonomy, corpus + [copy], labelled, self_training=1, log=lambda m: None)
-    assert result.counts["unlabelled"] == len(kept)
-    assert result.out_of_fold and len(result.out_of_fold) == len(labelled)
-    assert set(result.thresholds) == set(taxonomy.ids) and all(0.2 <= t <= 0.8 for t in result.thresholds.values())
-    folder = training.save(result, tmp_path / "model")
-
-    model, meta = load_model(folder)
-    assert "trade" in model.labels and meta["stackers"]["issue"]["names"]
-    k = model.labels.index("trade")
-    zorblat = model.logits("The zorblat question came up again")[k]
-    neutral = model.logits("The report was published in the morning")[k]
-    assert zorblat > neutral + 1.0           # learned from co-occurrence, not from the taxonomy
-
-    classifier = load_classifier(ISSUES, folder)
-    result = classifier.classify("US and China trade barbs", "Washington raised tariffs on Chinese steel.")
-    assert "trade" in result.issue_ids and 0 < result.issues[0].score <= 1
-    assert classifier.version.startswith("hybrid-")
+    model = training.train(taxonomy, made_up_items(90))
+    classifier = Classifier(taxonomy, model)
+    verdict = classifier.classify("Fentanyl precursors: Washington presses Beijing",
+                                  "The United States asked China to curb fentanyl precursor exports.")
+    assert verdict.relevant and "fentanyl" in verdict.issue_ids
+    fentanyl = next(lab for lab in verdict.issues if lab.id == "fentanyl")
+    assert any("fentanyl" in t.lower() for e in fentanyl.evidence for t in e.terms)
 
 
-def test_packaged_model_loads_fast_and_holds_no_dev_text():
+def test_a_threshold_in_the_taxonomy_overrides_the_learned_one():
+    taxonomy = load_taxonomy(ISSUES)
+    model = training.train(taxonomy, made_up_items(90))
+    strict = taxonomy.model_copy(deep=True)
+    strict.get("trade").threshold = 1.0
+    text = ("US and China trade barbs", "Washington raised tariffs on Chinese steel. The zorblat question came up.")
+    assert "trade" in Classifier(taxonomy, model).classify(*text).issue_ids
+    assert "trade" not in Classifier(strict, model).classify(*text).issue_ids
+
+
+def test_a_correction_trains_the_next_model(ingested, tmp_path):
+    settings, store, ids, cfg = ingested
+    labelled = tmp_path / "labelled.jsonl"
+    labelled.write_text("".join(json.dumps(i) + "\n" for i in made_up_items(60)))
+    assert invoke("label", ids[0], "--add", "people", "--config", cfg).exit_code == 0
+    out = tmp_path / "model"
+    result = invoke("train", "--labelled", str(labelled), "--out", str(out), "--config", cfg)
+    assert result.exit_code == 0, result.output
+    model = load_model(out)
+    assert model.meta["examples"] == {"labelled": 60, "corrections": 1}
+    assert {"store_corrections": 1} in model.meta["data"]
+
+
+def test_packaged_model_records_its_data_and_holds_no_labelled_text():
     from flows.classify import PACKAGED_MODEL
 
-    model, meta = load_model(PACKAGED_MODEL)
-    assert meta["stackers"]["relevance"]["names"]
+    model = load_model(PACKAGED_MODEL)
+    files = {d["file"]: d for d in model.meta["data"]}
+    assert set(files) == {"nyt-train.jsonl", "nyt-dev.jsonl"} and all(len(d["sha256"]) == 64 for d in files.values())
+    assert model.meta["examples"]["labelled"] == 1650
     size = sum(p.stat().st_size for p in PACKAGED_MODEL.iterdir())
     assert size < 3_000_000
     blob = (PACKAGED_MODEL / "model.json").read_text()
-    assert "nyt-" not in blob                 # no dev ids, and the vocabulary is words and pairs only
-    assert max(len(w.split()) for w in model.vocab) == 2
+    assert "nyt-1" not in blob                  # no item ids; the vocabulary is words and pairs only
+    assert max(len(w.split()) for w in model.vocabulary) == 2
 
 
 def test_a_broken_model_folder_is_a_clear_error(tmp_path):
     from flows.classify.model import ModelError
 
     (tmp_path / "model.json").write_text("{}")
-    with pytest.raises(ModelError, match="not a classifier model"):
+    (tmp_path / "weights.npz").write_bytes(b"not a zip")
+    with pytest.raises(ModelError, match="cannot read the classifier model"):
         load_classifier(ISSUES, tmp_path)
+    (tmp_path / "weights.npz").unlink()
+    with pytest.raises(ModelError, match="run `uschina-digest train`"):
+        load_classifier(ISSUES, tmp_path / "nowhere")

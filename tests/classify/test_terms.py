@@ -3,7 +3,6 @@
 import pytest
 
 from flows.classify import joined_text, load_classifier
-from flows.classify.features import RELEVANCE_FEATURES
 from flows.classify.terms import TermIndex, issue_evidence
 from flows.classify.text import PhraseMatcher, passages, sentences
 from flows.config import load_taxonomy
@@ -85,9 +84,9 @@ TAIWAN_PARAGRAPHS = [
     "Analysts in Taipei said voters in Taiwan's coming election were weighing how close the island "
     "should move to the United States, and the opposition Kuomintang called for more talks with Beijing.",
 ]
-FENTANYL_PARAGRAPH = ("In a separate development, American officials said Beijing had agreed to tighten "
-                      "controls on the precursor chemicals used to make fentanyl, after years of pressure "
-                      "from Washington over overdose deaths in the United States.")
+TRADE_PARAGRAPH = ("In a separate development, Washington raised tariffs on $200 billion of Chinese goods, "
+                   "and Beijing said it would retaliate with tariffs on American soybeans, deepening the "
+                   "trade war between the two countries.")
 
 
 def long_taiwan_article(words: int = 3000) -> str:
@@ -96,7 +95,7 @@ def long_taiwan_article(words: int = 3000) -> str:
         paragraphs.append(TAIWAN_PARAGRAPHS[n % len(TAIWAN_PARAGRAPHS)].format(n=n + 3))
         n += 1
         if n == 24:
-            paragraphs.append(FENTANYL_PARAGRAPH)
+            paragraphs.append(TRADE_PARAGRAPH)
     return "\n\n".join(paragraphs)
 
 
@@ -106,15 +105,15 @@ def test_long_article_is_classified_by_passage_with_evidence_for_each_issue(clas
     assert len(text.split()) >= 3000
     assert len(passages(sentences(title, text))) > 10
     result = classifier.classify(title, text)
-    assert {"taiwan", "fentanyl"} <= set(result.issue_ids), result.issue_ids
+    assert {"taiwan", "trade"} <= set(result.issue_ids), result.issue_ids
     full = joined_text(title, text)
-    fentanyl = next(i for i in result.issues if i.id == "fentanyl")
-    para_start = full.index(FENTANYL_PARAGRAPH)
-    for ev in fentanyl.evidence:
+    trade = next(i for i in result.issues if i.id == "trade")
+    para_start = full.index(TRADE_PARAGRAPH)
+    for ev in trade.evidence:
         assert full[ev.start:ev.end] == ev.text
-        assert para_start <= ev.start < para_start + len(FENTANYL_PARAGRAPH)
+        assert para_start <= ev.start < para_start + len(TRADE_PARAGRAPH)
     taiwan = next(i for i in result.issues if i.id == "taiwan")
-    assert all("fentanyl" not in ev.text for ev in taiwan.evidence)
+    assert all("tariffs" not in ev.text for ev in taiwan.evidence)
 
 
 def test_passages_keep_paragraphs_whole_and_cover_every_body_sentence():
@@ -124,6 +123,10 @@ def test_passages_keep_paragraphs_whole_and_cover_every_body_sentence():
     assert [s for g in groups for s in g] == [s for s in sents if not s.in_title]
     for a, b in zip(groups, groups[1:]):
         assert a[-1].paragraph != b[0].paragraph
+    # a lead-sized paragraph is a passage of its own; a one-liner joins the next paragraph
+    assert all(len({s.paragraph for s in g}) == 1 for g in groups)
+    short = passages(sentences("Title", "BEIJING — Monday.\n\n" + text))
+    assert len({s.paragraph for s in short[0]}) == 2 and len(short) == len(groups)
 
 
 def test_a_negative_phrase_hides_nothing_of_other_issues():
@@ -184,26 +187,6 @@ def test_a_roundup_headline_lists_topics_in_passing():
     assert ev_real["climate"].title_raw > 0 and ev_real["climate"].raw > 2 * ev["climate"].raw
 
 
-def test_an_issue_about_the_two_sides_dealings_needs_both_sides_named(classifier):
-    """Diplomacy (and people-to-people) is between Washington and Beijing: talks between the US
-    and North Korea alone are North Korea, not US–China diplomacy."""
-    assert {i.id for i in classifier.taxonomy.issues if i.both_sides} >= {"diplomacy", "people"}
-    title = "North Korea Proposes High-Level Talks With the United States"
-    text = ("North Korea proposed high-level talks with the United States on Sunday, and its foreign "
-            "ministry said a summit meeting could follow. Its envoy will visit Washington next week.")
-    alone = classifier.classify(title, text)
-    assert "north_korea_iran" in alone.issue_ids and "diplomacy" not in alone.issue_ids
-    with_china = classifier.classify(title, text + " China's foreign minister will visit Washington "
-                                                  "for talks with the secretary of state on the proposal.")
-    assert "diplomacy" in with_china.issue_ids, with_china.issue_ids
-
-
-def sides(classifier, title: str, text: str):
-    """relevance_sides over the item's own sentences and passages: counts, paired, evidence."""
-    sents = sentences(title, text)
-    return classifier.relevance_sides(joined_text(title, text), sents, passages(sents))
-
-
 def chip_curbs_article(last_paragraph: str) -> str:
     """A piece on US–China chip curbs, five passages (each paragraph of six sentences, ~78 words,
     is one), of which only the last is varied."""
@@ -212,46 +195,17 @@ def chip_curbs_article(last_paragraph: str) -> str:
     return "\n\n".join([lead, filler, filler, filler, last_paragraph])
 
 
-def feature(scores, name: str) -> float:
-    return scores.relevance_row[RELEVANCE_FEATURES.index(name)]
-
-
-def test_two_sides_pair_up_within_a_passage_and_count_by_share_of_passages(classifier):
-    """A long article that names a US programme in one paragraph and a Chinese policy several
-    paragraphs later is not thereby about the two countries (a South Korean solar plan was found
-    relevant at 0.8 that way); the two in one paragraph pair up, in one passage of several; a
-    title naming both sides pairs them in every passage."""
-    filler = " ".join(["Local manufacturers reported steady output and new hiring at their plants."] * 8)
-    us = "The plan echoes a programme the U.S. government launched in 2011 to cut module prices."
-    china = "Demand fell after Beijing reined in its solar subsidies last year."
-    apart = "\n\n".join(["Seoul unveiled a plan to cut solar module costs by half by 2030.", us, filler, filler,
-                          china, filler])
-    together = "\n\n".join(["Seoul unveiled a plan to cut solar module costs by half by 2030.", f"{us} {china}",
-                             filler, filler, filler])
-    rows = {}
-    for name, title, text in (("apart", "", apart), ("together", "", together),
-                              ("titled", "Washington and Beijing spar over solar subsidies", apart)):
-        n = len(passages(sentences(title, text)))
-        assert n >= 3
-        counts, paired, _ = sides(classifier, title, text)
-        assert counts["us"] > 0 and counts["china"] > 0 and len(paired) == n
-        rows[name] = (sum(paired), n, classifier.score(title, text).relevance)
-    assert rows["apart"][0] == 0 and rows["together"][0] == 1 and rows["titled"][0] == rows["titled"][1]
-    assert rows["apart"][2] < 0.5 and rows["apart"][2] < rows["together"][2] < rows["titled"][2], rows
-
-
-def test_later_passages_carry_issues_only_where_they_pair_the_sides(classifier):
-    """A long article's later passage counts for an issue only when it (with the title) pairs the
-    two sides: Washington's tariffs on Europe, in a piece on chip curbs, are not a US–China trade
-    matter; the same paragraph naming China is."""
+def test_later_passages_carry_issues_only_where_they_are_about_the_two(classifier):
+    """A long article's later passage counts for an issue only when, read with the title as a news
+    lead, it is relevant itself: Washington's tariffs on Europe, in a piece on chip curbs, are not a
+    US–China trade matter; the same paragraph naming China is."""
     europe = ("Separately, Washington imposed tariffs of 25 percent on steel and aluminum imports from "
               "European allies, and the trade talks with Brussels collapsed.")
     china = europe.replace("European allies", "China").replace("Brussels", "Beijing")
     labels = {}
     for name, paragraph in (("europe", europe), ("china", china)):
         text = chip_curbs_article(paragraph)
-        paired = sides(classifier, "Chip curbs tighten", text)[1]
-        assert len(paired) >= 4 and paired.count(False) == (1 if name == "europe" else 0)
+        assert len(classifier.views("Chip curbs tighten", text)) >= 4
         labels[name] = classifier.classify("Chip curbs tighten", text).issue_ids
     assert "technology" in labels["europe"] and "technology" in labels["china"], labels
     assert "trade" not in labels["europe"] and "trade" in labels["china"], labels
@@ -261,48 +215,9 @@ def test_a_long_comma_separated_run_is_scanned_in_linear_time(classifier):
     """Untrusted text: a thousand-item list naming several issues must not make the list rule
     quadratic (it took seconds before the enumeration pattern was bounded)."""
     text = ", ".join(["tariffs on chips", "Taiwan arms", "human rights", "climate talks"] * 250) + "."
+    full = joined_text("China and the U.S.", text)
+    evidence = issue_evidence(classifier.terms.scan(full, sentences("China and the U.S.", text)),
+                              classifier.taxonomy.ids)
+    assert all(evidence[i].raw > 0 for i in ("trade", "taiwan", "human_rights", "climate"))
     result = classifier.classify("China and the U.S.", text)
-    assert {"trade", "taiwan"} <= set(result.issue_ids)
-
-
-def test_one_side_alone_with_no_issue_cue_is_not_relevant(classifier):
-    """An item naming China alone (or the US alone), no shared stake and no issue cue is a
-    domestic affair: nothing in its text bears on the other side. The text model, fitted on
-    China news, read such items as relevant (a fireworks blast in a BBC feed at 0.69); naming the
-    other side, a shared stake or an issue hands the verdict back to the stacker."""
-    title = "8 dead in blast at fireworks shop in China ahead of Chinese New Year"
-    text = ("An explosion and fire at a fireworks shop in eastern China has killed eight people and "
-            "left two others with minor burns, the authorities said.")
-    alone = classifier.score(title, text)
-    assert feature(alone, "china") > 0, alone.relevance_row
-    assert feature(alone, "us") == feature(alone, "stake") == feature(alone, "issue") == 0, alone.relevance_row
-    assert alone.relevance == 0.0 and not classifier.classify(title, text).relevant
-    for more, name in ((" The shop's owner had lived in Washington for years.", "us"),
-                       (" Some of the injured had come from Hong Kong.", "stake"),
-                       (" The shop had been hurt by tariffs on its exports.", "issue")):
-        scores = classifier.score(title, text + more)
-        assert feature(scores, name) > 0 and scores.relevance > 0.0, (more, scores.relevance_row)
-    us_alone = classifier.score("Fireworks shop blast kills eight in Ohio",
-                                "An explosion at a fireworks shop in Ohio killed eight people, "
-                                "American officials said.")
-    assert feature(us_alone, "us") > 0 and us_alone.relevance == 0.0
-
-
-def test_a_shared_stake_alone_pairs_the_two_sides(classifier):
-    """Taiwan, the South China Sea, North Korea … are where both are stakeholders (the taxonomy's
-    rule), so a passage naming one pairs the sides by itself: a lead on Taiwan's president that
-    names neither Washington nor Beijing is about the two, and a later paragraph on Taiwan in a
-    piece on chip curbs is read for its issues."""
-    title, text = ("Interview With Taiwan's President",
-                   "Taiwan's president said on Tuesday that the island would keep strengthening its defences "
-                   "while leaving the door open to talks, and that its democracy was not negotiable.")
-    counts, paired, _ = sides(classifier, title, text)
-    assert counts["us"] == counts["china"] == 0 and counts["stake"] > 0 and paired == [True]
-    assert feature(classifier.score(title, text), "pair") == 1.0
-
-    taiwan = ("In Taipei, the island's defence ministry reported dozens of warplanes near Taiwan, and its "
-              "president called for calm across the Taiwan Strait.")
-    text = chip_curbs_article(taiwan)
-    paired = sides(classifier, "Chip curbs tighten", text)[1]
-    assert len(paired) >= 4 and all(paired)
-    assert "taiwan" in classifier.classify("Chip curbs tighten", text).issue_ids
+    assert result.relevant and all(full[e.start:e.end] == e.text for lab in result.issues for e in lab.evidence)
