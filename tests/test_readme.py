@@ -104,7 +104,7 @@ def test_command_lines_in_code_blocks_exist(page: Path):
 
 
 def test_the_readme_config_example_is_a_valid_config(tmp_path):
-    from flows.config import load_settings
+    from tests.conftest import load_settings_with
 
     text = section(README.read_text(), "Configuration")
     (block,) = [b for b in re.findall(r"```yaml\n(.*?)```", text, re.S) if "pipeline.yaml" in b]
@@ -113,7 +113,7 @@ def test_the_readme_config_example_is_a_valid_config(tmp_path):
     config["issues_file"] = str(ROOT / "config" / "issues.yaml")
     path = tmp_path / "pipeline.yaml"
     path.write_text(yaml.safe_dump(config, allow_unicode=True))
-    settings = load_settings(path, environ={})
+    settings = load_settings_with(path, {})
     assert settings.feeds and settings.email.recipients[1].issues == ["taiwan", "military"]
 
 
