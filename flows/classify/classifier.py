@@ -14,9 +14,10 @@ being relevant and of each issue. Then:
 
 Thresholds are learned (F1-best on out-of-fold scores at training time) and stored with the model;
 a `threshold` set on an issue in the taxonomy file overrides it. An issue the model was not
-trained for (added to the taxonomy since, or with too few labelled examples) is decided by its
-terms in the headline alone: the taxonomy's "substantially about" is first of all "the headline is
-about it", and a cue in the body is too often a passing mention to label on without a model.
+trained for (added to the taxonomy since, or with fewer than 3 labelled examples) is decided by its
+term evidence alone, in the views that are relevant: a weight of 2 (a title cue, or two cues in the
+lead) is 0.5. Terms as specific as "fentanyl" carry that well; a generic one ("Russia") does not,
+which is why an issue with labelled examples gets a model column instead.
 Evidence for a label is the view's sentences with the issue's terms, strongest first; when the
 model decided without any term, the sentence whose words the model weighs highest for the issue.
 """
@@ -41,7 +42,7 @@ from flows.models import Classification, Evidence, IssueLabel
 PACKAGED_MODEL = Path(__file__).resolve().parent / "model"
 MAX_EVIDENCE = 3
 TITLE_WEIGHT = 2.0
-TERMS_ONLY_SCALE = 2.0      # an untrained issue: title weight / (that + 2); one weight-1 cue in a title is 0.5
+TERMS_ONLY_SCALE = 2.0      # an untrained issue: w / (w + 2); 0.5 needs a title cue or two in the lead
 
 
 @dataclass
@@ -126,8 +127,8 @@ class Classifier:
         deciding: dict[str, int] = {}
         for issue in self.taxonomy.issues:
             k = self._column.get(issue.id)
-            if k is None:                       # not trained for: its terms in the headline alone
-                raws = [views[n].evidence([issue.id])[issue.id].title_raw for n in counted]
+            if k is None:                       # not trained for: its terms alone
+                raws = [views[n].evidence([issue.id])[issue.id].raw for n in counted]
                 best = int(np.argmax(raws))
                 p = raws[best] / (raws[best] + TERMS_ONLY_SCALE)
             else:

@@ -40,7 +40,7 @@ from flows.models import Classification
 
 C = 4.0
 FOLDS = 5
-MIN_POSITIVES = 3         # fewer: the issue is decided by its headline's terms (no threshold can be learned)
+MIN_POSITIVES = 3         # fewer: the issue is decided by its terms (no threshold can be learned)
 CORRECTION_WEIGHT = 3.0
 THRESHOLD_GRID = np.round(np.arange(0.05, 0.951, 0.025), 3)
 

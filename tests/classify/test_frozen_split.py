@@ -22,7 +22,7 @@ from tests.conftest import ROOT, shared_path
 ISSUES = ROOT / "config" / "issues.yaml"
 FROZEN_SIZE = 364
 FROZEN_IDS_SHA256 = "d716d5ef8e7a787d0fa3eb6ee4f00e9728bda88d7b17ba18ed9f26c1737de173"
-# measured once, at the end (2026-12-02): macro-F1 0.764 (12 issues), micro 0.802, relevance 0.937
+# measured once, at the end (2026-12-02): macro-F1 0.764 (12 issues), micro 0.802 (0.798 with the terms fallback), relevance 0.937
 FROZEN_FLOOR = {"macro_f1": 0.73, "relevance_f1": 0.92}
 # the shipped model on the items it was fitted on: 0.965 / 0.996
 TRAINING_SET_FLOOR = {"macro_f1": 0.93, "relevance_f1": 0.98}
