@@ -2,7 +2,7 @@
 
 Each stage is a coarse function taking `Settings`. `run_ingest` and `run_digest` compose them
 through a `step` callable: called directly by the CLI without a Prefect server, wrapped as
-Prefect tasks by `flows.prefect_flows` — one code path, two entry points.
+Prefect tasks by `flows.service.flows` — one code path, two entry points.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any, Callable, Literal
 
 from flows.config import FeedSource, Settings, load_taxonomy
-from flows.locks import lease
-from flows.models import SourceReport
+from flows.locks.guard import lease
+from flows.records import SourceReport
 from flows.store import Store, open_store
 
 log = logging.getLogger(__name__)
@@ -348,7 +348,7 @@ def smtp_password(settings: Settings):
     """The SMTP password: from the environment, else the configured Prefect Secret block."""
     if settings.email.password is not None or not settings.email.password_block:
         return settings.email.password
-    from flows.prefect_secrets import load_secret
+    from flows.service.secrets import load_secret
 
     return load_secret(settings.email.password_block)
 

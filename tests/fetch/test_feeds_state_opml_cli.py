@@ -10,7 +10,7 @@ import yaml
 from click.testing import CliRunner
 
 from feedtestkit import rss
-from flows.cli_feeds import feeds as feeds_command
+from flows.cli.feeds import feeds as feeds_command
 from flows.config import ConfigError, FeedSource, load_settings
 from flows.sources.feeds import clean_link, clamp_published, http_min_interval, ingest_feeds
 from flows.sources.opml import opml_text, read_opml

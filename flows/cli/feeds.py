@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from flows.cli_common import common
+from flows.cli.common import common
 from flows.config import FeedSource, Settings
 
 TABLE_COLUMNS = [("name", "feed", 34), ("health", "health", 13), ("last_success", "last success", 16),

@@ -41,7 +41,7 @@ def common(fn: Callable) -> Callable:
             settings = load_settings(config_path)
         except ConfigError as e:
             raise click.ClickException(config_problem(e)) from None
-        from flows.locks import LeaseBusy
+        from flows.locks.guard import LeaseBusy
         from flows.store import StoreUnavailable
 
         try:
