@@ -50,6 +50,7 @@ from pydantic_core import core_schema  # noqa: E402
 from flows import pipeline  # noqa: E402
 from flows.locks import guard  # noqa: E402
 from flows.service import artifacts  # noqa: E402
+from flows.sources.feedlist import all_feeds  # noqa: E402
 from flows.config import ConfigError, FeedSource, Settings, load_settings, load_taxonomy  # noqa: E402
 from flows.records import SourceReport  # noqa: E402
 
@@ -97,11 +98,11 @@ def issue_ids(settings: Settings) -> list[str]:
 
 def source_names(settings: Settings) -> list[str]:
     """What `ingest` takes as `sources`: `all`, `seeds`, `feeds` or one configured feed's name."""
-    return ["all", "seeds", "feeds", *(f.label for f in settings.all_feeds())]
+    return ["all", "seeds", "feeds", *(f.label for f in all_feeds(settings))]
 
 
 def feed_urls(settings: Settings) -> list[str]:
-    return [f.url for f in settings.all_feeds()]
+    return [f.url for f in all_feeds(settings)]
 
 
 MaxItems = Annotated[int, Field(ge=1, le=10_000)]
