@@ -46,7 +46,7 @@ bench: $(STAMP)
 	if [ -n "$$failed" ]; then echo "targets missed in:$$failed"; exit 1; fi
 
 serve: $(STAMP)
-	$(BIN)/python -m flows.serve_local
+	$(BIN)/python -m flows.service.local
 
 fuzz: $(STAMP)
 	HYPOTHESIS_PROFILE=explore $(BIN)/python -m pytest -q tests/hardening -k "props or fuzz"

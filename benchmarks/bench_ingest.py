@@ -240,7 +240,7 @@ def main() -> int:
         print(f"skipped: shared fixtures not found at {FIXTURES}")
         return 1 if in_ci() else 0
     from loopback import LoopbackWeb, load_pages
-    from flows.workers import available_cpus
+    from flows.sources.workers import available_cpus
 
     pages = load_pages(FIXTURES / "pages")
     web = LoopbackWeb(HOSTS, args.latency)

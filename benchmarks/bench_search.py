@@ -35,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from flows.models import Article, Classification, Evidence, IssueLabel  # noqa: E402
+from flows.records import Article, Classification, Evidence, IssueLabel  # noqa: E402
 from flows.search.results import search  # noqa: E402
 from flows.store import open_store  # noqa: E402
 from flows.store.items import save_classifications, upsert_items  # noqa: E402

@@ -78,7 +78,7 @@ def main() -> None:
         wait(healthy, 180, "the Prefect server")
         server_s = time.monotonic() - t0
         t0 = time.monotonic()
-        procs.append(subprocess.Popen([sys.executable, "-m", "flows.cli_serve", "--quiet", "--config", str(config)],
+        procs.append(subprocess.Popen([sys.executable, "-m", "flows.cli.serve", "--quiet", "--config", str(config)],
                                       cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         wait(lambda: all(http.get(f"/deployments/name/{d}").status_code == 200
                          for d in ("ingest/scheduled", "digest/daily")), 120, "serve")

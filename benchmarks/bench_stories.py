@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.material import SHARED, in_ci  # noqa: E402
-from flows.models import content_hash, item_id_for  # noqa: E402
+from flows.records import content_hash, item_id_for  # noqa: E402
 from flows.store import open_store  # noqa: E402
 from flows.store.schema import Item  # noqa: E402
 from flows.stories import assign_stories  # noqa: E402

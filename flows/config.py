@@ -209,16 +209,6 @@ class Settings(_Model):
     def database_url(self) -> str:
         return self.store_url or f"sqlite:///{self.data_dir / 'uschina-digest.sqlite3'}"
 
-    def all_feeds(self) -> list[FeedSource]:
-        """Feeds from the YAML list plus the OPML file, de-duplicated by URL, enabled only."""
-        feeds = list(self.feeds)
-        if self.feeds_opml:
-            from flows.sources.opml import read_opml
-
-            known = {f.url for f in feeds}
-            feeds += [f for f in read_opml(self.feeds_opml) if f.url not in known]
-        return [f for f in feeds if f.enabled]
-
 
 # ---------------------------------------------------------------- taxonomy (issues.yaml)
 

@@ -2,7 +2,7 @@
 
 Each stage is a coarse function taking `Settings`. `run_ingest` and `run_digest` compose them
 through a `step` callable: called directly by the CLI without a Prefect server, wrapped as
-Prefect tasks by `flows.prefect_flows` — one code path, two entry points.
+Prefect tasks by `flows.service.flows` — one code path, two entry points.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any, Callable, Literal
 
 from flows.config import FeedSource, Settings, load_taxonomy
-from flows.locks import lease
-from flows.models import SourceReport
+from flows.locks.guard import lease
+from flows.records import SourceReport
+from flows.sources.feedlist import all_feeds
 from flows.store import Store, open_store
 
 log = logging.getLogger(__name__)
@@ -90,7 +91,7 @@ def ingest_seeds(settings: Settings) -> SourceReport:
 
 
 def select_feeds(settings: Settings, sources: str) -> list[FeedSource]:
-    feeds = settings.all_feeds()
+    feeds = all_feeds(settings)
     if sources in ("all", "feeds"):
         return feeds
     if sources == "seeds":
@@ -214,7 +215,7 @@ def split_feeds(feeds: list[FeedSource], shards: int) -> list[list[FeedSource]]:
 
 def feeds_by_url(settings: Settings, urls: list[str]) -> list[FeedSource]:
     """The configured feeds with these URLs (a shard's share); ValueError naming any unknown URL."""
-    known = {f.url: f for f in settings.all_feeds()}
+    known = {f.url: f for f in all_feeds(settings)}
     unknown = [u for u in urls if u not in known]
     if unknown:
         raise ValueError(f"not feeds of this config: {', '.join(unknown)}")
@@ -348,7 +349,7 @@ def smtp_password(settings: Settings):
     """The SMTP password: from the environment, else the configured Prefect Secret block."""
     if settings.email.password is not None or not settings.email.password_block:
         return settings.email.password
-    from flows.prefect_secrets import load_secret
+    from flows.service.secrets import load_secret
 
     return load_secret(settings.email.password_block)
 

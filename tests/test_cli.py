@@ -68,7 +68,7 @@ def test_help_documents_every_command():
 
 
 def test_second_ingest_while_one_runs_is_one_clear_line(project, settings):
-    from flows.locks import lease
+    from flows.locks.guard import lease
     from flows.pipeline import store_for
 
     with lease(store_for(settings), "ingest"):

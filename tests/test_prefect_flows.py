@@ -10,7 +10,7 @@ pytestmark = pytest.mark.slow
 def test_pipeline_flow_runs_under_prefect(prefect_server, project):
     from prefect.client.orchestration import get_client
 
-    from flows.prefect_flows import run_all
+    from flows.service.flows import run_all
 
     state = asyncio.run(run_all(config_path=str(project / "config" / "pipeline.yaml"), return_state=True))
     assert state.is_completed()
@@ -41,7 +41,7 @@ def test_a_digest_run_that_could_not_send_ends_failed_with_the_reason(prefect_se
     from tests.conftest import write_config
 
     from flows.pipeline import UndeliveredDigest
-    from flows.prefect_flows import digest
+    from flows.service.flows import digest
 
     with socket.socket() as probe:             # a loopback port with nothing listening on it
         probe.bind(("127.0.0.1", 0))

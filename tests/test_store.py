@@ -1,6 +1,6 @@
 from datetime import datetime, timezone
 
-from flows.models import Article, Classification, Evidence, IssueLabel
+from flows.records import Article, Classification, Evidence, IssueLabel
 from flows.store import open_store
 from flows.store.items import add_correction, count_items, labels_for, save_classifications, upsert_items, get_item
 

@@ -1,7 +1,7 @@
 """The issue classifier: is an item about US–China relations, and which issues, with evidence.
 
 `load_classifier(issues_file)` gives a `Classifier` for the taxonomy in `config/issues.yaml` and the
-model shipped in `flows/classify/model/` (or a folder `uschina-digest train` wrote);
+model shipped in `flows/classify/data/` (or a folder `uschina-digest train` wrote);
 `classifier.classify(title, text)` returns a `Classification`: calibrated scores, and for every label
 the sentences and terms that support it (offsets into `joined_text(title, text)`).
 How a label is decided: `classifier.py`; how the model is fitted and measured: `training.py`.

@@ -37,9 +37,9 @@ from flows.classify.model import RELEVANT, LinearModel, ModelError, load_model
 from flows.classify.terms import IssueEvidence, TermIndex
 from flows.classify.text import Sentence, joined_text, passages, sentences
 from flows.config import Taxonomy, load_taxonomy
-from flows.models import Classification, Evidence, IssueLabel
+from flows.records import Classification, Evidence, IssueLabel
 
-PACKAGED_MODEL = Path(__file__).resolve().parent / "model"
+PACKAGED_MODEL = Path(__file__).resolve().parent / "data"
 MAX_EVIDENCE = 3
 TITLE_WEIGHT = 2.0
 TERMS_ONLY_SCALE = 2.0      # an untrained issue: w / (w + 2); 0.5 needs a title cue or two in the lead

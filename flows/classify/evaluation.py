@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import multilabel_confusion_matrix
 
-from flows.models import Classification
+from flows.records import Classification
 
 MACRO_MIN_SUPPORT = 3
 

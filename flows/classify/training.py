@@ -36,7 +36,7 @@ from flows.classify.splits import near_copy_groups
 from flows.classify.terms import TermIndex
 from flows.classify.text import joined_text, sentences
 from flows.config import Taxonomy
-from flows.models import Classification
+from flows.records import Classification
 
 C = 4.0
 FOLDS = 5

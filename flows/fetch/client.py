@@ -22,7 +22,9 @@ import aiohttp
 import certifi
 
 from flows.config import FetchSettings
+from flows.fetch.errors import FetchError
 from flows.fetch.guard import BlockedAddressError, GuardedResolver, guarded_socket
+from flows.fetch.robots import RobotsRules
 
 FEED_ACCEPT = (
     "application/rss+xml, application/atom+xml, application/feed+json, application/rdf+xml;q=0.9, "
@@ -34,42 +36,12 @@ RETRY_DELAY_S = 0.5          # pause before the one retry of a transient failure
 MAX_INLINE_RETRY_AFTER_S = 2.0   # a Retry-After up to this is waited out within the run
 MAX_HOST_WAIT_S = 30.0       # longer waits for a host (Retry-After, Crawl-delay) defer the request
 MAX_RETRY_AFTER_S = 7 * 24 * 3600
-ROBOTS_MAX_BYTES = 512 * 1024
-TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_HOST_POOLS = 64          # hosts whose idle keep-alive connections are kept open
 MAX_HEADER_BYTES = 32 * 1024  # one response header line
 MAX_HEADERS = 256
 KEEPALIVE_S = 30.0           # an idle connection is closed after this
 ACCEPT_ENCODING = "gzip, deflate, br"
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-
-
-class FetchError(Exception):
-    """A fetch that did not produce a usable response, with a one-line reason.
-
-    `kind` is one of: refused (SSRF guard, bad scheme), timeout, too_large, redirects, http,
-    network, robots, deferred (the host asked us to wait longer than a run should).
-    """
-
-    def __init__(self, kind: str, message: str, *, url: str, status: int | None = None,
-                 retry_after: float | None = None, temporary: bool = False) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.url = url
-        self.status = status
-        self.retry_after = retry_after
-        self._temporary = temporary
-
-    @property
-    def transient(self) -> bool:
-        """Worth one more try within this run (a dropped connection, a 5xx, a 429)."""
-        return self.kind == "network" or (self.kind == "http" and self.status in TRANSIENT_STATUSES)
-
-    @property
-    def temporary(self) -> bool:
-        """Worth trying again in a later run: the server was down, slow or asked us to wait, as
-        opposed to a refusal, a 404 or a page too large, which the next run would meet again."""
-        return self._temporary or self.transient or self.kind in ("timeout", "deferred")
 
 
 @dataclass
@@ -220,8 +192,6 @@ class Fetcher:
         self._hosts: dict[str, _Host] = {}
         self._sessions: _HostSessions | None = None
         self.requests_made = 0
-        from flows.fetch.robots import RobotsRules
-
         self.robots = RobotsRules(self)
 
     async def __aenter__(self) -> "Fetcher":

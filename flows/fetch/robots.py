@@ -9,14 +9,23 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 from urllib.robotparser import RobotFileParser
 
-if TYPE_CHECKING:
-    from flows.fetch.client import Fetcher
+from flows.fetch.errors import FetchError
 
 ROBOTS_AGENT = "uschina-digest"
+ROBOTS_MAX_BYTES = 512 * 1024
+
+
+class Fetcher(Protocol):
+    """What robots.txt needs of `flows.fetch.client.Fetcher` (which owns the rules), so this
+    module does not import the client that imports it."""
+
+    async def get(self, url: str, *, accept: str = ..., max_bytes: int | None = None) -> Any: ...
+
+    def set_crawl_delay(self, host: str, seconds: float) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -32,7 +41,7 @@ class _Origin:
 
 
 class RobotsRules:
-    def __init__(self, fetcher: "Fetcher") -> None:
+    def __init__(self, fetcher: Fetcher) -> None:
         self._fetcher = fetcher
         self._origins: dict[str, asyncio.Task[_Origin]] = {}
 
@@ -51,8 +60,6 @@ class RobotsRules:
         return None
 
     async def _load(self, origin: str, host: str) -> _Origin:
-        from flows.fetch.client import ROBOTS_MAX_BYTES, FetchError
-
         rules = RobotFileParser(origin + "/robots.txt")
         try:
             result = await self._fetcher.get(origin + "/robots.txt", accept="text/plain",

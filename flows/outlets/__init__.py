@@ -147,7 +147,9 @@ def catalogue_for(settings) -> Catalogue:
 
 def feed_overrides(settings) -> dict[str, tuple[str | None, str | None]]:
     """feed URL -> (country, kind) as the feed's own entry in pipeline.yaml sets them."""
-    return {f.url: (f.country, f.kind) for f in settings.all_feeds() if f.country or f.kind}
+    from flows.sources.feedlist import all_feeds
+
+    return {f.url: (f.country, f.kind) for f in all_feeds(settings) if f.country or f.kind}
 
 
 def source_of(item, catalogue: Catalogue, overrides: dict[str, tuple[str | None, str | None]]) -> Source:

@@ -194,7 +194,7 @@ def _parse_xml(body: bytes, url: str, headers: dict[str, str]) -> ParsedFeed:
     import feedparser
 
     # feedparser's own HTML sanitizing and relative-URI rewriting triple its parse time; neither
-    # is needed: entry HTML is reduced to text (`flows.extract.fragment_text`), summaries are
+    # is needed: entry HTML is reduced to text (`flows.sources.extract.fragment_text`), summaries are
     # sanitized with nh3 before storage, and links are resolved below.
     try:
         result = feedparser.parse(body, response_headers=_feedparser_headers(body, headers),

@@ -28,11 +28,11 @@ from urllib.parse import urlsplit, urlunsplit
 import nh3
 
 from flows.config import FeedSource, Settings
-from flows.extract import EXTRACT_TIMEOUT_S, PageText, extract_page, feed_text, language_tag
+from flows.sources.extract import EXTRACT_TIMEOUT_S, PageText, extract_page, feed_text, language_tag
 from flows.fetch import Fetcher, FetchError, FetchResult
 from flows.fetch.client import host_key
 from flows.fetch.charset import media_type
-from flows.models import Article, SourceReport, content_hash, item_id_for
+from flows.records import Article, SourceReport, content_hash, item_id_for
 from flows.sources.feedparse import HTML_TYPES, FeedEntry, NotAFeed, ParsedFeed, parse_feed
 from flows.sources.listpage import parse_list_page
 from flows.store.db import Store
@@ -40,7 +40,7 @@ from flows.store.feeds import FeedState, is_due, load_states, mark_failure, mark
 from flows.store.items import known_ids, upsert_items, utcnow
 from flows.store.page_retries import (DuePage, due_page_retries, page_retry_failed, page_retry_succeeded,
                                       schedule_page_retries)
-from flows.workers import CpuPool, WorkerError
+from flows.sources.workers import CpuPool, WorkerError
 
 log = logging.getLogger(__name__)
 

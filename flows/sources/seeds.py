@@ -10,7 +10,7 @@ import re
 from datetime import datetime, timezone
 from pathlib import Path
 
-from flows.models import Article
+from flows.records import Article
 from flows.text.clean import clean_paragraphs, split_paragraphs, title_and_body
 
 SEED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")

@@ -142,7 +142,7 @@ def create_tables(engine: Engine) -> None:
     The full-text index is made (and filled, for a store that predates it) in the same turn."""
     from sqlalchemy import text
 
-    from flows.store.search import ensure_search_index
+    from flows.store.search_index import ensure_search_index
 
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":

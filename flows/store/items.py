@@ -8,7 +8,7 @@ from typing import Iterable, Iterator, Sequence
 
 from sqlalchemy import delete, func, select
 
-from flows.models import Article, Classification, content_hash
+from flows.records import Article, Classification, content_hash
 from flows.store.db import Store, with_retries
 from flows.store.schema import Correction, Item, ItemIssue
 

@@ -11,7 +11,7 @@ from flows.classify import Classifier, load_classifier, training
 from flows.classify.model import RELEVANT, load_model
 from flows.cli import main
 from flows.config import load_taxonomy
-from flows.models import Classification, IssueLabel
+from flows.records import Classification, IssueLabel
 from flows.pipeline import run_ingest, store_for
 from flows.store.items import labels_for
 from flows.store.labels import corrected_items, stored_texts

@@ -4,7 +4,7 @@ news, mostly not about US–China relations, many of them long articles that nam
 import pytest
 
 from flows.classify import load_classifier
-from flows.extract import feed_text
+from flows.sources.extract import feed_text
 from flows.sources.feedparse import NotAFeed, parse_feed
 from tests.conftest import ROOT, shared_path
 

@@ -19,7 +19,7 @@ def test_password_from_secret_block_in_the_digest_flow(prefect_server, newsroom,
 
     from flows.config import ConfigError
     from flows.pipeline import smtp_password
-    from flows.prefect_flows import digest
+    from flows.service.flows import digest
 
     Secret(value=SECRET).save("uschina-smtp-password", overwrite=True)
     seen = []

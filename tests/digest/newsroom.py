@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from flows.models import Article, Classification, Evidence, IssueLabel
+from flows.records import Article, Classification, Evidence, IssueLabel
 from flows.store import Store
 from flows.store.items import save_classifications, upsert_items
 from flows.store.schema import Item, Story

@@ -11,7 +11,7 @@ from flows.config import load_taxonomy
 from flows.digest.chart import render_chart
 from flows.digest.render import MAX_EMAIL_HTML, render_email, render_html, render_text, subject_line
 from flows.digest.select import select_content
-from flows.models import Article
+from flows.records import Article
 from flows.pipeline import DigestOptions, IngestOptions, classify_pending, run_digest, run_ingest, store_for
 from flows.store.items import upsert_items
 

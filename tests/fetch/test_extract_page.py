@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from flows.extract import extract_page
+from flows.sources.extract import extract_page
 
 BODY = "".join(f"<p>Paragraph {i}: negotiators met in Geneva on Tuesday to discuss export controls on "
                f"advanced chips, and both delegations said they expected to meet again next month.</p>"
@@ -61,13 +61,13 @@ def _same_tree(left, right) -> bool:
     (b"", "text/html"),
 ])
 def test_parse_page_builds_the_tree_trafilaturas_loader_builds(body, content_type):
-    from flows.extract import parse_page
+    from flows.sources.extract import parse_page
 
     assert _same_tree(parse_page(body, content_type), _loader_tree(body, content_type))
 
 
 def test_parse_page_reads_a_legacy_encoding_right():
-    from flows.extract import parse_page
+    from flows.sources.extract import parse_page
 
     body = page().replace(b"Geneva", "Genève".encode("cp1252"))
     tree = parse_page(body, "text/html; charset=windows-1252")

@@ -10,8 +10,9 @@ import yaml
 from click.testing import CliRunner
 
 from feedtestkit import rss
-from flows.cli_feeds import feeds as feeds_command
+from flows.cli.feeds import feeds as feeds_command
 from flows.config import ConfigError, FeedSource, load_settings
+from flows.sources.feedlist import all_feeds
 from flows.sources.feeds import clean_link, clamp_published, http_min_interval, ingest_feeds
 from flows.sources.opml import opml_text, read_opml
 from flows.store.feeds import (
@@ -109,7 +110,7 @@ def test_settings_read_feeds_from_opml(tmp_path):
     (tmp_path / "pipeline.yaml").write_text(yaml.safe_dump({
         "seeds_dir": None, "feeds_opml": "feeds.opml", "feeds": [{"url": "https://y.example/rss", "name": "Y"}]}))
     settings = load_settings(tmp_path / "pipeline.yaml")
-    assert [(f.url, f.name) for f in settings.all_feeds()] == [("https://y.example/rss", "Y"),
+    assert [(f.url, f.name) for f in all_feeds(settings)] == [("https://y.example/rss", "Y"),
                                                                ("https://o.example/rss", "O")]
 
 
@@ -129,7 +130,7 @@ def test_feeds_command_shows_health_as_table_and_json(web, tmp_path):
     settings = load_settings(config)
     from flows.pipeline import store_for
 
-    ingest_feeds(settings, store_for(settings), settings.all_feeds()[:2])
+    ingest_feeds(settings, store_for(settings), all_feeds(settings)[:2])
     result = CliRunner().invoke(feeds_command, ["--config", config, "--json"])
     assert result.exit_code == 0, result.output
     rows = {r["name"]: r for r in json.loads(result.output)}

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from feedtestkit import crash_worker, raise_value_error, sleep_then_return
-from flows.workers import CpuPool, WorkerError
+from flows.sources.workers import CpuPool, WorkerError
 
 
 def test_crash_timeout_and_errors_become_worker_errors_and_the_pool_recovers():
@@ -42,7 +42,7 @@ def test_queued_jobs_do_not_time_out_while_waiting():
 
 
 def test_waiting_jobs_start_by_priority_then_in_arrival_order():
-    from flows.workers import PrioritySlots
+    from flows.sources.workers import PrioritySlots
 
     async def go():
         slots = PrioritySlots(1)

@@ -23,11 +23,11 @@ from pathlib import Path
 import pytest
 
 from flows.config import load_settings
-from flows.locks import LeaseBusy, lease
-from flows.models import content_hash
+from flows.locks.guard import LeaseBusy, lease
+from flows.records import content_hash
 from flows.pipeline import IngestOptions, run_ingest
 from flows.store import open_store
-from flows.store.locks import try_acquire
+from flows.locks.leases import try_acquire
 from tests.faultserver import FaultServer
 
 from .util import kill_group, make_project, need_fixtures, run_cli, start_cli

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flows import extract
+from flows.sources import extract
 from flows.sources import feedparse
 
 from .hostile import HOSTILE_STRINGS

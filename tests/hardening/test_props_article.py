@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from flows.models import MAX_TEXT_CHARS, MAX_TITLE_CHARS, Article, item_id_for
+from flows.records import MAX_TEXT_CHARS, MAX_TITLE_CHARS, Article, item_id_for
 
 PROPS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 raw_text = st.text(st.characters(codec=None, categories=None), max_size=300)

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from flows.cli import main
 from flows.config import load_settings
-from flows.models import Article
+from flows.records import Article
 from flows.pipeline import IngestOptions, run_ingest
 from flows.store import StoreUnavailable, db, open_store
 from flows.store.items import count_items, upsert_items

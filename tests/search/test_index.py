@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import delete, update
 
-from flows.models import Article
+from flows.records import Article
 from flows.search.results import search
 from flows.store import open_store
 from flows.store.items import upsert_items

@@ -301,7 +301,7 @@ class Api:
 
 
 class Serve:
-    """`uschina-digest serve` in a subprocess (the command `flows.cli_serve` provides)."""
+    """`uschina-digest serve` in a subprocess (the command `flows.cli.serve` provides)."""
 
     NAMES = ("ingest/scheduled", "digest/daily", "digest/weekly", "ingest-shard/served")
 
@@ -312,7 +312,7 @@ class Serve:
     def start(self, api: Api, timeout: float = 90) -> None:
         started = time.time()
         self.log = self.log_path.open("a")
-        self.proc = subprocess.Popen([PYTHON, "-m", "flows.cli_serve", "--config", str(self.config)],
+        self.proc = subprocess.Popen([PYTHON, "-m", "flows.cli.serve", "--config", str(self.config)],
                                      cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
 

@@ -22,7 +22,7 @@ def ready_then_wait(sync: Path, name: str) -> None:
 def main(sync: Path, name: str, command: str, *args: str) -> dict:
     from flows import pipeline
     from flows.config import load_settings
-    from flows.locks import LeaseBusy
+    from flows.locks.guard import LeaseBusy
 
     settings = load_settings(args[0])
     pipeline.store_for(settings)                         # connect (and create tables) before the start

@@ -9,9 +9,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from flows.locks import LeaseBusy, LeaseLost, held, labelled, lease
+from flows.locks.guard import LeaseBusy, LeaseLost, held, labelled, lease
 from flows.store import open_store
-from flows.store.locks import lease_info, release, renew, try_acquire
+from flows.locks.leases import lease_info, release, renew, try_acquire
 
 MINUTE = timedelta(minutes=1)
 
@@ -122,9 +122,9 @@ def test_a_lease_held_by_a_dead_local_process_is_taken_over_at_once(tmp_path):
     import subprocess
     import sys
 
-    from flows.locks import holder_died, lease, new_holder
+    from flows.locks.guard import holder_died, lease, new_holder
     from flows.store import open_store
-    from flows.store.locks import lease_info, try_acquire
+    from flows.locks.leases import lease_info, try_acquire
 
     store = open_store(f"sqlite:///{tmp_path / 'l.sqlite3'}")
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)

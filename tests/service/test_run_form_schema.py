@@ -1,7 +1,7 @@
 """The served deployments' parameter schemas, as the run form and the server read them: one input
 per parameter (no "type | None" switch), the config's choices, and what the server accepts.
 
-No server is needed: `flows.serve.deployments` builds the deployments, and Prefect's own schema
+No server is needed: `flows.service.deployments.deployments` builds the deployments, and Prefect's own schema
 validation (the function its API runs on a new flow run) judges the parameters."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ def served(project):
     from tests.conftest import write_config
 
     from flows.config import load_settings
-    from flows.serve import deployments
+    from flows.service.deployments import deployments
 
     config = write_config(project, feeds=[{"url": "http://127.0.0.9/a.xml", "name": "Local A"},
                                           {"url": "http://127.0.0.9/b.xml", "name": "Local B"}])
@@ -80,7 +80,7 @@ def test_the_server_refuses_what_does_not_fit(served, parameters, field):
 
 def test_a_shard_run_started_by_a_parent_fits_the_served_schema(served):
     """The parent leaves out what is None (`max_items` when not given), as the form does."""
-    from flows.prefect_flows import _given
+    from flows.service.flows import _given
 
     _settings, schemas = served
     parameters = _given({"feeds": ["http://127.0.0.9/b.xml"], "max_items": None, "force": False,

@@ -25,7 +25,7 @@ SCHEDULE = {"timezone": "Asia/Shanghai", "ingest_interval_minutes": 720,
 APPLY = """
 import asyncio, sys
 from flows.config import load_settings
-from flows.serve import deployments
+from flows.service.deployments import deployments
 built = deployments(load_settings(sys.argv[1]))
 async def apply():
     for deployment in built:

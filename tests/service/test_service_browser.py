@@ -108,6 +108,7 @@ def test_custom_run_form_has_one_labelled_input_per_parameter(service: Service, 
     page.screenshot(path=str(screenshots(tmp_path) / f"form-{deployment}.png"), full_page=True)
 
     from flows.config import load_settings, load_taxonomy
+    from flows.sources.feedlist import all_feeds
 
     settings = load_settings(service.config)
     if deployment == "daily":
@@ -116,7 +117,7 @@ def test_custom_run_form_has_one_labelled_input_per_parameter(service: Service, 
     elif deployment == "scheduled":
         assert options(page, "sources") == ["all", "seeds", "feeds", "Local A", "Local B"]
     else:
-        assert options(page, "feeds") == [f.url for f in settings.all_feeds()]
+        assert options(page, "feeds") == [f.url for f in all_feeds(settings)]
 
 
 def test_custom_run_form_picks_a_window_and_refuses_a_bad_address(service: Service, browser, tmp_path):

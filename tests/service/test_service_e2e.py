@@ -35,7 +35,7 @@ def test_deployments_and_schedules_follow_the_config(service: Service):
     for name in ("ingest/scheduled", "digest/daily", "digest/weekly", "ingest-shard/served"):
         assert deps[name]["enforce_parameter_schema"] is True
         assert deps[name]["parameters"]["config_path"] == str(service.config)
-        assert deps[name]["entrypoint"].startswith("flows.prefect_flows.")
+        assert deps[name]["entrypoint"].startswith("flows.service.flows.")
     assert deps["digest/daily"]["parameters"]["period"] == "daily"
     assert deps["digest/weekly"]["parameters"]["period"] == "weekly"
     # That the server's scheduler plans runs from these schedules: test_schedules_planned.py (this
@@ -145,7 +145,7 @@ def test_digest_daily_custom_run_writes_the_digest_and_its_artifacts(service: Se
 
 def test_an_ingest_started_while_another_holds_the_lease_is_skipped(service: Service, ingested):
     from flows.config import load_settings
-    from flows.locks import labelled, lease
+    from flows.locks.guard import labelled, lease
     from flows.store import open_store
 
     store = open_store(load_settings(service.config).database_url)

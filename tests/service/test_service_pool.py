@@ -23,7 +23,7 @@ def test_prefect_yaml_deploys_to_a_process_pool_whose_workers_run_the_shards(ser
     pool = by_name["scheduled"]["work_pool"]["name"]
     # the scheduled ingest on the pool fans out to the pool's shard deployment, which the file declares
     assert by_name["scheduled"]["parameters"]["shard_deployment"] == "ingest-shard/pool"
-    assert by_name["pool"]["entrypoint"] == "flows.prefect_flows.ingest_shard"
+    assert by_name["pool"]["entrypoint"] == "flows.service.flows.ingest_shard"
     assert all(d["work_pool"]["name"] == pool for d in spec["deployments"])
 
     subprocess.run([PREFECT, "work-pool", "create", pool, "--type", "process"], env=env, check=True,
@@ -39,7 +39,7 @@ def test_prefect_yaml_deploys_to_a_process_pool_whose_workers_run_the_shards(ser
         assert deploy.returncode == 0, deploy.stdout[-3000:] + deploy.stderr[-3000:]
         api = service.api
         dep = api.deployment("ingest-shard/pool")
-        assert dep["work_pool_name"] == pool and dep["entrypoint"] == "flows.prefect_flows.ingest_shard"
+        assert dep["work_pool_name"] == pool and dep["entrypoint"] == "flows.service.flows.ingest_shard"
         assert dep["pull_steps"] == [{"prefect.deployments.steps.set_working_directory": {"directory": "."}}]
         assert dep["enforce_parameter_schema"] is True
 

@@ -47,7 +47,7 @@ def run_together(tmp_path: Path, commands: dict[str, list[str]], timeout: float 
 
 
 def article(n: int):
-    from flows.models import Article
+    from flows.records import Article
 
     return Article(key=f"https://news.example.org/story/{n}", source="Concurrent", source_kind="feed",
                    url=f"https://news.example.org/story/{n}", title=f"Story {n}",
@@ -109,7 +109,7 @@ def test_concurrent_writers_neither_lose_nor_duplicate_items(pg_url):
 
 def test_one_lease_holder_among_racing_writers_and_takeover_after_expiry(pg_url):
     from flows.store import open_store
-    from flows.store.locks import lease_info, try_acquire
+    from flows.locks.leases import lease_info, try_acquire
 
     open_store(pg_url).close()
 
@@ -169,7 +169,7 @@ def test_two_ingests_at_once_on_postgres_one_runs_one_is_refused(pg_project, tmp
 def test_two_shards_of_one_ingest_write_overlapping_feeds_at_once(pg_project, tmp_path, feed_server):
     """Shards run side by side under their parent's lease; the articles both feeds carry are stored once."""
     from flows.config import load_settings
-    from flows.locks import lease
+    from flows.locks.guard import lease
     from flows.store import open_store
     from flows.store.items import count_items
 

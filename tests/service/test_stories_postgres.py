@@ -6,7 +6,7 @@ from tests.service.harness import ROOT
 
 from tests.pgcluster import Cluster
 
-from flows.models import Article
+from flows.records import Article
 from flows.sources.seeds import read_seeds
 from flows.store import open_store
 from flows.store.items import upsert_items

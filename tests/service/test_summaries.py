@@ -3,8 +3,8 @@
 import re
 from datetime import datetime, timezone
 
-from flows.models import SourceReport
-from flows.summaries import digest_markdown, feed_health_rows, issue_table, md_link, reports_from_rows
+from flows.records import SourceReport
+from flows.service.artifacts import digest_markdown, feed_health_rows, issue_table, md_link, reports_from_rows
 
 RESULT = {
     "id": "daily-2026-11-22", "html_path": "/srv/digests/daily-2026-11-22.html", "index_path": "/srv/digests/index.html",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import create_engine, inspect
 
-from flows.models import Article
+from flows.records import Article
 from flows.store import open_store
 from flows.store.schema import Base
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 from pairset import SEEDS
 from sqlalchemy import func, select
 
-from flows.models import Article
+from flows.records import Article
 from flows.sources.seeds import read_seeds
 from flows.store import open_store
 from flows.store.items import upsert_items

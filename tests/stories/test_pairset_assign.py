@@ -12,7 +12,7 @@ import pytest
 from pairset import load_items, load_pairs, score
 from test_rewrite import PRECISION_TARGET, RECALL_TARGET
 
-from flows.models import Article
+from flows.records import Article
 from flows.store.items import upsert_items
 from flows.stories import assign_stories
 

@@ -10,7 +10,7 @@ import httpx
 
 
 def test_start_web_serves_the_reader_with_the_same_config(project, monkeypatch):
-    from flows.serve_local import start_web, stop
+    from flows.service.local import start_web, stop
     from tests.web.conftest import free_port
 
     port = free_port()

@@ -1,7 +1,7 @@
 """What every `uschina-digest` command shares: --config, --quiet, and one-line errors.
 
-Kept apart from `flows.cli` so the command modules beside each concern (`cli_feeds`, `cli_serve`,
-`cli_classify`) can use it without importing the command group that registers them.
+Kept apart from `flows/cli/__init__.py` so the command modules (`feeds`, `serve`, `classify`, …)
+can use it without importing the command group that registers them.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def common(fn: Callable) -> Callable:
             settings = load_settings(config_path)
         except ConfigError as e:
             raise click.ClickException(config_problem(e)) from None
-        from flows.locks import LeaseBusy
+        from flows.locks.guard import LeaseBusy
         from flows.store import StoreUnavailable
 
         try:

@@ -1,6 +1,6 @@
 """`uschina-digest label`, `train` and `evaluate`: correcting, refitting and measuring the classifier.
 
-Registered on the main command group by `register(main)` (see flows/cli.py).
+Registered on the main command group by `register(main)` (see flows/cli/__init__.py).
 """
 
 from __future__ import annotations
@@ -233,8 +233,8 @@ def _rounded(value):
 
 
 def register(main: click.Group) -> None:
-    """Add the commands to the `uschina-digest` group (keeps flows/cli.py free of their code)."""
-    from flows.cli_common import common
+    """Add the commands to the `uschina-digest` group (keeps flows/cli/__init__.py free of their code)."""
+    from flows.cli.common import common
 
     main.command(name="label")(
         common(

@@ -90,7 +90,7 @@ def deployments(settings: Settings) -> list["RunnerDeployment"]:
     from prefect.deployments.runner import EntrypointType
     from prefect.schedules import Cron, Interval
 
-    from flows.prefect_flows import digest, feed_urls, ingest, ingest_shard, issue_ids, source_names
+    from flows.service.flows import digest, feed_urls, ingest, ingest_shard, issue_ids, source_names
 
     sched = settings.schedule
     tz = sched.timezone

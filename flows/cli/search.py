@@ -1,5 +1,5 @@
 """`uschina-digest search` and `uschina-digest web`: the archive searched from a terminal or read in
-a browser. Registered on the main command group in flows/cli.py."""
+a browser. Registered on the main command group in flows/cli/__init__.py."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 
 import click
 
-from flows.cli_common import common
+from flows.cli.common import common
 from flows.config import Settings
 
 QUERY_HELP = """\b

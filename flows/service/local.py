@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nPrefect UI: {ui}  (the newer UI: {ui}/v2/)\n"
           "  Deployments → digest/daily (or ingest/scheduled) → Run → Custom run → fill the form → Submit.\n"
           "  Ctrl-C stops serving" + (" and the local server." if server else ".") + "\n", file=sys.stderr)
-    serve = subprocess.Popen([sys.executable, "-m", "flows.cli_serve", *args], env=env)
+    serve = subprocess.Popen([sys.executable, "-m", "flows.cli.serve", *args], env=env)
     web, web_url = start_web(args, env)
     print(f"Web reader (archive, search, feeds): {web_url}\n", file=sys.stderr)
     try:

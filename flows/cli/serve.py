@@ -1,19 +1,19 @@
 """`uschina-digest serve`: run the pipeline as a service against a Prefect server.
 
-Registered on the CLI group in `flows/cli.py` with `main.add_command(serve)`.
+Registered on the CLI group in `flows/cli/__init__.py` with `main.add_command(serve)`.
 """
 
 from __future__ import annotations
 
 import click
 
-from flows.cli_common import common
+from flows.cli.common import common
 from flows.config import Settings
 
 
 def prefect_api_url() -> str | None:
     """The Prefect API this process talks to: `PREFECT_API_URL` or the active Prefect profile's."""
-    import flows.serve  # noqa: F401  (sets Prefect's logging environment before Prefect loads)
+    import flows.service.deployments  # noqa: F401  (sets Prefect's logging environment before Prefect loads)
     from prefect.settings import get_current_settings
 
     return get_current_settings().api.url
@@ -31,7 +31,7 @@ def serve(settings: Settings, quiet: bool, limit: int | None) -> None:
     started from the UI — until interrupted. Restart it after editing the config to change the
     schedules. `make serve` starts a local Prefect server first when none is configured.
     """
-    from flows.serve import serve as serve_deployments
+    from flows.service.deployments import serve as serve_deployments
 
     if not prefect_api_url():
         raise click.ClickException(

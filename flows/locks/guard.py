@@ -1,6 +1,6 @@
 """The concurrency guard: two ingests (or two digests) never overlap, however they were started.
 
-A run takes a named lease in the store (`flows.store.locks`) for as long as it works: from the
+A run takes a named lease in the store (`flows.locks.leases`) for as long as it works: from the
 CLI, a scheduled deployment, the UI or another machine, the same row decides. A heartbeat thread
 keeps the lease alive while the holder works; if the holder dies, the lease expires after `ttl`
 and the next run takes it over. Child runs of a fanned-out ingest share their parent's lease by
@@ -23,7 +23,7 @@ from datetime import timedelta
 from typing import Iterator
 
 from flows.store import Store
-from flows.store.locks import LeaseInfo, lease_info, release, renew, take_over, try_acquire
+from flows.locks.leases import LeaseInfo, lease_info, release, renew, take_over, try_acquire
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from flows.cli_common import common
+from flows.cli.common import common
 from flows.config import Settings
 
 EPILOG = (
@@ -66,7 +66,7 @@ def _ingest(settings: Settings, quiet: bool, sources: str, max_items: int | None
     if _use_prefect():
         import asyncio
 
-        from flows.prefect_flows import ingest as ingest_flow
+        from flows.service.flows import ingest as ingest_flow
 
         return asyncio.run(ingest_flow(config_path=str(settings.config_path), sources=sources,
                                        max_items=max_items, force=force))
@@ -84,7 +84,7 @@ def _digest(settings: Settings, **options: Any) -> dict:
     if _use_prefect():
         import asyncio
 
-        from flows.prefect_flows import digest as digest_flow
+        from flows.service.flows import digest as digest_flow
 
         try:
             return asyncio.run(digest_flow(config_path=str(settings.config_path), **options))
@@ -272,7 +272,7 @@ def export(settings: Settings, quiet: bool, fmt: str, output: Path | None, stori
     catalogue, overrides = catalogue_for(settings), feed_overrides(settings)
     stream = output.open("w", encoding="utf-8") if output else sys.stdout
     if stories:
-        from flows.cli_sides import export_stories
+        from flows.cli.sides import export_stories
 
         try:
             export_stories(store, catalogue, overrides, stream)
@@ -315,11 +315,11 @@ def export(settings: Settings, quiet: bool, fmt: str, output: Path | None, stori
 
 
 # Commands that live beside the concern they serve.
-from flows.cli_classify import register as _register_classify_commands  # noqa: E402
-from flows.cli_feeds import feeds  # noqa: E402
-from flows.cli_search import search, web  # noqa: E402
-from flows.cli_serve import serve  # noqa: E402
-from flows.cli_sides import actors  # noqa: E402
+from flows.cli.classify import register as _register_classify_commands  # noqa: E402
+from flows.cli.feeds import feeds  # noqa: E402
+from flows.cli.search import search, web  # noqa: E402
+from flows.cli.serve import serve  # noqa: E402
+from flows.cli.sides import actors  # noqa: E402
 
 main.add_command(feeds)
 main.add_command(serve)

@@ -1,6 +1,6 @@
 """Run summaries for people watching the service: markdown and table rows, no Prefect here.
 
-`flows.prefect_flows` publishes these as Prefect artifacts on every run, so the UI shows what a
+`flows.service.flows` publishes these as Prefect artifacts on every run, so the UI shows what a
 digest contains and how each feed fared. Titles and errors come from the web: they are escaped
 before they reach markdown.
 """
@@ -12,7 +12,7 @@ from datetime import datetime
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from flows.models import SourceReport
+from flows.records import SourceReport
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+!|~])")
 

@@ -10,7 +10,7 @@ from typing import IO
 
 import click
 
-from flows.cli_common import common
+from flows.cli.common import common
 from flows.config import Settings
 
 

@@ -87,7 +87,7 @@ def _watch_owner(owner: int, pidfd: int | None) -> None:
 
 # Imported once by the fork server, so every worker (and every later pool in this process)
 # starts with them loaded: a pool costs a fork, not a second of imports.
-PRELOAD = ["feedparser", "trafilatura", "flows.extract", "flows.sources.feedparse"]
+PRELOAD = ["feedparser", "trafilatura", "flows.sources.extract", "flows.sources.feedparse"]
 
 
 class PrioritySlots:

@@ -8,7 +8,7 @@ every coarse stage (the seeds, a batch of feeds, classification, the digest) as 
 * Parameters are typed, bounded and described (the `Args:` of each docstring): the UI's run form
   is generated from them, and deployments enforce the schema, so the API refuses a run whose
   parameters do not fit and says why. Issue ids, feed names and feed URLs are offered as choices
-  (from the default config when a deployment is made; `flows.serve` narrows them to the served
+  (from the default config when a deployment is made; `flows.service.deployments` narrows them to the served
   config's, and shows each optional parameter as one input instead of a "type | None" switch).
 * Every run leaves artifacts in the UI: for `digest` a markdown summary (top stories per issue,
   where to read it) and a table of stories and items per issue; for `ingest` a feed-health table
@@ -16,7 +16,7 @@ every coarse stage (the seeds, a batch of feeds, classification, the digest) as 
 * Logs of the pipeline's own `flows.*` loggers reach the run's log in the UI
   (`PREFECT_LOGGING_EXTRA_LOGGERS=flows`, set before Prefect is imported).
 * A second ingest while one runs ends at once as a completed run named "Skipped" that says who
-  holds the ingest lease (`flows.locks`); a second digest waits for the first.
+  holds the ingest lease (`flows.locks.guard`); a second digest waits for the first.
 """
 
 from __future__ import annotations
@@ -47,9 +47,12 @@ from pydantic import Field, GetJsonSchemaHandler  # noqa: E402
 from pydantic.json_schema import JsonSchemaValue  # noqa: E402
 from pydantic_core import core_schema  # noqa: E402
 
-from flows import locks, pipeline, summaries  # noqa: E402
+from flows import pipeline  # noqa: E402
+from flows.locks import guard  # noqa: E402
+from flows.service import artifacts  # noqa: E402
+from flows.sources.feedlist import all_feeds  # noqa: E402
 from flows.config import ConfigError, FeedSource, Settings, load_settings, load_taxonomy  # noqa: E402
-from flows.models import SourceReport  # noqa: E402
+from flows.records import SourceReport  # noqa: E402
 
 # Prefect hands its log handlers to the extra loggers but not a level: `flows.*` would fall back to
 # the root's WARNING and its INFO lines would never reach the UI. Follow Prefect's own level.
@@ -95,11 +98,11 @@ def issue_ids(settings: Settings) -> list[str]:
 
 def source_names(settings: Settings) -> list[str]:
     """What `ingest` takes as `sources`: `all`, `seeds`, `feeds` or one configured feed's name."""
-    return ["all", "seeds", "feeds", *(f.label for f in settings.all_feeds())]
+    return ["all", "seeds", "feeds", *(f.label for f in all_feeds(settings))]
 
 
 def feed_urls(settings: Settings) -> list[str]:
-    return [f.url for f in settings.all_feeds()]
+    return [f.url for f in all_feeds(settings)]
 
 
 MaxItems = Annotated[int, Field(ge=1, le=10_000)]
@@ -133,7 +136,7 @@ async def _in_thread(fn: Callable, *args: Any) -> Any:
     label = _run_label()
 
     def call() -> Any:
-        with locks.labelled(label):
+        with guard.labelled(label):
             return fn(*args)
 
     return await asyncio.to_thread(call)
@@ -158,11 +161,11 @@ def _feed_health(settings: Settings) -> list[dict] | None:
 
 
 async def _publish_ingest(settings: Settings, report: pipeline.IngestReport, *, summary: bool = True) -> None:
-    rows = summaries.feed_health_rows(report.sources, await asyncio.to_thread(_feed_health, settings))
+    rows = artifacts.feed_health_rows(report.sources, await asyncio.to_thread(_feed_health, settings))
     await acreate_table_artifact(rows, key=FEED_HEALTH_KEY,
                                  description="Each source in this run: status, new and known items, errors, health")
     if summary:
-        await acreate_markdown_artifact(summaries.ingest_markdown(report.to_dict()), key="ingest-summary",
+        await acreate_markdown_artifact(artifacts.ingest_markdown(report.to_dict()), key="ingest-summary",
                                         description="What this ingest stored")
 
 
@@ -188,7 +191,7 @@ async def _shard_reports(deployment: str, parts: list[list[FeedSource]], force: 
                 continue
             found = await client.read_artifacts(artifact_filter=ArtifactFilter(
                 key=ArtifactFilterKey(any_=[FEED_HEALTH_KEY]), flow_run_id=ArtifactFilterFlowRunId(any_=[run.id])))
-            reports += summaries.reports_from_rows(json.loads(found[0].data) if found else [])
+            reports += artifacts.reports_from_rows(json.loads(found[0].data) if found else [])
     return reports
 
 
@@ -208,7 +211,7 @@ def _fan_out(shards: int, deployment: str) -> pipeline.Step:
         if len(parts) < 2:
             return prefect_step(fn, *args, **kwargs)
         # We are in the pipeline's worker thread: a private event loop for the child runs.
-        return asyncio.run(_shard_reports(deployment, parts, force, max_items, locks.held("ingest")))
+        return asyncio.run(_shard_reports(deployment, parts, force, max_items, guard.held("ingest")))
 
     return step
 
@@ -233,7 +236,7 @@ async def ingest(sources: Source = "all", max_items: MaxItems | None = None, for
     step = _fan_out(shards, shard_deployment) if shards > 1 else prefect_step
     try:
         report = await _in_thread(pipeline.run_ingest, settings, options, step)
-    except locks.LeaseBusy as e:
+    except guard.LeaseBusy as e:
         return _skipped(str(e))
     await _publish_ingest(settings, report)
     failed = [s.source for s in report.sources if s.status == "error"]
@@ -259,7 +262,7 @@ async def ingest_shard(feeds: FeedUrls, max_items: MaxItems | None = None, force
     options = pipeline.IngestOptions(sources="feeds", max_items=max_items, force=force)
     try:
         report = await _in_thread(pipeline.run_feed_shard, settings, chosen, options, parent_lease, prefect_step)
-    except locks.LeaseBusy as e:
+    except guard.LeaseBusy as e:
         return _skipped(str(e))
     await _publish_ingest(settings, report, summary=parent_lease is None)
     return report.to_dict()
@@ -290,10 +293,10 @@ async def _publish_digest(settings: Settings, result: dict) -> None:
     if record is not None:
         since, until = (t if t.tzinfo else t.replace(tzinfo=timezone.utc) for t in (record.since, record.until))
     await acreate_markdown_artifact(
-        summaries.digest_markdown(result, since=since, until=until, timezone=settings.schedule.timezone,
+        artifacts.digest_markdown(result, since=since, until=until, timezone=settings.schedule.timezone,
                                   archive_url=settings.digest.archive_url),
         key="digest-summary", description=f"Digest {result['id']}: top stories per issue")
-    await acreate_table_artifact(summaries.issue_table(result), key="digest-issues",
+    await acreate_table_artifact(artifacts.issue_table(result), key="digest-issues",
                                  description=f"Digest {result['id']}: stories and items per issue")
 
 

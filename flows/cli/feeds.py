@@ -11,23 +11,12 @@ from pathlib import Path
 
 import click
 
-from flows.cli_common import common
-from flows.config import FeedSource, Settings
+from flows.cli.common import common
+from flows.config import Settings
 
 TABLE_COLUMNS = [("name", "feed", 34), ("health", "health", 13), ("last_success", "last success", 16),
                  ("consecutive_failures", "fails", 5), ("next_due", "next due", 16),
                  ("items_total", "items", 6), ("last_error", "last error / problem", 60)]
-
-
-def configured_feeds(settings: Settings) -> list[FeedSource]:
-    """Every configured feed, disabled ones too (YAML list, then the OPML file)."""
-    feeds = list(settings.feeds)
-    if settings.feeds_opml:
-        from flows.sources.opml import read_opml
-
-        known = {f.url for f in feeds}
-        feeds += [f for f in read_opml(settings.feeds_opml) if f.url not in known]
-    return feeds
 
 
 def _cell(row: dict, key: str, width: int) -> str:
@@ -67,6 +56,7 @@ def feeds(ctx: click.Context, config_path: Path | None, quiet: bool, as_json: bo
 def table(settings: Settings, quiet: bool, as_json: bool) -> None:
     """The feed health table (what `feeds` alone prints)."""
     from flows.pipeline import store_for
+    from flows.sources.feedlist import configured_feeds
     from flows.store.feeds import feed_health
 
     rows = feed_health(store_for(settings), configured_feeds(settings), now=datetime.now(timezone.utc))
@@ -90,6 +80,7 @@ def table(settings: Settings, quiet: bool, as_json: bool) -> None:
               help="Write to this file instead of standard output.")
 def export_opml(settings: Settings, quiet: bool, output: Path | None) -> None:
     """Write the configured feeds as OPML (for another feed reader)."""
+    from flows.sources.feedlist import configured_feeds
     from flows.sources.opml import opml_text
 
     text = opml_text(configured_feeds(settings))
