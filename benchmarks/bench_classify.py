@@ -47,7 +47,7 @@ def articles(n: int = N_ITEMS, words: int = WORDS) -> list[tuple[str, str]]:
         text = " ".join(" ".join(body).split()[:words])
         # restore paragraph breaks roughly every 80 words, as articles have them
         tokens = text.split()
-        text = "\n\n".join(" ".join(tokens[i:i + 80]) for i in range(0, len(tokens), 80))
+        text = "\n\n".join(" ".join(tokens[i : i + 80]) for i in range(0, len(tokens), 80))
         out.append((f"Article {len(out)} on US-China relations", text))
         k += 1
     return out
@@ -68,6 +68,7 @@ def _init(baseline: bool) -> None:
         def scan(items):
             for title, text in items:
                 classifier.terms.scan(joined_text(title, text), sentences(title, text))
+
         _worker = scan
     else:
         _worker = classifier.classify_many
@@ -80,7 +81,7 @@ def _classify_chunk(chunk: list[tuple[str, str]]) -> int:
 
 def throughput(items, baseline: bool, processes: int) -> float:
     """Wall-clock items/s of this setting (workers loaded and warmed before the clock starts)."""
-    chunks = [items[i:i + CHUNK] for i in range(0, len(items), CHUNK)]
+    chunks = [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
     if processes == 1:
         _init(baseline)
         _classify_chunk(items[:5])
@@ -89,7 +90,7 @@ def throughput(items, baseline: bool, processes: int) -> float:
             _classify_chunk(chunk)
         return len(items) / (time.perf_counter() - wall)
     with mp.get_context("fork").Pool(processes, initializer=_init, initargs=(baseline,)) as pool:
-        pool.map(_classify_chunk, chunks[:processes], chunksize=1)            # warm up
+        pool.map(_classify_chunk, chunks[:processes], chunksize=1)  # warm up
         wall = time.perf_counter()
         done = sum(pool.map(_classify_chunk, chunks, chunksize=1))
         return done / (time.perf_counter() - wall)
@@ -97,8 +98,10 @@ def throughput(items, baseline: bool, processes: int) -> float:
 
 def cold_load_seconds() -> float:
     """Import + load of the packaged model in a fresh interpreter (what a CLI call pays)."""
-    code = ("import time; t=time.perf_counter(); from flows.classify import load_classifier; "
-            f"load_classifier({str(ISSUES)!r}); print(time.perf_counter()-t)")
+    code = (
+        "import time; t=time.perf_counter(); from flows.classify import load_classifier; "
+        f"load_classifier({str(ISSUES)!r}); print(time.perf_counter()-t)"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     return float(out.stdout.strip())
 
@@ -112,8 +115,10 @@ def main() -> int:
     warm_load = time.perf_counter() - start
     cold = cold_load_seconds()
     print(f"articles: {len(items)} x {WORDS} words")
-    print(f"model load: {cold * 1000:.0f} ms cold (fresh interpreter, imports included), "
-          f"{warm_load * 1000:.0f} ms in-process")
+    print(
+        f"model load: {cold * 1000:.0f} ms cold (fresh interpreter, imports included), "
+        f"{warm_load * 1000:.0f} ms in-process"
+    )
     figures = {}
     for label, baseline in (("term scan only (baseline)", True), ("classifier (shipped)", False)):
         one, two = throughput(items, baseline, 1), throughput(items, baseline, 2)
@@ -125,8 +130,10 @@ def main() -> int:
     one, two = figures["classifier (shipped)"]
     print(f"the classifier costs {figures['term scan only (baseline)'][0] / one:.2f}x the term scan's time per item")
     ok = two >= TARGET
-    print(f"target {TARGET:.0f} items/s (2 processes, wall): {'met' if ok else 'NOT met'} ({two:.0f}; "
-          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores during the run)")
+    print(
+        f"target {TARGET:.0f} items/s (2 processes, wall): {'met' if ok else 'NOT met'} ({two:.0f}; "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores during the run)"
+    )
     return 0 if ok else 1
 
 

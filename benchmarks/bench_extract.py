@@ -70,10 +70,15 @@ def main() -> int:
     for n, (page_id, html, gz) in enumerate(pages):
         url = web.add(f"{web.host(n)}/article/{page_id}", html, "text/html", gz)
         url_to_id[url] = page_id
-        items.append(f"<item><title>Article {n}</title><link>{escape(url)}</link><guid>{page_id}</guid>"
-                     f"<description>Teaser for article {n}.</description></item>")
-    feed_xml = ('<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Bench</title>'
-                + "".join(items) + "</channel></rss>").encode()
+        items.append(
+            f"<item><title>Article {n}</title><link>{escape(url)}</link><guid>{page_id}</guid>"
+            f"<description>Teaser for article {n}.</description></item>"
+        )
+    feed_xml = (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Bench</title>'
+        + "".join(items)
+        + "</channel></rss>"
+    ).encode()
     feed_url = web.add(f"{web.host(0)}/feed.xml", feed_xml, "application/rss+xml")
 
     folder = Path(tempfile.mkdtemp(prefix="bench-extract-"))
@@ -86,8 +91,9 @@ def main() -> int:
     with store.session() as s:
         stored = {url_to_id[i.url]: i for i in s.scalars(select(Item)) if i.url in url_to_id}
 
-    pipeline = {pid: token_f1(stored[pid].text if pid in stored else "", truth[pid]["articleBody"])
-                for pid, _, _ in pages}
+    pipeline = {
+        pid: token_f1(stored[pid].text if pid in stored else "", truth[pid]["articleBody"]) for pid, _, _ in pages
+    }
     fallbacks = Counter((i.extraction_note or "")[:60] for i in stored.values() if i.extraction != "trafilatura")
     n = len(pages)
     mean_direct, mean_pipeline = sum(direct.values()) / n, sum(pipeline.values()) / n
@@ -98,12 +104,18 @@ def main() -> int:
         values = sorted(scores.values())
         print(f"{name:34} {sum(values) / n:>8.4f} {values[n // 2]:>7.4f} {sum(v < 0.5 for v in values):>7}")
     ok = mean_pipeline >= mean_direct - 0.005
-    print(f"difference (pipeline - direct): {mean_pipeline - mean_direct:+.4f}  "
-          f"(target: the pipeline loses no quality: {'met' if ok else 'NOT met'})")
-    print(f"direct extraction CPU: {1000 * direct_cpu / n:.1f} ms per page; "
-          f"pages stored from the feed instead: {sum(fallbacks.values())} {dict(fallbacks) or ''}")
-    print("largest per-page differences (pipeline - direct): "
-          + ", ".join(f"{pid[:10]} {-delta:+.3f}" for delta, pid in worse))
+    print(
+        f"difference (pipeline - direct): {mean_pipeline - mean_direct:+.4f}  "
+        f"(target: the pipeline loses no quality: {'met' if ok else 'NOT met'})"
+    )
+    print(
+        f"direct extraction CPU: {1000 * direct_cpu / n:.1f} ms per page; "
+        f"pages stored from the feed instead: {sum(fallbacks.values())} {dict(fallbacks) or ''}"
+    )
+    print(
+        "largest per-page differences (pipeline - direct): "
+        + ", ".join(f"{pid[:10]} {-delta:+.3f}" for delta, pid in worse)
+    )
     return 0 if ok else 1
 
 

@@ -40,7 +40,7 @@ from tests.material import SHARED, in_ci  # noqa: E402
 FIXTURES = SHARED / "fixtures"
 
 HOSTS = 16
-MAX_ITEMS = 200     # the pipeline's default per feed; the naive script gets the same entries
+MAX_ITEMS = 200  # the pipeline's default per feed; the naive script gets the same entries
 
 
 def build_site(web, pages, limit: int | None = None) -> tuple[list[str], list[str], list[int]]:
@@ -109,7 +109,7 @@ def run_contender(args: list[str]) -> dict:
     """Run this script in contender mode; sample the process tree's memory while it runs."""
     proc = subprocess.Popen([sys.executable, __file__, *args], stdout=subprocess.PIPE, text=True)
     peak = 0
-    cpu: dict[int, float] = {}          # last CPU seconds seen per process of the tree
+    cpu: dict[int, float] = {}  # last CPU seconds seen per process of the tree
     done = threading.Event()
 
     def sample() -> None:
@@ -158,13 +158,20 @@ def contender_ingest(feed_urls: list[str], folder: Path, again: bool) -> dict:
     setup_cpu = cpu_started
     with store.session() as s:
         by_extraction = dict(s.execute(select(Item.extraction, func.count()).group_by(Item.extraction)).all())
-        notes = s.execute(select(func.substr(Item.extraction_note, 1, 60), func.count())
-                          .where(Item.extraction_note.is_not(None))
-                          .group_by(func.substr(Item.extraction_note, 1, 60))
-                          .order_by(func.count().desc()).limit(4)).all()
+        notes = s.execute(
+            select(func.substr(Item.extraction_note, 1, 60), func.count())
+            .where(Item.extraction_note.is_not(None))
+            .group_by(func.substr(Item.extraction_note, 1, 60))
+            .order_by(func.count().desc())
+            .limit(4)
+        ).all()
     return {
-        "items": count_items(store), "seconds": seconds, "main_cpu_s": main_cpu, "setup_cpu_s": setup_cpu,
-        "new_items": sum(r.items_new for r in reports), "by_extraction": by_extraction,
+        "items": count_items(store),
+        "seconds": seconds,
+        "main_cpu_s": main_cpu,
+        "setup_cpu_s": setup_cpu,
+        "new_items": sum(r.items_new for r in reports),
+        "by_extraction": by_extraction,
         "top_notes": [list(n) for n in notes],
         "statuses": {s: sum(r.status == s for r in reports) for s in {r.status for r in reports}},
         "main_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -192,8 +199,12 @@ def contender_naive(feed_urls: list[str], budget: float) -> dict:
             items += 1
         if time.perf_counter() - started > budget:
             break
-    return {"items": items, "seconds": time.perf_counter() - started, "setup_cpu_s": setup_cpu,
-            "main_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {
+        "items": items,
+        "seconds": time.perf_counter() - started,
+        "setup_cpu_s": setup_cpu,
+        "main_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
 # ---------------------------------------------------------------- the benchmark
@@ -251,54 +262,79 @@ def main() -> int:
     costs = extraction_cpu(pages)
     bound_seconds = sum(costs[p] for p in item_pages) / cores
     entries = sum(per_feed)
-    print(f"feeds: {len(feed_urls)} on {HOSTS} loopback hosts, {entries} entries, {len(item_pages)} links "
-          f"answered by the {len(pages)} fixture pages; +{args.latency * 1000:.0f} ms per request; "
-          f"{cores} cores; load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"feeds: {len(feed_urls)} on {HOSTS} loopback hosts, {entries} entries, {len(item_pages)} links "
+        f"answered by the {len(pages)} fixture pages; +{args.latency * 1000:.0f} ms per request; "
+        f"{cores} cores; load average {os.getloadavg()[0]:.1f}"
+    )
 
     store_dir = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
-    serving_started = time.process_time()     # this process: the loopback web's threads, the sampler
+    serving_started = time.process_time()  # this process: the loopback web's threads, the sampler
     ingest = run_contender(["--contender", "ingest", "--feeds-file", str(feeds_file), "--store-dir", str(store_dir)])
     serving_cpu = time.process_time() - serving_started
     load_after_ingest = os.getloadavg()[0]
-    again = run_contender(["--contender", "ingest-again", "--feeds-file", str(feeds_file),
-                           "--store-dir", str(store_dir)])
-    naive = run_contender(["--contender", "naive", "--feeds-file", str(feeds_file),
-                           "--naive-seconds", str(args.naive_seconds)])
+    again = run_contender(
+        ["--contender", "ingest-again", "--feeds-file", str(feeds_file), "--store-dir", str(store_dir)]
+    )
+    naive = run_contender(
+        ["--contender", "naive", "--feeds-file", str(feeds_file), "--naive-seconds", str(args.naive_seconds)]
+    )
     web.stop()
 
     ingest_rate = ingest["items"] / ingest["seconds"]
     naive_rate = naive["items"] / naive["seconds"]
     bound_rate = len(item_pages) / bound_seconds
     mean_ms = 1000 * sum(costs.values()) / len(costs)
-    print(f"extraction bound: trafilatura.extract {mean_ms:.1f} ms CPU per page on average; "
-          f"{len(item_pages)} pages / {cores} cores = {bound_seconds:.1f} s = {bound_rate:.1f} items/s")
-    print(f"{'':8} {'items':>6} {'seconds':>8} {'items/s':>8} {'peak tree RSS':>14} {'main RSS':>9} "
-          f"{'CPU s (tree)':>13} {'CPU ms/item':>12}")
+    print(
+        f"extraction bound: trafilatura.extract {mean_ms:.1f} ms CPU per page on average; "
+        f"{len(item_pages)} pages / {cores} cores = {bound_seconds:.1f} s = {bound_rate:.1f} items/s"
+    )
+    print(
+        f"{'':8} {'items':>6} {'seconds':>8} {'items/s':>8} {'peak tree RSS':>14} {'main RSS':>9} "
+        f"{'CPU s (tree)':>13} {'CPU ms/item':>12}"
+    )
     for name, r in (("ingest", ingest), ("naive", naive)):
-        print(f"{name:8} {r['items']:>6} {r['seconds']:>8.1f} {r['items'] / r['seconds']:>8.1f} "
-              f"{r['peak_tree_rss_mb']:>11.0f} MB {r['main_maxrss_mb']:>6.0f} MB {r['tree_cpu_s']:>13.1f} "
-              f"{1000 * r['tree_cpu_s'] / r['items']:>12.1f}")
-    print(f"ingest statuses: {ingest['statuses']}; text from: {ingest['by_extraction']}; main process CPU "
-          f"{1000 * ingest['main_cpu_s'] / ingest['items']:.1f} ms/item (the rest is in the worker processes)")
+        print(
+            f"{name:8} {r['items']:>6} {r['seconds']:>8.1f} {r['items'] / r['seconds']:>8.1f} "
+            f"{r['peak_tree_rss_mb']:>11.0f} MB {r['main_maxrss_mb']:>6.0f} MB {r['tree_cpu_s']:>13.1f} "
+            f"{1000 * r['tree_cpu_s'] / r['items']:>12.1f}"
+        )
+    print(
+        f"ingest statuses: {ingest['statuses']}; text from: {ingest['by_extraction']}; main process CPU "
+        f"{1000 * ingest['main_cpu_s'] / ingest['items']:.1f} ms/item (the rest is in the worker processes)"
+    )
     for note, count in ingest["top_notes"]:
         print(f"  fallback x{count}: {note}")
     share = again["seconds"] / ingest["seconds"]
-    print(f"second run (nothing new, force=True): {again['seconds']:.2f} s = {100 * share:.1f}% of the first "
-          f"(target < 5%); statuses {again['statuses']}, {again['new_items']} new items")
+    print(
+        f"second run (nothing new, force=True): {again['seconds']:.2f} s = {100 * share:.1f}% of the first "
+        f"(target < 5%); statuses {again['statuses']}, {again['new_items']} new items"
+    )
     used = ingest["tree_cpu_s"] / ingest["seconds"] / cores
-    print(f"measured on this machine: {ingest_rate:.1f} items/s = {ingest_rate / naive_rate:.1f}x naive, "
-          f"{100 * ingest_rate / bound_rate:.0f}% of the extraction bound; the ingest got {100 * used:.0f}% of "
-          f"{cores} cores (load average {load_after_ingest:.1f} after it: other processes share them), "
-          f"the loopback web server and this script's sampler {100 * serving_cpu / ingest['seconds'] / cores:.0f}%")
+    print(
+        f"measured on this machine: {ingest_rate:.1f} items/s = {ingest_rate / naive_rate:.1f}x naive, "
+        f"{100 * ingest_rate / bound_rate:.0f}% of the extraction bound; the ingest got {100 * used:.0f}% of "
+        f"{cores} cores (load average {load_after_ingest:.1f} after it: other processes share them), "
+        f"the loopback web server and this script's sampler {100 * serving_cpu / ingest['seconds'] / cores:.0f}%"
+    )
     # Wall against wall: the ingest's items/s against the naive script's and the bound's (the
     # bound is the wall time the pages' extraction would take on all cores, nothing else running).
     speedup, of_bound = ingest_rate / naive_rate, ingest_rate / bound_rate
     cpu_rate = cores * ingest["items"] / ingest["tree_cpu_s"]
-    print(f"judged on wall time: {ingest_rate:.1f} items/s = {speedup:.1f}x naive (target >= 5x), "
-          f"{100 * of_bound:.0f}% of the extraction bound (target >= 80%); for comparison, its CPU time "
-          f"per item would give {cpu_rate:.1f} items/s on {cores} otherwise idle cores")
-    missed = [name for name, ok in (("5x naive", speedup >= 5), ("80% of the bound", of_bound >= 0.8),
-                                    ("second run < 5%", share < 0.05)) if not ok]
+    print(
+        f"judged on wall time: {ingest_rate:.1f} items/s = {speedup:.1f}x naive (target >= 5x), "
+        f"{100 * of_bound:.0f}% of the extraction bound (target >= 80%); for comparison, its CPU time "
+        f"per item would give {cpu_rate:.1f} items/s on {cores} otherwise idle cores"
+    )
+    missed = [
+        name
+        for name, ok in (
+            ("5x naive", speedup >= 5),
+            ("80% of the bound", of_bound >= 0.8),
+            ("second run < 5%", share < 0.05),
+        )
+        if not ok
+    ]
     print("targets: " + ("all met" if not missed else "NOT met: " + ", ".join(missed)))
     return 1 if missed else 0
 

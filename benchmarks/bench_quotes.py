@@ -34,8 +34,10 @@ def main() -> int:
             texts = load_labelled(ROOT / "tests" / "quotes" / "testdata" / f"labelled_{part}.jsonl", ROOT, PAGES)
             texts_all += texts
         score = evaluate(texts)
-        print(f"{part:7s} {len(texts):3d} texts  {score.gold:4d} labelled pairs  precision {score.precision:.3f}  "
-              f"recall {score.recall:.3f}  ({score.true_pos} right, {score.false_pos} wrong)")
+        print(
+            f"{part:7s} {len(texts):3d} texts  {score.gold:4d} labelled pairs  precision {score.precision:.3f}  "
+            f"recall {score.recall:.3f}  ({score.true_pos} right, {score.false_pos} wrong)"
+        )
     ok = score.precision >= TARGET_PRECISION and score.recall >= TARGET_RECALL
     corpus = [t.text for t in texts_all] * 20
     chars = sum(len(t) for t in corpus)
@@ -46,8 +48,10 @@ def main() -> int:
     t0 = time.perf_counter()
     n = sum(len(extract_quotes(text)) for text in corpus)
     took = time.perf_counter() - t0
-    print(f"speed   {len(corpus)} texts, {chars / 1e6:.1f} M chars: extract_quotes {took:.2f} s "
-          f"({len(corpus) / took:.0f} texts/s, {n} quotes); baseline quoted_spans only {base:.3f} s")
+    print(
+        f"speed   {len(corpus)} texts, {chars / 1e6:.1f} M chars: extract_quotes {took:.2f} s "
+        f"({len(corpus) / took:.0f} texts/s, {n} quotes); baseline quoted_spans only {base:.3f} s"
+    )
     print(f"targets (all): precision >= {TARGET_PRECISION}, recall >= {TARGET_RECALL}: {'met' if ok else 'MISSED'}")
     return 0 if ok else 1
 

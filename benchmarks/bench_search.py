@@ -43,20 +43,67 @@ from flows.store.items import save_classifications, upsert_items  # noqa: E402
 CORPUS = ROOT.parent / "shared" / "eval" / "nyt-corpus.jsonl"
 P95_LIMIT_MS = 50.0
 OVERHEAD_LIMIT = 0.10
-OUTLETS = ["Xinhua", "China Daily", "Global Times", "CGTN", "People's Daily", "Reuters", "AP", "AFP",
-           "BBC News", "The Guardian", "The Diplomat", "South China Morning Post", "Nikkei Asia",
-           "Voice of America", "Radio Free Asia", "Bloomberg", "Financial Times", "Politico"] + \
-          [f"Outlet {n}" for n in range(42)]
-ISSUE_WORDS = {"taiwan": "taiwan", "trade": "tariff", "export_controls": "export", "tech": "chip",
-               "military": "military", "human_rights": "rights", "diplomacy": "talks", "economy": "economy"}
+OUTLETS = [
+    "Xinhua",
+    "China Daily",
+    "Global Times",
+    "CGTN",
+    "People's Daily",
+    "Reuters",
+    "AP",
+    "AFP",
+    "BBC News",
+    "The Guardian",
+    "The Diplomat",
+    "South China Morning Post",
+    "Nikkei Asia",
+    "Voice of America",
+    "Radio Free Asia",
+    "Bloomberg",
+    "Financial Times",
+    "Politico",
+] + [f"Outlet {n}" for n in range(42)]
+ISSUE_WORDS = {
+    "taiwan": "taiwan",
+    "trade": "tariff",
+    "export_controls": "export",
+    "tech": "chip",
+    "military": "military",
+    "human_rights": "rights",
+    "diplomacy": "talks",
+    "economy": "economy",
+}
 QUERIES = [
-    "taiwan", "china", "tariffs", "\"arms sales\"", "\"human rights\"", "huawei OR zte",
-    "tariffs -soybeans", "export*", "beijing washington talks", "\"south china sea\"",
-    "military drills taiwan", "currency", "issue:taiwan arms", "issue:trade since:2024-06-01",
-    "source:xinhua taiwan", "side:china \"united states\"", "side:us sanctions", "obama hu",
-    "until:2024-03-01 trade", "since:2024-09-01 until:2024-10-01 china", "tibet OR xinjiang -dalai",
-    "\"climate change\"", "north korea nuclear", "yuan", "google", "dissident", "visit", "summit",
-    "issue:military", "source:reuters",
+    "taiwan",
+    "china",
+    "tariffs",
+    '"arms sales"',
+    '"human rights"',
+    "huawei OR zte",
+    "tariffs -soybeans",
+    "export*",
+    "beijing washington talks",
+    '"south china sea"',
+    "military drills taiwan",
+    "currency",
+    "issue:taiwan arms",
+    "issue:trade since:2024-06-01",
+    "source:xinhua taiwan",
+    'side:china "united states"',
+    "side:us sanctions",
+    "obama hu",
+    "until:2024-03-01 trade",
+    "since:2024-09-01 until:2024-10-01 china",
+    "tibet OR xinjiang -dalai",
+    '"climate change"',
+    "north korea nuclear",
+    "yuan",
+    "google",
+    "dissident",
+    "visit",
+    "summit",
+    "issue:military",
+    "source:reuters",
 ]
 
 
@@ -76,8 +123,15 @@ def synthesize(corpus: list[dict], n: int, seed: int = 11) -> list[tuple[Article
         text = lead["text"] + "\n\n" + ". ".join(extra) + "."
         outlet = rng.choice(OUTLETS)
         url = f"https://{outlet.lower().replace(' ', '').replace(chr(39), '')}.example/{k}"
-        article = Article(key=url, source=outlet, source_kind="feed", url=url, title=lead["title"], text=text,
-                          published=start + timedelta(minutes=k * 525600 / n))
+        article = Article(
+            key=url,
+            source=outlet,
+            source_kind="feed",
+            url=url,
+            title=lead["title"],
+            text=text,
+            published=start + timedelta(minutes=k * 525600 / n),
+        )
         lower = text.lower()
         issues = [i for i, w in ISSUE_WORDS.items() if w in lower][:2] or [rng.choice(list(ISSUE_WORDS))]
         labels = [IssueLabel(i, 0.5 + rng.random() / 2, [Evidence(lead["text"][:120], 0, 120)]) for i in issues]
@@ -98,7 +152,7 @@ def store_all(store, items, batch: int) -> dict[str, tuple[float, float]]:
     spent = {"items": [0.0, 0.0], "labels": [0.0, 0.0]}
     first_seen = datetime(2025, 1, 1, tzinfo=timezone.utc)
     for start in range(0, len(items), batch):
-        chunk = items[start:start + batch]
+        chunk = items[start : start + batch]
         t0, c0 = time.perf_counter(), time.process_time()
         upsert_items(store, [a for a, _ in chunk], now=first_seen + timedelta(minutes=start))
         t1, c1 = time.perf_counter(), time.process_time()
@@ -108,7 +162,7 @@ def store_all(store, items, batch: int) -> dict[str, tuple[float, float]]:
         spent["items"][1] += c1 - c0
         spent["labels"][0] += t2 - t1
         spent["labels"][1] += c2 - c1
-    with store.session() as s:     # the index must be on disk, not only in the write-ahead log
+    with store.session() as s:  # the index must be on disk, not only in the write-ahead log
         s.connection().exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     spent["all"] = [spent["items"][0] + spent["labels"][0], spent["items"][1] + spent["labels"][1]]
     return {k: (v[0], v[1]) for k, v in spent.items()}
@@ -134,14 +188,21 @@ def main() -> int:
         indexed = open_store(f"sqlite:///{tmp}/indexed.db")
         with_index = store_all(indexed, items, args.batch)
         size = {p.name: p.stat().st_size for p in Path(tmp).glob("*.db")}
-        for part, what in (("items", "items (upsert_items)"), ("labels", "labels (save_classifications)"),
-                           ("all", "all of ingest's item and label writes")):
+        for part, what in (
+            ("items", "items (upsert_items)"),
+            ("labels", "labels (save_classifications)"),
+            ("all", "all of ingest's item and label writes"),
+        ):
             (bw, bc), (iw, ic) = baseline[part], with_index[part]
-            print(f"{what}: baseline {bw:.2f} s wall / {bc:.2f} s CPU, indexed {iw:.2f} s / {ic:.2f} s: "
-                  f"{ic / bc - 1:+.1%} CPU, {iw / bw - 1:+.1%} wall")
+            print(
+                f"{what}: baseline {bw:.2f} s wall / {bc:.2f} s CPU, indexed {iw:.2f} s / {ic:.2f} s: "
+                f"{ic / bc - 1:+.1%} CPU, {iw / bw - 1:+.1%} wall"
+            )
         over_cpu = with_index["all"][1] / baseline["all"][1] - 1
-        print(f"indexing overhead on ingest's store writes: {over_cpu:+.1%} CPU (target < {OVERHEAD_LIMIT:.0%}); "
-              f"store file {size['baseline.db'] / 2**20:.0f} -> {size['indexed.db'] / 2**20:.0f} MiB")
+        print(
+            f"indexing overhead on ingest's store writes: {over_cpu:+.1%} CPU (target < {OVERHEAD_LIMIT:.0%}); "
+            f"store file {size['baseline.db'] / 2**20:.0f} -> {size['indexed.db'] / 2**20:.0f} MiB"
+        )
         search(indexed, "warm up", 20)
         times: dict[str, list[float]] = {q: [] for q in QUERIES}
         found: dict[str, int] = {}
@@ -154,8 +215,10 @@ def main() -> int:
         flat = sorted(t for ts in times.values() for t in ts)
         p95 = flat[min(len(flat) - 1, int(round(0.95 * len(flat))) - 1)]
         slowest = sorted(times, key=lambda q: -max(times[q]))[:5]
-        print(f"queries: {len(flat)} ({len(QUERIES)} kinds x {args.rounds}), 20 stories each: "
-              f"p50 {statistics.median(flat):.1f} ms, p95 {p95:.1f} ms, max {flat[-1]:.1f} ms (target p95 < {P95_LIMIT_MS:.0f} ms)")
+        print(
+            f"queries: {len(flat)} ({len(QUERIES)} kinds x {args.rounds}), 20 stories each: "
+            f"p50 {statistics.median(flat):.1f} ms, p95 {p95:.1f} ms, max {flat[-1]:.1f} ms (target p95 < {P95_LIMIT_MS:.0f} ms)"
+        )
         for q in slowest:
             print(f"  slowest: {q!r}: median {statistics.median(times[q]):.1f} ms, {found[q]} stories")
         empty = [q for q in QUERIES if not found[q]]

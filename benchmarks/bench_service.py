@@ -59,14 +59,25 @@ def main() -> None:
     port = free_port()
     api_url = f"http://127.0.0.1:{port}/api"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "USCHINA_DIGEST_"))}
-    env.update(PREFECT_HOME=str(tmp / "prefect"), PREFECT_API_URL=api_url, PREFECT_UI_API_URL=api_url,
-               PREFECT_SERVER_ANALYTICS_ENABLED="false", PREFECT_RUNNER_POLL_FREQUENCY="1")
+    env.update(
+        PREFECT_HOME=str(tmp / "prefect"),
+        PREFECT_API_URL=api_url,
+        PREFECT_UI_API_URL=api_url,
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PREFECT_RUNNER_POLL_FREQUENCY="1",
+    )
     prefect = str(Path(sys.executable).with_name("prefect"))
     procs = []
     try:
         t0 = time.monotonic()
-        procs.append(subprocess.Popen([prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-                                      env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        procs.append(
+            subprocess.Popen(
+                [prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
         http = httpx.Client(base_url=api_url, timeout=30)
 
         def healthy():
@@ -78,10 +89,22 @@ def main() -> None:
         wait(healthy, 180, "the Prefect server")
         server_s = time.monotonic() - t0
         t0 = time.monotonic()
-        procs.append(subprocess.Popen([sys.executable, "-m", "flows.cli.serve", "--quiet", "--config", str(config)],
-                                      cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        wait(lambda: all(http.get(f"/deployments/name/{d}").status_code == 200
-                         for d in ("ingest/scheduled", "digest/daily")), 120, "serve")
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "flows.cli.serve", "--quiet", "--config", str(config)],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+        wait(
+            lambda: all(
+                http.get(f"/deployments/name/{d}").status_code == 200 for d in ("ingest/scheduled", "digest/daily")
+            ),
+            120,
+            "serve",
+        )
         serve_s = time.monotonic() - t0
 
         def run(deployment: str, parameters: dict) -> dict:
@@ -90,8 +113,15 @@ def main() -> None:
             if response.status_code != 201:
                 raise SystemExit(f"{deployment}: {response.status_code} {response.text}")
             created = response.json()
-            return wait(lambda: (r := http.get(f"/flow_runs/{created['id']}").json())["state"]["type"]
-                        in ("COMPLETED", "FAILED", "CRASHED") and r, 300, "the run")
+            return wait(
+                lambda: (
+                    (r := http.get(f"/flow_runs/{created['id']}").json())["state"]["type"]
+                    in ("COMPLETED", "FAILED", "CRASHED")
+                    and r
+                ),
+                300,
+                "the run",
+            )
 
         run("ingest/scheduled", {"sources": "seeds"})
         timings = []
@@ -108,7 +138,7 @@ def main() -> None:
         from flows.config import load_settings
 
         settings = load_settings(config)
-        pipeline.run_digest(settings, pipeline.DigestOptions(since=datetime(2000, 1, 1)))   # warm
+        pipeline.run_digest(settings, pipeline.DigestOptions(since=datetime(2000, 1, 1)))  # warm
         direct = []
         for _ in range(RUNS):
             t = time.perf_counter()
@@ -117,7 +147,7 @@ def main() -> None:
 
         med = lambda xs: statistics.median(xs)  # noqa: E731
         print(f"prefect server healthy after {server_s:.1f}s; serve registered after {serve_s:.1f}s")
-        print(f"digest/daily, created (\"Run\") → Completed, median of {RUNS}: {med([t[0] for t in timings]):.1f}s")
+        print(f'digest/daily, created ("Run") → Completed, median of {RUNS}: {med([t[0] for t in timings]):.1f}s')
         print(f"  waiting for the runner + starting the flow process: {med([t[1] for t in timings]):.1f}s")
         print(f"  the flow run itself (Running → Completed):          {med([t[2] for t in timings]):.1f}s")
         print(f"baseline, the same digest in-process without Prefect:  {med(direct):.2f}s")

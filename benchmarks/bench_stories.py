@@ -74,11 +74,11 @@ class Generator:
         roll = rng.random()
         if self.history and roll < 0.25:
             base = rng.choice(self.history[-2000:])
-            if roll < 0.15:          # a copy under another URL
+            if roll < 0.15:  # a copy under another URL
                 title, text = base["title"], base["text"]
                 extra = rng.choice(["?utm_source=rss", "?amp=1", "#comments"])
                 url = base["url"] + (extra.replace("?", "&") if "?" in base["url"] else extra)
-            else:                    # a light edit: a new headline, some words dropped
+            else:  # a light edit: a new headline, some words dropped
                 words = [w for w in base["text"].split() if rng.random() > 0.08]
                 title, text = "Update: " + base["title"], " ".join(words)
                 url = f"https://edited.example/{self.n}"
@@ -98,13 +98,25 @@ def rows_for(batch: list[dict], first_seen: datetime) -> list[dict]:
     rows = []
     for item in batch:
         key = item["url"]
-        rows.append({
-            "id": item_id_for(key), "key": key, "source": item["url"].split("/")[2], "source_kind": "feed",
-            "feed_url": None, "url": item["url"], "guid": None, "title": item["title"], "text": item["text"],
-            "published": item["at"], "undated": False, "first_seen": first_seen,
-            "content_hash": content_hash(item["text"]), "extraction": "feed",
-            "word_count": len(item["text"].split()),
-        })
+        rows.append(
+            {
+                "id": item_id_for(key),
+                "key": key,
+                "source": item["url"].split("/")[2],
+                "source_kind": "feed",
+                "feed_url": None,
+                "url": item["url"],
+                "guid": None,
+                "title": item["title"],
+                "text": item["text"],
+                "published": item["at"],
+                "undated": False,
+                "first_seen": first_seen,
+                "content_hash": content_hash(item["text"]),
+                "extraction": "feed",
+                "word_count": len(item["text"].split()),
+            }
+        )
     return rows
 
 
@@ -127,7 +139,7 @@ def main() -> int:
         store = open_store(f"sqlite:///{tmp}/bench.db")
         total = cpu = 0.0
         done = 0
-        window: list[tuple[int, float, float]] = []   # (items, wall s, CPU s) per batch
+        window: list[tuple[int, float, float]] = []  # (items, wall s, CPU s) per batch
         per_item: dict[int, tuple[float, float]] = {}  # checkpoint -> (wall ms, CPU ms) per item
         stories: set[str] = set()
         while done < args.items:
@@ -147,21 +159,24 @@ def main() -> int:
             window.append((len(batch), elapsed, used))
             for c in checkpoints:
                 if c not in per_item and done >= c:
-                    recent = window[-max(1, 5_000 // args.batch):]
+                    recent = window[-max(1, 5_000 // args.batch) :]
                     n = sum(r[0] for r in recent)
                     per_item[c] = (sum(r[1] for r in recent) / n * 1e3, sum(r[2] for r in recent) / n * 1e3)
         store.close()
     baseline = per_item[checkpoints[0]][1]
-    print(f"load average          {load_at_start:.1f} at start, {os.getloadavg()[0]:.1f} at end "
-          f"({os.cpu_count()} CPUs)")
+    print(
+        f"load average          {load_at_start:.1f} at start, {os.getloadavg()[0]:.1f} at end ({os.cpu_count()} CPUs)"
+    )
     print(f"items assigned        {done}")
     print(f"stories               {len(stories)}")
     print(f"assignment time       {total:.1f} s wall, {cpu:.1f} s CPU (limit {LIMIT_SECONDS:.0f} s)")
     print(f"peak memory (RSS)     {peak_mb():.0f} MB (limit {LIMIT_MB:.0f} MB)")
     for c in checkpoints:
         wall_ms, cpu_ms = per_item[c]
-        print(f"per-item cost at {c:>7,}  {cpu_ms:.3f} ms CPU, {wall_ms:.3f} ms wall  "
-              f"({cpu_ms / baseline:.2f}x the CPU cost at {checkpoints[0]:,})")
+        print(
+            f"per-item cost at {c:>7,}  {cpu_ms:.3f} ms CPU, {wall_ms:.3f} ms wall  "
+            f"({cpu_ms / baseline:.2f}x the CPU cost at {checkpoints[0]:,})"
+        )
     verdicts = {
         f"time < {LIMIT_SECONDS:.0f} s per 100k": total < LIMIT_SECONDS * done / 100_000,
         f"memory < {LIMIT_MB:.0f} MB": peak_mb() < LIMIT_MB,

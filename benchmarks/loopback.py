@@ -48,7 +48,10 @@ class LoopbackWeb:
                 if doc is None:
                     self._reply(404, b"not found", "text/plain")
                     return
-                if self.headers.get("If-None-Match") == doc.etag or self.headers.get("If-Modified-Since") == LAST_MODIFIED:
+                if (
+                    self.headers.get("If-None-Match") == doc.etag
+                    or self.headers.get("If-Modified-Since") == LAST_MODIFIED
+                ):
                     self.send_response(304)
                     self.send_header("ETag", doc.etag)
                     self.send_header("Content-Length", "0")
@@ -74,7 +77,7 @@ class LoopbackWeb:
 
         server = ThreadingHTTPServer((address, 0), Handler)
         server.daemon_threads = True
-        server.handle_error = lambda request, client_address: None   # clients closing keep-alives
+        server.handle_error = lambda request, client_address: None  # clients closing keep-alives
         return server
 
     def host(self, index: int) -> str:

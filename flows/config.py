@@ -46,13 +46,17 @@ class FeedSource(_Model):
     name: str | None = Field(default=None, description="Display name; defaults to the feed's title.")
     enabled: bool = True
     type: Literal["feed", "page"] = Field(
-        default="feed", description="feed, or page: a list page (no feed) whose article links are followed.")
+        default="feed", description="feed, or page: a list page (no feed) whose article links are followed."
+    )
     links: str | None = Field(
-        default=None, description="For a page: a regular expression the article links' URLs match.")
+        default=None, description="For a page: a regular expression the article links' URLs match."
+    )
     country: str | None = Field(
-        default=None, pattern=r"^[A-Z]{2}$", description="ISO country code; wins over config/outlets.yaml.")
+        default=None, pattern=r"^[A-Z]{2}$", description="ISO country code; wins over config/outlets.yaml."
+    )
     kind: Literal["state", "public", "independent", "wire", "official", "think_tank"] | None = Field(
-        default=None, description="The source's kind; wins over config/outlets.yaml.")
+        default=None, description="The source's kind; wins over config/outlets.yaml."
+    )
 
     @field_validator("links")
     @classmethod
@@ -127,9 +131,7 @@ class EmailSettings(_Model):
     password_block: str | None = Field(
         default=None, description="Name of a Prefect Secret block holding the SMTP password."
     )
-    from_address: str = Field(
-        default="digest@localhost", validation_alias=AliasChoices("from", "from_address")
-    )
+    from_address: str = Field(default="digest@localhost", validation_alias=AliasChoices("from", "from_address"))
     recipients: list[Recipient] = Field(default_factory=list)
     timeout: float = Field(default=30.0, gt=0)
     retries: int = Field(default=3, ge=1, le=10, description="SMTP tries per message in one run.")
@@ -139,16 +141,19 @@ class EmailSettings(_Model):
         default=None, description="Unsubscribe link; `{address}` is replaced by the recipient's address."
     )
     allow_plaintext_auth: bool = Field(
-        default=False, description="Log in with `security: none` (the password crosses the network in "
-                                   "clear text): only for a relay on this machine or a trusted network."
+        default=False,
+        description="Log in with `security: none` (the password crosses the network in "
+        "clear text): only for a relay on this machine or a trusted network.",
     )
 
     @model_validator(mode="after")
     def _no_clear_text_password(self) -> "EmailSettings":
         if self.security == "none" and self.username and not self.allow_plaintext_auth:
-            raise ValueError("security is none and a username is set, so the password would cross the "
-                             "network in clear text: use security starttls or ssl, or set "
-                             "allow_plaintext_auth: true for a local relay")
+            raise ValueError(
+                "security is none and a username is set, so the password would cross the "
+                "network in clear text: use security starttls or ssl, or set "
+                "allow_plaintext_auth: true for a local relay"
+            )
         return self
 
 
@@ -179,9 +184,7 @@ class Settings(_Model):
     issues_file: Path = Path("issues.yaml")
     outlets_file: Path = Field(default=Path("outlets.yaml"), description="The outlet catalogue (docs/sides.md).")
     actors_file: Path = Field(default=Path("actors.yaml"), description="Officials, ministries, companies.")
-    store_url: str | None = Field(
-        default=None, description="SQLAlchemy URL; default: SQLite file in data_dir."
-    )
+    store_url: str | None = Field(default=None, description="SQLAlchemy URL; default: SQLite file in data_dir.")
     feeds: list[FeedSource] = Field(default_factory=list)
     feeds_opml: Path | None = None
     fetch: FetchSettings = Field(default_factory=FetchSettings)
@@ -225,17 +228,17 @@ class Issue(_Model):
     name: str
     description: str = ""
     terms: list[Term] = Field(default_factory=list)
-    negative: list[str] = Field(
-        default_factory=list, description="Phrases that veto a term's sense where they occur."
-    )
+    negative: list[str] = Field(default_factory=list, description="Phrases that veto a term's sense where they occur.")
     negative_context: list[str] = Field(
         default_factory=list,
         description="Phrases that, anywhere in a sentence, veto the issue's terms in that whole sentence "
-                    "(a Navy officer in a spying case is the case's actor, not a military matter).",
+        "(a Navy officer in a spying case is the case's actor, not a military matter).",
     )
     examples: list[str] = Field(default_factory=list)
     threshold: float | None = Field(
-        default=None, ge=0, le=1,
+        default=None,
+        ge=0,
+        le=1,
         description="Overrides the threshold the trained model learned for this issue.",
     )
 
@@ -258,9 +261,7 @@ class Relevance(_Model):
     shared_stakes: list[str] = Field(
         default_factory=list, description="Places/matters where both are stakeholders (Taiwan, …)."
     )
-    threshold: float | None = Field(
-        default=None, ge=0, le=1, description="Overrides the learned relevance threshold."
-    )
+    threshold: float | None = Field(default=None, ge=0, le=1, description="Overrides the learned relevance threshold.")
 
 
 class Taxonomy(_Model):
@@ -337,8 +338,9 @@ class _FromEnvironment(Settings, BaseSettings):
     """The settings' fields as pydantic-settings reads them from the environment. Only its source
     is used (raw values, merged over the file's), so validation and its errors stay `Settings`'."""
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__", case_sensitive=False,
-                                      extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", case_sensitive=False, extra="ignore"
+    )
 
 
 class _SmtpShortcuts(BaseSettings):
@@ -353,8 +355,13 @@ class _SmtpShortcuts(BaseSettings):
     password: str | None = None
 
 
-_SMTP_FIELDS = {"host": "smtp_host", "port": "smtp_port", "security": "security", "username": "username",
-                "password": "password"}
+_SMTP_FIELDS = {
+    "host": "smtp_host",
+    "port": "smtp_port",
+    "security": "security",
+    "username": "username",
+    "password": "password",
+}
 
 
 def environment_overrides() -> dict[str, Any]:
@@ -362,9 +369,9 @@ def environment_overrides() -> dict[str, Any]:
     try:
         values = EnvSettingsSource(_FromEnvironment)()
         smtp = EnvSettingsSource(_SmtpShortcuts)()
-    except SettingsError as e:        # a list or mapping that is not JSON
+    except SettingsError as e:  # a list or mapping that is not JSON
         raise ConfigError(f"environment: {e} (lists and mappings are written as JSON)") from None
-    values.pop("config_path", None)   # not a setting: the file is `--config` or USCHINA_DIGEST_CONFIG
+    values.pop("config_path", None)  # not a setting: the file is `--config` or USCHINA_DIGEST_CONFIG
     if smtp:
         email = values.get("email") if isinstance(values.get("email"), dict) else {}
         values["email"] = {**email, **{_SMTP_FIELDS[k]: v for k, v in smtp.items()}}
@@ -419,7 +426,7 @@ def load_settings(path: str | Path | None = None) -> Settings:
     for name in ("outlets_file", "actors_file"):
         path = _resolve(base, getattr(settings, name))
         if not path.is_file() and (PROJECT_ROOT / "config" / path.name).is_file():
-            path = PROJECT_ROOT / "config" / path.name      # a config folder without its own copy
+            path = PROJECT_ROOT / "config" / path.name  # a config folder without its own copy
         setattr(settings, name, path)
     settings.feeds_opml = _resolve(base, settings.feeds_opml)
     settings.email.ca_file = _resolve(base, settings.email.ca_file)

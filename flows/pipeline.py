@@ -46,9 +46,9 @@ def store_for(settings: Settings) -> Store:
 
 @dataclass
 class IngestOptions:
-    sources: str = "all"            # all | seeds | feeds | a feed's name or URL
-    max_items: int | None = None    # per feed
-    force: bool = False             # fetch feeds even when not due
+    sources: str = "all"  # all | seeds | feeds | a feed's name or URL
+    max_items: int | None = None  # per feed
+    force: bool = False  # fetch feeds even when not due
 
 
 @dataclass
@@ -56,7 +56,7 @@ class IngestReport:
     sources: list[SourceReport] = field(default_factory=list)
     classified: int = 0
     stories: int = 0
-    quoted: int = 0                 # items whose quotations and actors were read
+    quoted: int = 0  # items whose quotations and actors were read
     alerts: dict = field(default_factory=dict)
 
     @property
@@ -68,10 +68,15 @@ class IngestReport:
         return sum(s.items_seen for s in self.sources)
 
     def to_dict(self) -> dict:
-        return {"items_new": self.items_new, "items_seen": self.items_seen,
-                "classified": self.classified, "stories": self.stories, "quoted": self.quoted,
-                "alerts": self.alerts,
-                "sources": [s.to_dict() for s in self.sources]}
+        return {
+            "items_new": self.items_new,
+            "items_seen": self.items_seen,
+            "classified": self.classified,
+            "stories": self.stories,
+            "quoted": self.quoted,
+            "alerts": self.alerts,
+            "sources": [s.to_dict() for s in self.sources],
+        }
 
 
 def ingest_seeds(settings: Settings) -> SourceReport:
@@ -86,8 +91,9 @@ def ingest_seeds(settings: Settings) -> SourceReport:
         log.warning("seed skipped: %s", err)
     result = upsert_items(store_for(settings), articles)
     status = "ok" if not errors else ("error" if not articles else "ok")
-    return SourceReport("seeds", status, len(result.new_ids), len(result.seen_ids),
-                        "; ".join(errors) or None, kind="seed")
+    return SourceReport(
+        "seeds", status, len(result.new_ids), len(result.seen_ids), "; ".join(errors) or None, kind="seed"
+    )
 
 
 def select_feeds(settings: Settings, sources: str) -> list[FeedSource]:
@@ -98,18 +104,23 @@ def select_feeds(settings: Settings, sources: str) -> list[FeedSource]:
         return []
     chosen = [f for f in feeds if sources in (f.name, f.url)]
     if not chosen:
-        raise ValueError(f"no feed named {sources!r} in the config (known: "
-                         f"{', '.join(f.label for f in feeds) or 'none'})")
+        raise ValueError(
+            f"no feed named {sources!r} in the config (known: {', '.join(f.label for f in feeds) or 'none'})"
+        )
     return chosen
 
 
-def ingest_feeds(settings: Settings, feeds: list[FeedSource], force: bool = False,
-                 max_items: int | None = None, on_progress: ProgressFn | None = None) -> list[SourceReport]:
+def ingest_feeds(
+    settings: Settings,
+    feeds: list[FeedSource],
+    force: bool = False,
+    max_items: int | None = None,
+    on_progress: ProgressFn | None = None,
+) -> list[SourceReport]:
     """Fetch a batch of feeds and their articles into the store; a failing feed never raises."""
     from flows.sources.feeds import ingest_feeds as fetch_feeds
 
-    return fetch_feeds(settings, store_for(settings), feeds, force=force, max_items=max_items,
-                       on_progress=on_progress)
+    return fetch_feeds(settings, store_for(settings), feeds, force=force, max_items=max_items, on_progress=on_progress)
 
 
 def assign_pending_stories(settings: Settings) -> int:
@@ -146,9 +157,14 @@ def extract_pending_quotes(settings: Settings) -> int:
         pending = items_without_quotes(store, version)
         if not pending:
             return done
-        done += save_quotes(store, [(item_id, [q.to_dict() for q in extract_quotes(text)],
-                                     actors.mentioned(title + "\n" + text)) for item_id, title, text in pending],
-                            version)
+        done += save_quotes(
+            store,
+            [
+                (item_id, [q.to_dict() for q in extract_quotes(text)], actors.mentioned(title + "\n" + text))
+                for item_id, title, text in pending
+            ],
+            version,
+        )
 
 
 def smtp_transport(settings: Settings):
@@ -158,10 +174,19 @@ def smtp_transport(settings: Settings):
     email = settings.email
     if not email.smtp_host:
         return None
-    return SmtpTransport(SmtpConfig(
-        host=email.smtp_host, port=email.smtp_port, security=email.security, username=email.username,
-        password=smtp_password(settings), timeout=email.timeout, ca_file=email.ca_file,
-        retries=email.retries, backoff=email.retry_backoff))
+    return SmtpTransport(
+        SmtpConfig(
+            host=email.smtp_host,
+            port=email.smtp_port,
+            security=email.security,
+            username=email.username,
+            password=smtp_password(settings),
+            timeout=email.timeout,
+            ca_file=email.ca_file,
+            retries=email.retries,
+            backoff=email.retry_backoff,
+        )
+    )
 
 
 def alert_new_stories(settings: Settings, since: datetime) -> dict:
@@ -181,8 +206,9 @@ def alert_new_stories(settings: Settings, since: datetime) -> dict:
     return report.to_dict()
 
 
-def run_ingest(settings: Settings, options: IngestOptions | None = None, step: Step = direct,
-               on_progress: ProgressFn | None = None) -> IngestReport:
+def run_ingest(
+    settings: Settings, options: IngestOptions | None = None, step: Step = direct, on_progress: ProgressFn | None = None
+) -> IngestReport:
     """Ingest the chosen sources, classify what is new, and alert saved searches' new stories."""
     from datetime import timezone
 
@@ -190,7 +216,7 @@ def run_ingest(settings: Settings, options: IngestOptions | None = None, step: S
     report = IngestReport()
     feeds = select_feeds(settings, options.sources)
     started = datetime.now(timezone.utc)
-    with lease(store_for(settings), "ingest"):   # LeaseBusy if another ingest is running
+    with lease(store_for(settings), "ingest"):  # LeaseBusy if another ingest is running
         if options.sources in ("all", "seeds"):
             seeds = step(ingest_seeds, settings)
             report.sources.append(seeds)
@@ -202,8 +228,7 @@ def run_ingest(settings: Settings, options: IngestOptions | None = None, step: S
         report.classified = step(classify_pending, settings)
         report.quoted = step(extract_pending_quotes, settings)
         report.alerts = step(alert_new_stories, settings, started)
-    log.info("ingest: %d new, %d already stored, %d classified",
-             report.items_new, report.items_seen, report.classified)
+    log.info("ingest: %d new, %d already stored, %d classified", report.items_new, report.items_seen, report.classified)
     return report
 
 
@@ -222,8 +247,13 @@ def feeds_by_url(settings: Settings, urls: list[str]) -> list[FeedSource]:
     return [known[u] for u in urls]
 
 
-def run_feed_shard(settings: Settings, feeds: list[FeedSource], options: IngestOptions,
-                   parent_lease: str | None = None, step: Step = direct) -> IngestReport:
+def run_feed_shard(
+    settings: Settings,
+    feeds: list[FeedSource],
+    options: IngestOptions,
+    parent_lease: str | None = None,
+    step: Step = direct,
+) -> IngestReport:
     """Fetch one shard of the feeds. Under a parent ingest (its lease token given) only fetch:
     the parent groups stories and classifies once all shards are in. Started on its own, it takes
     the ingest lease itself and does both too."""
@@ -249,12 +279,12 @@ DIGEST_LEASE_WAIT_S = 600.0
 
 @dataclass
 class DigestOptions:
-    period: Literal["daily", "weekly"] | None = None     # None: the config's period
+    period: Literal["daily", "weekly"] | None = None  # None: the config's period
     since: datetime | None = None
     until: datetime | None = None
-    issues: list[str] | None = None                     # None: all issues (and "other")
+    issues: list[str] | None = None  # None: all issues (and "other")
     send: bool = False
-    to: str | None = None                               # send only to this address, all issues
+    to: str | None = None  # send only to this address, all issues
 
 
 @dataclass
@@ -269,17 +299,26 @@ class DigestResult:
     issue_counts: dict[str, int]
     top_issues: list[str]
     deliveries: list[dict] = field(default_factory=list)
-    outbox: str | None = None        # set when messages were left in the outbox, and why
+    outbox: str | None = None  # set when messages were left in the outbox, and why
     # each section's counts and top stories, for run summaries:
     # [{"id", "name", "n_stories", "n_items", "stories": [{"title", "link", "sources"}]}]
     headlines: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return {"id": self.id, "html_path": str(self.html_path), "text_path": str(self.text_path),
-                "index_path": str(self.index_path), "n_stories": self.n_stories, "n_items": self.n_items,
-                "n_sources": self.n_sources, "issue_counts": self.issue_counts,
-                "top_issues": self.top_issues, "deliveries": self.deliveries, "outbox": self.outbox,
-                "headlines": self.headlines}
+        return {
+            "id": self.id,
+            "html_path": str(self.html_path),
+            "text_path": str(self.text_path),
+            "index_path": str(self.index_path),
+            "n_stories": self.n_stories,
+            "n_items": self.n_items,
+            "n_sources": self.n_sources,
+            "issue_counts": self.issue_counts,
+            "top_issues": self.top_issues,
+            "deliveries": self.deliveries,
+            "outbox": self.outbox,
+            "headlines": self.headlines,
+        }
 
 
 UNDELIVERED = ("failed", "gave_up")
@@ -300,18 +339,25 @@ class UndeliveredDigest(Exception):
         self.result = result
         failed = undelivered(result)
         first = failed[0] if failed else {}
-        super().__init__(f"digest {result['id']} written ({result['html_path']}), but {len(failed)} message(s) "
-                         f"not sent (first: {first.get('recipient')}: {first.get('error') or first.get('status')}); "
-                         f"{result.get('outbox') or 'see the deliveries'}")
+        super().__init__(
+            f"digest {result['id']} written ({result['html_path']}), but {len(failed)} message(s) "
+            f"not sent (first: {first.get('recipient')}: {first.get('error') or first.get('status')}); "
+            f"{result.get('outbox') or 'see the deliveries'}"
+        )
 
 
 def headlines(content, per_section: int) -> list[dict]:
     """The first `per_section` stories of each section of a digest's content (already ranked)."""
-    return [{"id": sec.id, "name": sec.name, "n_stories": sec.count,
-             "n_items": sum(s.n_items for s in sec.stories),     # of the stories shown (the section's cap)
-             "stories": [{"title": s.title, "link": s.link, "sources": s.sources}
-                         for s in sec.stories[:per_section]]}
-            for sec in content.sections]
+    return [
+        {
+            "id": sec.id,
+            "name": sec.name,
+            "n_stories": sec.count,
+            "n_items": sum(s.n_items for s in sec.stories),  # of the stories shown (the section's cap)
+            "stories": [{"title": s.title, "link": s.link, "sources": s.sources} for s in sec.stories[:per_section]],
+        }
+        for sec in content.sections
+    ]
 
 
 def build_digest(settings: Settings, options: DigestOptions) -> DigestResult:
@@ -331,18 +377,39 @@ def build_digest(settings: Settings, options: DigestOptions) -> DigestResult:
     period = period if options.since is None else "custom"
     content = select_content(store, settings, taxonomy, ident, period, since, until, options.issues)
     html_path, text_path = write_digest(content, settings.digests_dir)
-    save_digest(store, Digest(
-        id=ident, period=period, since=since, until=until,
-        created_at=datetime.now(timezone.utc), html_path=str(html_path), text_path=str(text_path),
-        n_stories=content.n_stories, n_items=content.n_items, n_sources=content.n_sources,
-        top_issues=content.top_issues(), issue_counts=content.issue_counts(),
-    ), {s.key: s.n_items for s in content.stories})
+    save_digest(
+        store,
+        Digest(
+            id=ident,
+            period=period,
+            since=since,
+            until=until,
+            created_at=datetime.now(timezone.utc),
+            html_path=str(html_path),
+            text_path=str(text_path),
+            n_stories=content.n_stories,
+            n_items=content.n_items,
+            n_sources=content.n_sources,
+            top_issues=content.top_issues(),
+            issue_counts=content.issue_counts(),
+        ),
+        {s.key: s.n_items for s in content.stories},
+    )
     names = {i.id: i.name for i in taxonomy.issues}
     index = write_index(list_digests(store), settings.digests_dir, names, settings.schedule.timezone)
     write_feeds(store, settings)
-    return DigestResult(ident, html_path, text_path, index, content.n_stories, content.n_items,
-                        content.n_sources, content.issue_counts(), content.top_issues(),
-                        headlines=headlines(content, max(1, settings.digest.top_stories)))
+    return DigestResult(
+        ident,
+        html_path,
+        text_path,
+        index,
+        content.n_stories,
+        content.n_items,
+        content.n_sources,
+        content.issue_counts(),
+        content.top_issues(),
+        headlines=headlines(content, max(1, settings.digest.top_stories)),
+    )
 
 
 def smtp_password(settings: Settings):
@@ -382,11 +449,13 @@ def deliver_digest(settings: Settings, result: DigestResult, options: DigestOpti
     for n, r in enumerate(recipients):
         unknown = [] if r.issues == "all" else [i for i in r.issues if i not in known]
         if unknown:
-            raise ConfigError(f"email.recipients[{n}] ({r.address}): unknown issue(s) {unknown} "
-                              f"(known: {', '.join(sorted(known))})")
+            raise ConfigError(
+                f"email.recipients[{n}] ({r.address}): unknown issue(s) {unknown} (known: {', '.join(sorted(known))})"
+            )
 
-    data = load_digest_data(store, settings, taxonomy, digest.id, digest.period,
-                            as_utc(digest.since), as_utc(digest.until))
+    data = load_digest_data(
+        store, settings, taxonomy, digest.id, digest.period, as_utc(digest.since), as_utc(digest.until)
+    )
     charts: dict[frozenset | None, bytes] = {}
 
     def message_for(r) -> bytes:
@@ -399,8 +468,16 @@ def deliver_digest(settings: Settings, result: DigestResult, options: DigestOpti
             charts[key] = chart_png(content)
         unsubscribe = unsubscribe_link(email.unsubscribe_url, r.address, email.from_address)
         rendered = render_email(content, settings.digest.archive_url, unsubscribe, charts[key])
-        return to_bytes(build_message(rendered, from_address=email.from_address, to_address=r.address,
-                                      to_name=r.name, digest_id=delivery_key, unsubscribe=unsubscribe))
+        return to_bytes(
+            build_message(
+                rendered,
+                from_address=email.from_address,
+                to_address=r.address,
+                to_name=r.name,
+                digest_id=delivery_key,
+                unsubscribe=unsubscribe,
+            )
+        )
 
     transport = smtp_transport(settings)
     outbox_dir = settings.digests_dir / "outbox"
@@ -409,8 +486,12 @@ def deliver_digest(settings: Settings, result: DigestResult, options: DigestOpti
         outcomes = outbox.flush()
         flushed = {(o.digest_id, o.recipient) for o in outcomes}
         for r in recipients:
-            outcome = outbox.deliver(delivery_key, r.address, message_id(delivery_key, r.address, email.from_address),
-                                     lambda r=r: message_for(r))
+            outcome = outbox.deliver(
+                delivery_key,
+                r.address,
+                message_id(delivery_key, r.address, email.from_address),
+                lambda r=r: message_for(r),
+            )
             if (outcome.digest_id, outcome.recipient) not in flushed:
                 outcomes.append(outcome)
     finally:
@@ -419,8 +500,10 @@ def deliver_digest(settings: Settings, result: DigestResult, options: DigestOpti
     result.deliveries = [o.to_dict() for o in outcomes]
     waiting = [o for o in outcomes if o.status in ("queued", "failed")]
     if transport is None and waiting:
-        result.outbox = (f"no SMTP server configured: {len(waiting)} message(s) wait in {outbox_dir} "
-                         f"(set email.smtp_host or USCHINA_DIGEST_SMTP_HOST to send them)")
+        result.outbox = (
+            f"no SMTP server configured: {len(waiting)} message(s) wait in {outbox_dir} "
+            f"(set email.smtp_host or USCHINA_DIGEST_SMTP_HOST to send them)"
+        )
     elif waiting:
         result.outbox = f"{len(waiting)} message(s) not sent, kept in {outbox_dir} for the next run"
     for o in outcomes:

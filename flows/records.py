@@ -23,20 +23,20 @@ class Article:
     """
 
     key: str
-    source: str                   # display name of the source ("seeds", a feed's name)
-    source_kind: str              # "seed" | "feed"
-    url: str                      # canonical URL, or the seed's file name
+    source: str  # display name of the source ("seeds", a feed's name)
+    source_kind: str  # "seed" | "feed"
+    url: str  # canonical URL, or the seed's file name
     title: str
-    text: str                     # cleaned plain text (paragraphs separated by blank lines)
-    published: datetime | None = None   # UTC; None = undated (first-seen is used, and flagged)
+    text: str  # cleaned plain text (paragraphs separated by blank lines)
+    published: datetime | None = None  # UTC; None = undated (first-seen is used, and flagged)
     language: str | None = None
     author: str | None = None
     site_name: str | None = None
     guid: str | None = None
     feed_url: str | None = None
-    extraction: str = "source"    # how the text was obtained: seed | trafilatura | feed | ...
+    extraction: str = "source"  # how the text was obtained: seed | trafilatura | feed | ...
     extraction_note: str | None = None  # why a fallback was used, if one was
-    summary_html: str | None = None      # sanitized HTML kept from the feed, if any
+    summary_html: str | None = None  # sanitized HTML kept from the feed, if any
 
     def __post_init__(self) -> None:
         """Whatever a source hands over, an Article can be stored and shown: no lone surrogates
@@ -44,8 +44,20 @@ class Article:
         one-line title without control characters, and title and text cut to sane lengths (a
         hostile feed's megabyte title would bloat every digest; megabytes of text stall the
         classifier). A date before 1970 is a placeholder (epoch zero, year 1), not a date."""
-        for name in ("key", "source", "url", "title", "text", "language", "author", "site_name", "guid",
-                     "feed_url", "extraction_note", "summary_html"):
+        for name in (
+            "key",
+            "source",
+            "url",
+            "title",
+            "text",
+            "language",
+            "author",
+            "site_name",
+            "guid",
+            "feed_url",
+            "extraction_note",
+            "summary_html",
+        ):
             value = getattr(self, name)
             if isinstance(value, str) and _SURROGATES.search(value):
                 setattr(self, name, storable(value))
@@ -70,7 +82,7 @@ class Article:
 MAX_TITLE_CHARS = 1_000
 MAX_TEXT_CHARS = 200_000
 _SURROGATES = re.compile(r"[\ud800-\udfff]")
-_TITLE_JUNK = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")      # controls and line breaks
+_TITLE_JUNK = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")  # controls and line breaks
 _CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -110,8 +122,13 @@ class Evidence:
     score: float = 0.0
 
     def to_dict(self) -> dict:
-        return {"text": self.text, "start": self.start, "end": self.end, "terms": self.terms,
-                "score": round(self.score, 4)}
+        return {
+            "text": self.text,
+            "start": self.start,
+            "end": self.end,
+            "terms": self.terms,
+            "score": round(self.score, 4),
+        }
 
 
 @dataclass
@@ -121,8 +138,7 @@ class IssueLabel:
     evidence: list[Evidence] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return {"id": self.id, "score": round(self.score, 4),
-                "evidence": [e.to_dict() for e in self.evidence]}
+        return {"id": self.id, "score": round(self.score, 4), "evidence": [e.to_dict() for e in self.evidence]}
 
 
 @dataclass
@@ -143,8 +159,11 @@ class Classification:
         return [i.id for i in self.issues]
 
     def to_dict(self, item_id: str | None = None) -> dict:
-        out = {"relevant": self.relevant, "relevance": round(self.relevance, 4),
-               "issues": [i.to_dict() for i in self.issues]}
+        out = {
+            "relevant": self.relevant,
+            "relevance": round(self.relevance, 4),
+            "issues": [i.to_dict() for i in self.issues],
+        }
         if item_id is not None:
             out = {"id": item_id, **out}
         return out
@@ -155,12 +174,17 @@ class SourceReport:
     """What one source (the seeds folder, one feed) gave in an ingest run."""
 
     source: str
-    status: str                    # ok | not_modified | skipped | error
+    status: str  # ok | not_modified | skipped | error
     items_new: int = 0
     items_seen: int = 0
     error: str | None = None
     kind: str = "feed"
 
     def to_dict(self) -> dict:
-        return {"source": self.source, "status": self.status, "items_new": self.items_new,
-                "items_seen": self.items_seen, "error": self.error}
+        return {
+            "source": self.source,
+            "status": self.status,
+            "items_new": self.items_new,
+            "items_seen": self.items_seen,
+            "error": self.error,
+        }

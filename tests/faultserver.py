@@ -53,8 +53,7 @@ from urllib.parse import unquote, urlsplit
 
 from tests.material import SHARED
 
-FAULTS = ("status_5xx", "reset", "timeout", "truncate", "corrupt", "bad_gzip", "slow_drip", "wrong_type",
-          "etag_change")
+FAULTS = ("status_5xx", "reset", "timeout", "truncate", "corrupt", "bad_gzip", "slow_drip", "wrong_type", "etag_change")
 # Faults after which the client cannot have a usable body (it must retry on a later run).
 DESTRUCTIVE = frozenset({"status_5xx", "reset", "timeout", "truncate", "bad_gzip"})
 
@@ -96,10 +95,20 @@ def feed_content_type(body: bytes) -> str:
 class FaultServer:
     """`with FaultServer(seed=1, rate=0.3) as server: server.feed_urls()` — see the module docstring."""
 
-    def __init__(self, feeds_dir: Path | None = FEEDS_DIR, pages_dir: Path | None = PAGES_DIR, *,
-                 seed: int = 0, rate: float = 0.0, faults: Iterable[str] = FAULTS,
-                 weights: dict[str, float] | None = None, hang_s: float = 3.0, drip_s: float = 1.0,
-                 rewrite_links: bool = True, honor_validators: bool = True) -> None:
+    def __init__(
+        self,
+        feeds_dir: Path | None = FEEDS_DIR,
+        pages_dir: Path | None = PAGES_DIR,
+        *,
+        seed: int = 0,
+        rate: float = 0.0,
+        faults: Iterable[str] = FAULTS,
+        weights: dict[str, float] | None = None,
+        hang_s: float = 3.0,
+        drip_s: float = 1.0,
+        rewrite_links: bool = True,
+        honor_validators: bool = True,
+    ) -> None:
         unknown = set(faults) - set(FAULTS)
         if unknown:
             raise ValueError(f"unknown faults: {sorted(unknown)}")
@@ -119,9 +128,9 @@ class FaultServer:
         self._cache: dict[str, bytes] = {}
         self._page_ids: list[str] = []
         self._stopping = threading.Event()
-        self.stats: Counter[str] = Counter()          # fault kind -> times injected
-        self.requests: Counter[str] = Counter()       # path -> requests
-        self.log: list[tuple[float, str, str | None]] = []   # (time, path, fault or None)
+        self.stats: Counter[str] = Counter()  # fault kind -> times injected
+        self.requests: Counter[str] = Counter()  # path -> requests
+        self.log: list[tuple[float, str, str | None]] = []  # (time, path, fault or None)
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -134,8 +143,9 @@ class FaultServer:
         self._httpd.block_on_close = False
         if self.pages_dir is not None and self.pages_dir.is_dir():
             self._page_ids = sorted(p.name.removesuffix(".html.gz") for p in self.pages_dir.glob("*.html.gz"))
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1},
-                                        name="faultserver", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1}, name="faultserver", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -196,8 +206,15 @@ class FaultServer:
         with self._lock:
             self._scripts[path].extend(faults)
 
-    def route(self, path: str, body: Body, content_type: str = "application/xml", status: int = 200,
-              headers: dict[str, str] | None = None, faults_allowed: bool = False) -> str:
+    def route(
+        self,
+        path: str,
+        body: Body,
+        content_type: str = "application/xml",
+        status: int = 200,
+        headers: dict[str, str] | None = None,
+        faults_allowed: bool = False,
+    ) -> str:
         """Serve a fixed body (or a generator of chunks) at `path`; returns its URL."""
         self._routes[path] = Route(body, content_type, status, dict(headers or {}), faults_allowed)
         return self.url(path)
@@ -235,7 +252,7 @@ class FaultServer:
 
         def sub(m: re.Match) -> bytes:
             if _NAMESPACE.search(body, max(0, m.start() - 64), m.start()):
-                return m.group(0)                   # an XML namespace is a name, not a link
+                return m.group(0)  # an XML namespace is a name, not a link
             slash = m.group(1)
             return b"http:" + slash + slash + b"127.0.0.1:" + port + slash + b"ext" + slash + m.group(2)
 
@@ -275,7 +292,7 @@ def _etag(body: bytes) -> str:
     return '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
 
 
-_LAST_MODIFIED = formatdate(1767225600, usegmt=True)     # fixed: 2026-01-01, so 304s are stable
+_LAST_MODIFIED = formatdate(1767225600, usegmt=True)  # fixed: 2026-01-01, so 304s are stable
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -283,7 +300,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "faultserver/1"
 
-    def log_message(self, format: str, *args) -> None:      # quiet; the server keeps its own log
+    def log_message(self, format: str, *args) -> None:  # quiet; the server keeps its own log
         pass
 
     # ------------------------------------------------------------------ dispatch
@@ -345,8 +362,9 @@ class _Handler(BaseHTTPRequestHandler):
                 return False
         return False
 
-    def _serve(self, body: bytes, ctype: str, fault: str | None, *, gz: bytes | None, is_feed: bool,
-               head: bool) -> None:
+    def _serve(
+        self, body: bytes, ctype: str, fault: str | None, *, gz: bytes | None, is_feed: bool, head: bool
+    ) -> None:
         fs = self.fault_server
         etag = _etag(body)
         headers = {"ETag": etag, "Last-Modified": _LAST_MODIFIED, "Cache-Control": "max-age=0"}
@@ -361,9 +379,11 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             payload = body
         if fault == "wrong_type":
-            ctype = fs._rand().choice(["text/html; charset=utf-8", "text/plain", "application/octet-stream"]
-                                      if is_feed else ["application/octet-stream", "text/plain",
-                                                       "application/json"])
+            ctype = fs._rand().choice(
+                ["text/html; charset=utf-8", "text/plain", "application/octet-stream"]
+                if is_feed
+                else ["application/octet-stream", "text/plain", "application/json"]
+            )
         if fault is None or fault in ("etag_change", "wrong_type"):
             self._send(200, payload, ctype, headers, head=head)
         elif fault == "status_5xx":
@@ -397,7 +417,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_headers(200, ctype, {**headers, "Content-Length": str(len(payload))})
             if not head:
                 self._drip(payload, fs.drip_s)
-        else:                                                   # pragma: no cover
+        else:  # pragma: no cover
             raise AssertionError(fault)
 
     def _serve_route(self, route: Route, fault: str | None, head: bool) -> None:
@@ -408,8 +428,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if callable(route.body):
             # A stream: chunked transfer, for bodies that are huge or never end.
-            self._send_headers(route.status, route.content_type,
-                               {**route.headers, "Transfer-Encoding": "chunked"})
+            self._send_headers(route.status, route.content_type, {**route.headers, "Transfer-Encoding": "chunked"})
             if head:
                 return
             try:
@@ -434,8 +453,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(k, v)
         self.end_headers()
 
-    def _send(self, status: int, body: bytes, ctype: str | None, headers: dict[str, str] | None = None,
-              head: bool = False) -> None:
+    def _send(
+        self, status: int, body: bytes, ctype: str | None, headers: dict[str, str] | None = None, head: bool = False
+    ) -> None:
         headers = dict(headers or {})
         headers.setdefault("Content-Length", str(len(body)))
         try:
@@ -451,7 +471,7 @@ class _Handler(BaseHTTPRequestHandler):
         size = -(-len(payload) // chunks)
         try:
             for i in range(0, len(payload), size):
-                self.wfile.write(payload[i:i + size])
+                self.wfile.write(payload[i : i + size])
                 self.wfile.flush()
                 if self.fault_server._stopping.wait(seconds / chunks):
                     break
@@ -480,7 +500,7 @@ def _corrupt(body: bytes, rnd: random.Random) -> bytes:
     span = max(8, min(512, len(data) // 20))
     start = rnd.randrange(0, max(1, len(data) - span))
     garbage = bytes(rnd.choice(b"<>&\x00\xff\xfe\x80{}\"'") for _ in range(span))
-    data[start:start + span] = garbage
+    data[start : start + span] = garbage
     return bytes(data)
 
 
@@ -493,8 +513,10 @@ def endless_feed() -> Iterator[bytes]:
     n = 0
     while True:
         n += 1
-        yield (f"<item><title>Item {n}</title><link>http://127.0.0.1/e/{n}</link>"
-               f"<guid>endless-{n}</guid><description>{'x' * 900}</description></item>").encode()
+        yield (
+            f"<item><title>Item {n}</title><link>http://127.0.0.1/e/{n}</link>"
+            f"<guid>endless-{n}</guid><description>{'x' * 900}</description></item>"
+        ).encode()
 
 
 def gzip_bomb(uncompressed_mb: int = 1024) -> bytes:
@@ -513,17 +535,21 @@ def billion_laughs(levels: int = 10) -> bytes:
     ents = ['<!ENTITY lol0 "lol">'] + [
         f'<!ENTITY lol{i} "{("&lol" + str(i - 1) + ";") * 10}">' for i in range(1, levels)
     ]
-    return ('<?xml version="1.0"?>\n<!DOCTYPE rss [\n' + "\n".join(ents) + "\n]>\n"
-            f'<rss version="2.0"><channel><title>bomb</title><item><title>&lol{levels - 1};</title>'
-            "<link>http://127.0.0.1/bomb/1</link><guid>bomb-1</guid></item></channel></rss>").encode()
+    return (
+        '<?xml version="1.0"?>\n<!DOCTYPE rss [\n' + "\n".join(ents) + "\n]>\n"
+        f'<rss version="2.0"><channel><title>bomb</title><item><title>&lol{levels - 1};</title>'
+        "<link>http://127.0.0.1/bomb/1</link><guid>bomb-1</guid></item></channel></rss>"
+    ).encode()
 
 
 def external_entity_feed(target: str) -> bytes:
     """An RSS feed whose title pulls a local file (XXE) or URL through an external entity."""
-    return (f'<?xml version="1.0"?>\n<!DOCTYPE rss [<!ENTITY xxe SYSTEM "{target}">]>\n'
-            '<rss version="2.0"><channel><title>xxe</title><item><title>Leak: &xxe;</title>'
-            "<link>http://127.0.0.1/xxe/1</link><guid>xxe-1</guid><description>&xxe;</description>"
-            "</item></channel></rss>").encode()
+    return (
+        f'<?xml version="1.0"?>\n<!DOCTYPE rss [<!ENTITY xxe SYSTEM "{target}">]>\n'
+        '<rss version="2.0"><channel><title>xxe</title><item><title>Leak: &xxe;</title>'
+        "<link>http://127.0.0.1/xxe/1</link><guid>xxe-1</guid><description>&xxe;</description>"
+        "</item></channel></rss>"
+    ).encode()
 
 
 def many_entries_feed(n: int = 10_000, title_bytes: int = 60) -> bytes:
@@ -531,9 +557,11 @@ def many_entries_feed(n: int = 10_000, title_bytes: int = 60) -> bytes:
     parts = ['<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>many</title>']
     for i in range(n):
         title = (f"Entry {i} " + "y" * title_bytes)[:title_bytes]
-        parts.append(f"<item><title>{title}</title><link>http://127.0.0.1/many/{i}</link>"
-                     f"<guid>many-{i}</guid><pubDate>Mon, 02 Feb 2026 10:00:00 GMT</pubDate>"
-                     f"<description>Body of entry {i} about China and the United States.</description></item>")
+        parts.append(
+            f"<item><title>{title}</title><link>http://127.0.0.1/many/{i}</link>"
+            f"<guid>many-{i}</guid><pubDate>Mon, 02 Feb 2026 10:00:00 GMT</pubDate>"
+            f"<description>Body of entry {i} about China and the United States.</description></item>"
+        )
     parts.append("</channel></rss>")
     return "".join(parts).encode()
 

@@ -33,8 +33,7 @@ def unavailable(reason: str) -> NoReturn:
     import pytest
 
     if in_ci():
-        pytest.fail(f"{reason} (CI=true: a missing requirement fails the check instead of skipping it)",
-                    pytrace=False)
+        pytest.fail(f"{reason} (CI=true: a missing requirement fails the check instead of skipping it)", pytrace=False)
     pytest.skip(reason)
 
 
@@ -67,13 +66,15 @@ def missing() -> list[str]:
     """Every outside requirement of the suite that is absent, each as a one-line reason."""
     reasons = []
     if not SHARED.is_dir():
-        reasons.append(f"test material: {SHARED} does not exist (the shared fixtures and eval sets "
-                       "beside the checkout)")
+        reasons.append(
+            f"test material: {SHARED} does not exist (the shared fixtures and eval sets beside the checkout)"
+        )
     if chromium_path() is None:
         reasons.append("browser: chromium is not on PATH (apt-get install chromium)")
     if postgres_bindir() is None:
-        reasons.append("database: PostgreSQL server binaries (initdb, pg_ctl) are not installed "
-                       "(apt-get install postgresql)")
+        reasons.append(
+            "database: PostgreSQL server binaries (initdb, pg_ctl) are not installed (apt-get install postgresql)"
+        )
     for module, package in (("psycopg", "psycopg"), ("playwright", "playwright")):
         if importlib.util.find_spec(module) is None:
             reasons.append(f"python package: {package} is not installed (make install)")

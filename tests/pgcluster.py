@@ -27,7 +27,7 @@ class Cluster:
         self.bindir = bindir
         self.root = Path(tempfile.mkdtemp(prefix="uschina-pg-"))
         self.as_user = []
-        if os.geteuid() == 0:                        # initdb refuses to run as root
+        if os.geteuid() == 0:  # initdb refuses to run as root
             shutil.chown(self.root, "postgres")
             self.as_user = ["runuser", "-u", "postgres", "--"]
         self.max_connections = max_connections
@@ -41,8 +41,19 @@ class Cluster:
         subprocess.run([*self.as_user, str(self.bindir / tool), *args], check=True, capture_output=True, timeout=120)
 
     def _ctl(self, *args: str) -> None:
-        self._run("pg_ctl", "-D", str(self.data), "-w", "-t", "60", "-l", str(self.root / "log"),
-                  "-o", f"-p {self.port} -h 127.0.0.1 -k {self.root} -F -c max_connections={self.max_connections}", *args)
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-w",
+            "-t",
+            "60",
+            "-l",
+            str(self.root / "log"),
+            "-o",
+            f"-p {self.port} -h 127.0.0.1 -k {self.root} -F -c max_connections={self.max_connections}",
+            *args,
+        )
 
     def start(self) -> None:
         self._ctl("start")
@@ -52,8 +63,11 @@ class Cluster:
         self._ctl("-m", "fast", "restart")
 
     def stop(self) -> None:
-        subprocess.run([*self.as_user, str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate",
-                        "stop"], capture_output=True, timeout=60)
+        subprocess.run(
+            [*self.as_user, str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"],
+            capture_output=True,
+            timeout=60,
+        )
 
     def url(self, db: str = "postgres", driver: str = "psycopg") -> str:
         return f"postgresql+{driver}://postgres@127.0.0.1:{self.port}/{db}"

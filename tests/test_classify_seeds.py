@@ -36,32 +36,45 @@ def test_seed_labels(classifier, prefix):
     full = joined_text(article.title, article.text)
     for label in result.issues:
         assert 0 <= label.score <= 1 and label.evidence
-        for ev in label.evidence:                       # offsets point at the evidence text
-            assert full[ev["start"]:ev["end"]] == ev["text"] if isinstance(ev, dict) else \
-                full[ev.start:ev.end] == ev.text
+        for ev in label.evidence:  # offsets point at the evidence text
+            assert (
+                full[ev["start"] : ev["end"]] == ev["text"]
+                if isinstance(ev, dict)
+                else full[ev.start : ev.end] == ev.text
+            )
 
 
 def test_irrelevant_text_gets_no_issues(classifier):
-    result = classifier.classify("Local bakery wins award",
-                                 "A bakery in Ohio won a regional prize for its sourdough bread on Sunday.")
+    result = classifier.classify(
+        "Local bakery wins award", "A bakery in Ohio won a regional prize for its sourdough bread on Sunday."
+    )
     assert not result.relevant and result.issues == []
 
 
 def test_negative_terms_veto_a_sense(classifier):
-    text = ("China and the United States were discussed at the forum. Sailors relied on the trade winds "
-            "while the political climate in Washington and Beijing stayed calm.")
+    text = (
+        "China and the United States were discussed at the forum. Sailors relied on the trade winds "
+        "while the political climate in Washington and Beijing stayed calm."
+    )
     result = classifier.classify("Notes from the harbour", text)
     assert "trade" not in result.issue_ids and "climate" not in result.issue_ids
 
 
 def test_classify_command_reads_json_lines_and_files(tmp_path):
-    lines = "\n".join(json.dumps(o) for o in [
-        {"id": "a", "title": "US and China resume fentanyl talks",
-         "text": "Washington and Beijing restarted talks on curbing precursor chemicals used to make fentanyl."},
-        {"id": "b", "title": "Weather", "text": "Rain is expected in Lisbon."},
-    ])
-    result = CliRunner().invoke(main, ["classify", "--config", str(ROOT / "config" / "pipeline.yaml")],
-                                input=lines + "\n")
+    lines = "\n".join(
+        json.dumps(o)
+        for o in [
+            {
+                "id": "a",
+                "title": "US and China resume fentanyl talks",
+                "text": "Washington and Beijing restarted talks on curbing precursor chemicals used to make fentanyl.",
+            },
+            {"id": "b", "title": "Weather", "text": "Rain is expected in Lisbon."},
+        ]
+    )
+    result = CliRunner().invoke(
+        main, ["classify", "--config", str(ROOT / "config" / "pipeline.yaml")], input=lines + "\n"
+    )
     assert result.exit_code == 0, result.output
     out = [json.loads(x) for x in result.output.strip().splitlines()]
     assert [o["id"] for o in out] == ["a", "b"]

@@ -36,8 +36,11 @@ def test_run_twice_stores_nothing_twice_and_prints_digest_path(project):
 
 
 def test_unreachable_feeds_fail_cleanly_and_run_succeeds(project):
-    cfg = write_config(project, feeds=[{"url": "http://127.0.0.1:9/feed.xml", "name": "Closed port"}],
-                       fetch={"allow_private_addresses": True, "connect_timeout": 2, "read_timeout": 2})
+    cfg = write_config(
+        project,
+        feeds=[{"url": "http://127.0.0.1:9/feed.xml", "name": "Closed port"}],
+        fetch={"allow_private_addresses": True, "connect_timeout": 2, "read_timeout": 2},
+    )
     result = invoke("ingest", "--config", str(cfg), "--report", str(project / "r.json"))
     assert result.exit_code == 0, result.output
     data = json.loads((project / "r.json").read_text())

@@ -6,8 +6,22 @@ import yaml
 from flows.config import ConfigError, load_settings, load_taxonomy
 from tests.conftest import ROOT, write_config, load_settings_with
 
-TAXONOMY_IDS = ["diplomacy", "trade", "technology", "military", "taiwan", "human_rights", "climate",
-                "fentanyl", "cyber", "ukraine_russia", "north_korea_iran", "economy", "health", "people"]
+TAXONOMY_IDS = [
+    "diplomacy",
+    "trade",
+    "technology",
+    "military",
+    "taiwan",
+    "human_rights",
+    "climate",
+    "fentanyl",
+    "cyber",
+    "ukraine_russia",
+    "north_korea_iran",
+    "economy",
+    "health",
+    "people",
+]
 
 
 def test_default_config_loads_with_paths_resolved_against_its_folder():
@@ -42,15 +56,18 @@ def test_empty_seeds_dir_means_no_seeds(tmp_path: Path):
     assert load_settings(cfg).seeds_dir is None
 
 
-@pytest.mark.parametrize("body, expected", [
-    ("fetch: {max_connections: 0}", "fetch.max_connections: Input should be greater than or equal to 1"),
-    ("digest: {period: hourly}", "digest.period: Input should be 'daily' or 'weekly'"),
-    ("feeds: [{url: 'ftp://x.org/feed'}]", "feeds.0.url: must be an http:// or https:// URL"),
-    ("colour: blue", "colour: unknown key"),
-    ("email: {recipients: [{address: 'not-an-address'}]}", "email.recipients.0.address: must be an email address"),
-    ("schedule: {timezone: Mars/Olympus}", "schedule.timezone: unknown time zone"),
-    ("fetch: [1, 2]", "fetch: Input should be a valid dictionary"),
-])
+@pytest.mark.parametrize(
+    "body, expected",
+    [
+        ("fetch: {max_connections: 0}", "fetch.max_connections: Input should be greater than or equal to 1"),
+        ("digest: {period: hourly}", "digest.period: Input should be 'daily' or 'weekly'"),
+        ("feeds: [{url: 'ftp://x.org/feed'}]", "feeds.0.url: must be an http:// or https:// URL"),
+        ("colour: blue", "colour: unknown key"),
+        ("email: {recipients: [{address: 'not-an-address'}]}", "email.recipients.0.address: must be an email address"),
+        ("schedule: {timezone: Mars/Olympus}", "schedule.timezone: unknown time zone"),
+        ("fetch: [1, 2]", "fetch: Input should be a valid dictionary"),
+    ],
+)
 def test_invalid_values_name_file_field_and_expectation(tmp_path: Path, body: str, expected: str):
     cfg = tmp_path / "p.yaml"
     cfg.write_text("seeds_dir: null\n" + body + "\n")
@@ -82,10 +99,14 @@ def test_password_in_file_is_refused(tmp_path: Path):
 
 def test_environment_overrides_file(project: Path):
     cfg = write_config(project, digest={"period": "daily"})
-    env = {"USCHINA_DIGEST_DIGEST__PERIOD": "weekly", "USCHINA_DIGEST_SMTP_HOST": "127.0.0.1",
-           "USCHINA_DIGEST_SMTP_PORT": "2525", "USCHINA_DIGEST_SMTP_PASSWORD": "s3cret",
-           "USCHINA_DIGEST_FETCH__ALLOW_PRIVATE_ADDRESSES": "true",
-           "USCHINA_DIGEST_STORE_URL": "sqlite:////tmp/x.sqlite3"}
+    env = {
+        "USCHINA_DIGEST_DIGEST__PERIOD": "weekly",
+        "USCHINA_DIGEST_SMTP_HOST": "127.0.0.1",
+        "USCHINA_DIGEST_SMTP_PORT": "2525",
+        "USCHINA_DIGEST_SMTP_PASSWORD": "s3cret",
+        "USCHINA_DIGEST_FETCH__ALLOW_PRIVATE_ADDRESSES": "true",
+        "USCHINA_DIGEST_STORE_URL": "sqlite:////tmp/x.sqlite3",
+    }
     s = load_settings_with(cfg, env)
     assert s.digest.period == "weekly"
     assert (s.email.smtp_host, s.email.smtp_port) == ("127.0.0.1", 2525)
@@ -105,9 +126,13 @@ def test_prefect_yaml_schedules_are_the_configured_ones():
     schedule = load_settings(ROOT / "config" / "pipeline.yaml").schedule
     spec = yaml.safe_load((ROOT / "prefect.yaml").read_text())
     by_name = {d["name"]: d.get("schedules", []) for d in spec["deployments"]}
-    assert by_name["scheduled"] == [{"interval": schedule.ingest_interval_minutes * 60,
-                                     "anchor_date": by_name["scheduled"][0]["anchor_date"],
-                                     "timezone": schedule.timezone}]
+    assert by_name["scheduled"] == [
+        {
+            "interval": schedule.ingest_interval_minutes * 60,
+            "anchor_date": by_name["scheduled"][0]["anchor_date"],
+            "timezone": schedule.timezone,
+        }
+    ]
     assert by_name["daily"] == [{"cron": schedule.daily_cron, "timezone": schedule.timezone}]
     assert by_name["weekly"] == [{"cron": schedule.weekly_cron, "timezone": schedule.timezone}]
     assert by_name["pool"] == []
@@ -115,10 +140,15 @@ def test_prefect_yaml_schedules_are_the_configured_ones():
 
 def test_environment_lists_are_json_and_the_smtp_shortcuts_win(project: Path):
     cfg = project / "config" / "pipeline.yaml"
-    s = load_settings_with(cfg, {"USCHINA_DIGEST_FEEDS": '[{"url": "https://news.example.org/feed"}]',
-                                 "USCHINA_DIGEST_EMAIL__SMTP_HOST": "nested.example.org",
-                                 "USCHINA_DIGEST_SMTP_HOST": "short.example.org",
-                                 "USCHINA_DIGEST_EMAIL__RECIPIENTS": '[{"address": "a@example.org"}]'})
+    s = load_settings_with(
+        cfg,
+        {
+            "USCHINA_DIGEST_FEEDS": '[{"url": "https://news.example.org/feed"}]',
+            "USCHINA_DIGEST_EMAIL__SMTP_HOST": "nested.example.org",
+            "USCHINA_DIGEST_SMTP_HOST": "short.example.org",
+            "USCHINA_DIGEST_EMAIL__RECIPIENTS": '[{"address": "a@example.org"}]',
+        },
+    )
     assert [f.url for f in s.feeds] == ["https://news.example.org/feed"]
     assert s.email.smtp_host == "short.example.org" and [r.address for r in s.email.recipients] == ["a@example.org"]
     with pytest.raises(ConfigError) as err:

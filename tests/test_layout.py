@@ -15,8 +15,8 @@ from pathlib import Path
 
 FLOWS = Path(__file__).resolve().parent.parent / "flows"
 
-TOP_LEVEL = {"__init__.py", "config.py", "pipeline.py", "records.py"}   # everything else lives in a package
-PREFECT_EDGES = ("flows.service", "flows.cli")                          # the only importers of Prefect
+TOP_LEVEL = {"__init__.py", "config.py", "pipeline.py", "records.py"}  # everything else lives in a package
+PREFECT_EDGES = ("flows.service", "flows.cli")  # the only importers of Prefect
 
 
 def module_name(path: Path) -> str:
@@ -31,7 +31,8 @@ def modules() -> dict[str, Path]:
 def _is_type_checking(node: ast.If) -> bool:
     test = node.test
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def imported_names(path: Path, name: str) -> set[str]:
@@ -54,7 +55,7 @@ def imported_names(path: Path, name: str) -> set[str]:
                 source = ".".join(base + ([node.module] if node.module else []))
             else:
                 source = node.module or ""
-            for alias in node.names:     # `from pkg import mod` depends on mod, not on pkg's __init__
+            for alias in node.names:  # `from pkg import mod` depends on mod, not on pkg's __init__
                 found.add(f"{source}.{alias.name}" if f"{source}.{alias.name}" in known else source)
         for child in ast.iter_child_nodes(node):
             visit(child)
@@ -66,13 +67,15 @@ def imported_names(path: Path, name: str) -> set[str]:
 def import_graph() -> dict[str, set[str]]:
     """module -> the modules of `flows` it imports."""
     known = modules()
-    return {name: {dep for dep in imported_names(path, name) if dep in known and dep != name}
-            for name, path in known.items()}
+    return {
+        name: {dep for dep in imported_names(path, name) if dep in known and dep != name}
+        for name, path in known.items()
+    }
 
 
 def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
     """One import circle as [a, b, …, a], or None (iterative depth-first search)."""
-    state: dict[str, int] = {}          # 1: on the current path, 2: done
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
     for root in sorted(graph):
         if state.get(root):
             continue
@@ -84,7 +87,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
                 state[path.pop()] = 2
                 stack.pop()
             elif state.get(nxt) == 1:
-                return path[path.index(nxt):] + [nxt]
+                return path[path.index(nxt) :] + [nxt]
             elif not state.get(nxt):
                 state[nxt] = 1
                 path.append(nxt)
@@ -94,8 +97,8 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 def test_the_graph_sees_lazy_imports():
     graph = import_graph()
-    assert "flows.sources.feeds" in graph["flows.pipeline"]     # imported inside ingest_feeds
-    assert "flows.service.flows" in graph["flows.cli"]          # imported inside the ingest command
+    assert "flows.sources.feeds" in graph["flows.pipeline"]  # imported inside ingest_feeds
+    assert "flows.service.flows" in graph["flows.cli"]  # imported inside the ingest command
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) is None
 
@@ -114,9 +117,11 @@ def test_no_loose_modules_at_the_top():
 
 def test_prefect_only_at_the_edges():
     offenders = sorted(
-        name for name, path in modules().items()
+        name
+        for name, path in modules().items()
         if not name.startswith(PREFECT_EDGES)
-        and any(dep == "prefect" or dep.startswith("prefect.") for dep in imported_names(path, name)))
+        and any(dep == "prefect" or dep.startswith("prefect.") for dep in imported_names(path, name))
+    )
     assert not offenders, f"Prefect imported outside {PREFECT_EDGES}: {offenders}"
 
 

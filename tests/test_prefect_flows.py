@@ -16,7 +16,7 @@ def test_pipeline_flow_runs_under_prefect(prefect_server, project):
     assert state.is_completed()
     result = state.result()
     assert result["ingest"]["items_new"] == 5
-    assert result["digest"]["n_stories"] == 4        # seeds 000 and 002 are one story
+    assert result["digest"]["n_stories"] == 4  # seeds 000 and 002 are one story
     assert (project / "digests" / f"{result['digest']['id']}.html").exists()
 
     async def runs():
@@ -43,13 +43,22 @@ def test_a_digest_run_that_could_not_send_ends_failed_with_the_reason(prefect_se
     from flows.pipeline import UndeliveredDigest
     from flows.service.flows import digest
 
-    with socket.socket() as probe:             # a loopback port with nothing listening on it
+    with socket.socket() as probe:  # a loopback port with nothing listening on it
         probe.bind(("127.0.0.1", 0))
         dead_port = probe.getsockname()[1]
-    config = write_config(project, email={"smtp_host": "127.0.0.1", "smtp_port": dead_port, "security": "none",
-                                          "from_address": "digest@example.org", "retries": 1,
-                                          "retry_backoff": 0.01, "timeout": 5,
-                                          "recipients": [{"address": "desk@example.org"}]})
+    config = write_config(
+        project,
+        email={
+            "smtp_host": "127.0.0.1",
+            "smtp_port": dead_port,
+            "security": "none",
+            "from_address": "digest@example.org",
+            "retries": 1,
+            "retry_backoff": 0.01,
+            "timeout": 5,
+            "recipients": [{"address": "desk@example.org"}],
+        },
+    )
     state = asyncio.run(digest(config_path=str(config), send=True, return_state=True))
     assert state.is_failed()
     assert "1 message(s) not sent" in state.message and "desk@example.org" in state.message

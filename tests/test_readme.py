@@ -45,7 +45,7 @@ def code_block_commands(text: str) -> list[str]:
     lines = []
     for block in re.findall(r"```sh\n(.*?)```", text, re.S):
         for line in block.replace("\\\n", " ").splitlines():
-            line = re.sub(r"^(\w+=\S+\s+)+", "", line.split("#", 1)[0].strip())   # VAR=value prefixes
+            line = re.sub(r"^(\w+=\S+\s+)+", "", line.split("#", 1)[0].strip())  # VAR=value prefixes
             if line.startswith("uschina-digest "):
                 lines.append(line.removeprefix("uschina-digest "))
         # a piped command: `echo … | uschina-digest classify`
@@ -73,8 +73,9 @@ def check_usage(usage: str) -> None:
     assert result.exit_code == 0, result.output
     help_text = result.output
     for option in OPTION.findall(usage):
-        assert re.search(rf"(?<![\w-]){re.escape(option)}(?![\w-])", help_text), \
+        assert re.search(rf"(?<![\w-]){re.escape(option)}(?![\w-])", help_text), (
             f"`uschina-digest {' '.join(path)}` has no option {option} (README shows: {usage})"
+        )
     for option, values in CHOICES.findall(usage):
         param = next(p for p in command.params if option in p.opts + p.secondary_opts)
         shown = [v for v in values.split("|") if v.islower()]
@@ -109,7 +110,7 @@ def test_the_readme_config_example_is_a_valid_config(tmp_path):
     text = section(README.read_text(), "Configuration")
     (block,) = [b for b in re.findall(r"```yaml\n(.*?)```", text, re.S) if "pipeline.yaml" in b]
     config = yaml.safe_load(block)
-    config["seeds_dir"] = None                       # the example's paths are relative to config/
+    config["seeds_dir"] = None  # the example's paths are relative to config/
     config["issues_file"] = str(ROOT / "config" / "issues.yaml")
     path = tmp_path / "pipeline.yaml"
     path.write_text(yaml.safe_dump(config, allow_unicode=True))

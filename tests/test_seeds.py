@@ -41,7 +41,7 @@ def test_credits_fragments_and_repeats_removed_from_seed_001():
     # The paraphrased restatements are dropped; each point is told once.
     assert text.count("citing U.S. sanctions as the obstacle") == 1
     assert text.count("Commerce Secretary Gina Raimondo") == 1
-    assert "strategic ambiguity" in text          # real content survives
+    assert "strategic ambiguity" in text  # real content survives
 
 
 def test_clean_seeds_keep_their_content():
@@ -49,31 +49,39 @@ def test_clean_seeds_keep_their_content():
         assert len(seed(prefix).text.split()) > words * 0.8
 
 
-@pytest.mark.parametrize("line", [
-    "1e887e846334d35d525381181d6f43670646ffb1_converted",
-    '[adinserter block="8"]',
-    "Get the latest and greatest stories delivered straight to your phone. Subscribe to our Telegram channel today!",
-    "Reporting by Humeyra Pamuk in Beijing; Editing by Simon Cameron-Moore",
-    "By Jane Doe and John Smith",
-    "IMG_20230601.jpg",
-    "strategic rivalry theory",
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "1e887e846334d35d525381181d6f43670646ffb1_converted",
+        '[adinserter block="8"]',
+        "Get the latest and greatest stories delivered straight to your phone. Subscribe to our Telegram channel today!",
+        "Reporting by Humeyra Pamuk in Beijing; Editing by Simon Cameron-Moore",
+        "By Jane Doe and John Smith",
+        "IMG_20230601.jpg",
+        "strategic rivalry theory",
+    ],
+)
 def test_junk_lines(line: str):
     assert is_junk(line)
 
 
-@pytest.mark.parametrize("line", [
-    "Meeting halfway",
-    "The stakes for such meetings are high.",
-    "By the end of the week, the talks had stalled.",
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Meeting halfway",
+        "The stakes for such meetings are high.",
+        "By the end of the week, the talks had stalled.",
+    ],
+)
 def test_real_lines_are_not_junk(line: str):
     assert not is_junk(line)
 
 
 def test_verbatim_repeat_dropped_and_control_chars_removed():
-    text = "Title here\n\nA first paragraph about tariffs on steel imports from China today.\x00\n\n" \
-           "A second one.\n\nA first paragraph about tariffs on steel imports from China today."
+    text = (
+        "Title here\n\nA first paragraph about tariffs on steel imports from China today.\x00\n\n"
+        "A second one.\n\nA first paragraph about tariffs on steel imports from China today."
+    )
     title, body = title_and_body(text)
     assert title == "Title here"
     assert body == ["A first paragraph about tariffs on steel imports from China today.", "A second one."]
@@ -81,14 +89,17 @@ def test_verbatim_repeat_dropped_and_control_chars_removed():
 
 
 def test_markdown_and_html_seeds(tmp_path: Path):
-    (tmp_path / "a.md").write_text("# Taiwan arms sale approved\n\nThe **State Department** approved a "
-                                   "[sale](http://x.org) of arms to Taiwan, angering Beijing.\n\n![img](x.png)\n")
+    (tmp_path / "a.md").write_text(
+        "# Taiwan arms sale approved\n\nThe **State Department** approved a "
+        "[sale](http://x.org) of arms to Taiwan, angering Beijing.\n\n![img](x.png)\n"
+    )
     (tmp_path / "b.html").write_text(
         "<html><head><title>Chip curbs widen</title><script>alert(1)</script></head><body>"
         "<article><h1>Chip curbs widen</h1><p>Washington widened curbs on exports of advanced "
         "semiconductors to China on Tuesday, officials said, in a move that Beijing condemned.</p>"
         "<p>The rules add dozens of Chinese companies to the entity list and restrict chipmaking tools.</p>"
-        "</article></body></html>")
+        "</article></body></html>"
+    )
     (tmp_path / "c.txt").write_bytes("Zölle\n\nDie USA erhöhen Zölle auf Waren aus China.".encode("latin-1"))
     (tmp_path / "empty.txt").write_text("\n\n")
     articles, errors = read_seeds(tmp_path)

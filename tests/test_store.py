@@ -6,8 +6,15 @@ from flows.store.items import add_correction, count_items, labels_for, save_clas
 
 
 def article(n: int, **kw) -> Article:
-    return Article(key=f"https://example.org/{n}", source="Example", source_kind="feed",
-                   url=f"https://example.org/{n}", title=f"Title {n}", text=f"Body {n} about tariffs.", **kw)
+    return Article(
+        key=f"https://example.org/{n}",
+        source="Example",
+        source_kind="feed",
+        url=f"https://example.org/{n}",
+        title=f"Title {n}",
+        text=f"Body {n} about tariffs.",
+        **kw,
+    )
 
 
 def test_upsert_is_idempotent_and_loses_nothing(tmp_path):
@@ -44,6 +51,6 @@ def test_corrections_override_model_labels_and_survive_reclassification(tmp_path
     add_correction(store, a.item_id, "trade", "remove")
     add_correction(store, a.item_id, "taiwan", "add")
     assert [lab.issue_id for lab in labels_for(store, [a.item_id])[a.item_id]] == ["taiwan"]
-    save_classifications(store, [(a.item_id, verdict)], "v2")      # a refit does not undo analysts
+    save_classifications(store, [(a.item_id, verdict)], "v2")  # a refit does not undo analysts
     labels = labels_for(store, [a.item_id])[a.item_id]
     assert [(lab.issue_id, lab.origin) for lab in labels] == [("taiwan", "correction")]

@@ -82,8 +82,9 @@ class Alert(_Model):
 
 
 class AlertsFile(_Model):
-    batch_over: int = Field(default=5, ge=1, le=100,
-                            description="More new stories than this for one alert in one run: one message for all.")
+    batch_over: int = Field(
+        default=5, ge=1, le=100, description="More new stories than this for one alert in one run: one message for all."
+    )
     alerts: list[Alert] = Field(default_factory=list)
 
     @model_validator(mode="after")

@@ -54,7 +54,7 @@ MAX_NEW_STORIES = 500
 
 @dataclass
 class AlertReport:
-    sent: list[dict] = field(default_factory=list)   # {"alert", "recipient", "stories", "status", "error"}
+    sent: list[dict] = field(default_factory=list)  # {"alert", "recipient", "stories", "status", "error"}
 
     @property
     def n_sent(self) -> int:
@@ -82,8 +82,13 @@ class WebhookTransport:
         if not url:
             raise DeliveryError(f"{recipient}: no webhook URL configured (alerts.yaml url, or its url_env unset)")
         try:
-            response = httpx.post(url, content=data, headers={"Content-Type": "application/json"},
-                                  timeout=self.timeout, follow_redirects=False)
+            response = httpx.post(
+                url,
+                content=data,
+                headers={"Content-Type": "application/json"},
+                timeout=self.timeout,
+                follow_redirects=False,
+            )
         except httpx.HTTPError as e:
             raise DeliveryError(f"{recipient}: webhook unreachable ({type(e).__name__})") from None
         if response.status_code >= 300:
@@ -111,14 +116,14 @@ def webhook_body(alert: Alert, found: list[Card], names: dict[str, str]) -> byte
         head = f"<{c.link}|{title}>" if c.link else f"*{title}*"
         meta = _slack(", ".join(c.sources) + (" · " + ", ".join(names.get(i, i) for i in c.issues) if c.issues else ""))
         lines.append(f"{head} ({meta})")
-        blocks.append({"type": "section", "text": {"type": "mrkdwn",
-                                                   "text": f"{head}\n{meta}\n{_slack(c.summary)[:500]}"}})
+        blocks.append(
+            {"type": "section", "text": {"type": "mrkdwn", "text": f"{head}\n{meta}\n{_slack(c.summary)[:500]}"}}
+        )
     text = f"Saved search *{_slack(alert.name)}*: " + ("\n".join(lines) if len(lines) > 1 else lines[0])
     return json.dumps({"text": text, "blocks": blocks[:50]}, ensure_ascii=False).encode("utf-8")
 
 
-def email_body(alert: Alert, found: list[Card], names: dict[str, str], from_address: str, to: str,
-               key: str) -> bytes:
+def email_body(alert: Alert, found: list[Card], names: dict[str, str], from_address: str, to: str, key: str) -> bytes:
     """text/plain and an escaped text/html twin."""
     msg = EmailMessage(policy=SMTP)
     msg["From"] = formataddr((SENDER_NAME, from_address))
@@ -130,15 +135,26 @@ def email_body(alert: Alert, found: list[Card], names: dict[str, str], from_addr
     text, html = [f"New stories matching your saved search {alert.name!r} ({alert.query}):", ""], []
     for c in found:
         issues = ", ".join(names.get(i, i) for i in c.issues)
-        text += [c.title, f"  {', '.join(c.sources)}" + (f" · {issues}" if issues else ""),
-                 *([f"  {c.summary}"] if c.summary else []), *([f"  {c.link}"] if c.link else []), ""]
+        text += [
+            c.title,
+            f"  {', '.join(c.sources)}" + (f" · {issues}" if issues else ""),
+            *([f"  {c.summary}"] if c.summary else []),
+            *([f"  {c.link}"] if c.link else []),
+            "",
+        ]
         title = f'<a href="{escape(c.link)}">{escape(c.title)}</a>' if c.link else f"<b>{escape(c.title)}</b>"
-        html.append(f"<li>{title}<br><small>{escape(', '.join(c.sources))}{' · ' + str(escape(issues)) if issues else ''}"
-                    f"</small><p>{escape(c.summary)}</p></li>")
+        html.append(
+            f"<li>{title}<br><small>{escape(', '.join(c.sources))}{' · ' + str(escape(issues)) if issues else ''}"
+            f"</small><p>{escape(c.summary)}</p></li>"
+        )
     msg.set_content("\n".join(text), charset="utf-8")
-    msg.add_alternative(f"<!doctype html><html><body><p>New stories matching your saved search "
-                        f"<b>{escape(alert.name)}</b> ({escape(alert.query)}):</p><ul>{''.join(html)}</ul>"
-                        "</body></html>", subtype="html", charset="utf-8")
+    msg.add_alternative(
+        f"<!doctype html><html><body><p>New stories matching your saved search "
+        f"<b>{escape(alert.name)}</b> ({escape(alert.query)}):</p><ul>{''.join(html)}</ul>"
+        "</body></html>",
+        subtype="html",
+        charset="utf-8",
+    )
     return msg.as_bytes(policy=SMTP)
 
 
@@ -155,8 +171,13 @@ def _send_file(store: Store, rows: list, transport, from_address: str) -> dict:
     """Send one outbox file once for all the rows that share it; mark them all."""
     first = rows[0]
     claimed = [r for r in rows if not (r.status == FAILED and r.attempts >= MAX_ATTEMPTS) and claim(store, r.id, LEASE)]
-    outcome = {"alert": first.digest_id.removeprefix(ALERT_PREFIX).split(".", 1)[0], "recipient": first.recipient,
-               "stories": [r.digest_id for r in rows], "status": "busy", "error": None}
+    outcome = {
+        "alert": first.digest_id.removeprefix(ALERT_PREFIX).split(".", 1)[0],
+        "recipient": first.recipient,
+        "stories": [r.digest_id for r in rows],
+        "status": "busy",
+        "error": None,
+    }
     if not claimed:
         if all(r.status == FAILED and r.attempts >= MAX_ATTEMPTS for r in rows):
             return {**outcome, "status": "gave_up", "error": first.last_error}
@@ -223,23 +244,35 @@ def send_alerts(store: Store, settings: Settings, since: datetime, smtp=None) ->
             groups = [found] if len(found) > config.batch_over else [[c] for c in found]
             for group in groups:
                 keys = [delivery_key(alert, c.key) for c in group]
-                file_key = keys[0] if len(keys) == 1 else f"{ALERT_PREFIX}{alert.name}.batch-" + \
-                    hashlib.sha256(" ".join(keys).encode()).hexdigest()[:12]
+                file_key = (
+                    keys[0]
+                    if len(keys) == 1
+                    else f"{ALERT_PREFIX}{alert.name}.batch-" + hashlib.sha256(" ".join(keys).encode()).hexdigest()[:12]
+                )
                 path = _file(outbox, file_key, recipient)
                 if alert.channel == "email":
                     body = email_body(alert, group, names, from_address, recipient, file_key)
                 else:
                     body = webhook_body(alert, group, names)
                 write_atomic(path, body, mode=0o600)
-                rows = [record_message(store, k, recipient, message_id(file_key, recipient, from_address), str(path))
-                        for k in keys]
+                rows = [
+                    record_message(store, k, recipient, message_id(file_key, recipient, from_address), str(path))
+                    for k in keys
+                ]
                 mine = [r for r in rows if r.eml_path == str(path) and r.status != SENT]
                 transport = _transport_for(recipient, smtp, webhook)
                 if not mine:
                     continue
                 if transport is None:
-                    report.sent.append({"alert": alert.name, "recipient": recipient, "stories": keys,
-                                        "status": "queued", "error": None})
+                    report.sent.append(
+                        {
+                            "alert": alert.name,
+                            "recipient": recipient,
+                            "stories": keys,
+                            "status": "queued",
+                            "error": None,
+                        }
+                    )
                     continue
                 report.sent.append(_send_file(store, mine, transport, from_address))
     return report

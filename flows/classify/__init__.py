@@ -17,5 +17,12 @@ from flows.classify.classifier import (
 from flows.classify.model import ModelError
 from flows.classify.text import joined_text
 
-__all__ = ["Classifier", "load_classifier", "classifier_for", "trained_model_dir", "joined_text",
-           "PACKAGED_MODEL", "ModelError"]
+__all__ = [
+    "Classifier",
+    "load_classifier",
+    "classifier_for",
+    "trained_model_dir",
+    "joined_text",
+    "PACKAGED_MODEL",
+    "ModelError",
+]

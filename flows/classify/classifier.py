@@ -42,7 +42,7 @@ from flows.records import Classification, Evidence, IssueLabel
 PACKAGED_MODEL = Path(__file__).resolve().parent / "data"
 MAX_EVIDENCE = 3
 TITLE_WEIGHT = 2.0
-TERMS_ONLY_SCALE = 2.0      # an untrained issue: w / (w + 2); 0.5 needs a title cue or two in the lead
+TERMS_ONLY_SCALE = 2.0  # an untrained issue: w / (w + 2); 0.5 needs a title cue or two in the lead
 
 
 @dataclass
@@ -93,7 +93,7 @@ class Classifier:
             for st in part:
                 for side, weight in side_hits.get(st.sentence.index, {}).items():
                     counts[side] += weight
-            passage = full[group[0].start:group[-1].end] if group else ""
+            passage = full[group[0].start : group[-1].end] if group else ""
             out.append(features.View(title, passage, [st.sentence for st in part], part, counts))
         return out
 
@@ -127,7 +127,7 @@ class Classifier:
         deciding: dict[str, int] = {}
         for issue in self.taxonomy.issues:
             k = self._column.get(issue.id)
-            if k is None:                       # not trained for: its terms alone
+            if k is None:  # not trained for: its terms alone
                 raws = [views[n].evidence([issue.id])[issue.id].raw for n in counted]
                 best = int(np.argmax(raws))
                 p = raws[best] / (raws[best] + TERMS_ONLY_SCALE)
@@ -149,7 +149,7 @@ class Classifier:
         probs = self.view_probabilities(flat)
         out, row = [], 0
         for views in all_views:
-            out.append(self._decide(views, self._score(views, probs[row:row + len(views)])))
+            out.append(self._decide(views, self._score(views, probs[row : row + len(views)])))
             row += len(views)
         return out
 
@@ -163,8 +163,12 @@ class Classifier:
                     view = views[scores.deciding_view[issue.id]]
                     labels.append(IssueLabel(issue.id, p, self._evidence(view, issue.id)))
             labels.sort(key=lambda lab: -lab.score)
-        return Classification(relevant=relevant, relevance=scores.relevance, issues=labels,
-                              relevance_evidence=self._relevance_evidence(views[0]))
+        return Classification(
+            relevant=relevant,
+            relevance=scores.relevance,
+            issues=labels,
+            relevance_evidence=self._relevance_evidence(views[0]),
+        )
 
     # ------------------------------------------------------------------ evidence
 
@@ -172,8 +176,10 @@ class Classifier:
         ev: IssueEvidence = view.evidence([issue_id])[issue_id]
         if ev.hits:
             hits = sorted(ev.hits, key=lambda h: -h.weight)[:MAX_EVIDENCE]
-            return [Evidence(h.sentence.text, h.sentence.start, h.sentence.end, sorted(set(h.terms)), h.weight)
-                    for h in hits]
+            return [
+                Evidence(h.sentence.text, h.sentence.start, h.sentence.end, sorted(set(h.terms)), h.weight)
+                for h in hits
+            ]
         if issue_id not in self._column or not view.sentences:
             return []
         # Decided by the model without a taxonomy term: the sentence its words weigh highest.

@@ -41,7 +41,7 @@ class Embedder:
     """Mean-pooled, L2-normalised token vectors: one vector per text."""
 
     def __init__(self, vectors: np.ndarray, tokenizer, name: str = EMBEDDING_NAME):
-        self.vectors = np.ascontiguousarray(vectors)      # float16 as shipped: sums are taken in float32
+        self.vectors = np.ascontiguousarray(vectors)  # float16 as shipped: sums are taken in float32
         self.tokenizer = tokenizer
         self.name = name
         self.dim = int(self.vectors.shape[1])
@@ -56,15 +56,17 @@ class Embedder:
         lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(encodings))
         ids = np.fromiter((i for e in encodings for i in e.ids), dtype=np.int64, count=int(lengths.sum()))
         indptr = np.concatenate([[0], np.cumsum(lengths)])
-        counts = sp.csr_matrix((np.ones(len(ids), dtype=np.float32), np.clip(ids, 0, len(self.vectors) - 1), indptr),
-                               shape=(len(texts), len(self.vectors)))
+        counts = sp.csr_matrix(
+            (np.ones(len(ids), dtype=np.float32), np.clip(ids, 0, len(self.vectors) - 1), indptr),
+            shape=(len(texts), len(self.vectors)),
+        )
         sums = np.asarray(counts @ self._table, dtype=np.float32)
         norms = np.sqrt(np.einsum("ij,ij->i", sums, sums))
         return sums / np.where(norms > 0, norms, 1.0)[:, None]
 
     @functools.cached_property
     def _table(self) -> np.ndarray:
-        return self.vectors.astype(np.float32)        # 32 MiB, made on first use
+        return self.vectors.astype(np.float32)  # 32 MiB, made on first use
 
 
 def wordllama_files() -> tuple[Path, Path]:
@@ -87,8 +89,10 @@ def check_sha256(path: Path, expected: str) -> None:
     with path.open("rb") as fh:
         found = hashlib.file_digest(fh, "sha256").hexdigest()
     if found != expected:
-        raise EmbeddingError(f"{path}: SHA-256 {found[:16]}… is not the pinned wordllama release's "
-                             f"{expected[:16]}… (reinstall with `make install`)")
+        raise EmbeddingError(
+            f"{path}: SHA-256 {found[:16]}… is not the pinned wordllama release's "
+            f"{expected[:16]}… (reinstall with `make install`)"
+        )
 
 
 @functools.cache
@@ -102,7 +106,7 @@ def load_embedder() -> Embedder:
         with safe_open(str(weights), framework="np", device="cpu") as fh:
             vectors = fh.get_tensor("embedding.weight")
         tokenizer = Tokenizer.from_file(str(tokenizer_file))
-    except Exception as e:       # safetensors and tokenizers raise their own error types
+    except Exception as e:  # safetensors and tokenizers raise their own error types
         raise EmbeddingError(f"cannot read the WordLlama model: {e}") from None
     tokenizer.no_padding()
     tokenizer.no_truncation()

@@ -67,7 +67,7 @@ class ItemError:
     title: str
     missed: list[str]
     extra: list[str]
-    relevance_error: str | None      # "missed" | "extra" | None
+    relevance_error: str | None  # "missed" | "extra" | None
     cost: float
 
 
@@ -101,13 +101,16 @@ class Report:
         return self.relevance.f1
 
     def summary(self) -> dict:
-        return {"items": self.n_items, "macro_f1": round(self.macro_f1, 4),
-                "micro_f1": round(self.micro.f1, 4), "relevance_f1": round(self.relevance_f1, 4),
-                "macro_issues": self.macro_issues}
+        return {
+            "items": self.n_items,
+            "macro_f1": round(self.macro_f1, 4),
+            "micro_f1": round(self.micro.f1, 4),
+            "relevance_f1": round(self.relevance_f1, 4),
+            "macro_issues": self.macro_issues,
+        }
 
 
-def evaluate(items: list[dict], classify: Callable[[str, str], Classification],
-             issue_ids: Iterable[str]) -> Report:
+def evaluate(items: list[dict], classify: Callable[[str, str], Classification], issue_ids: Iterable[str]) -> Report:
     """Score `classify` on labelled items; every id in `issue_ids` gets a row, even unseen ones."""
     return evaluate_pairs(((item, classify(item.get("title", ""), item["text"])) for item in items), issue_ids)
 
@@ -116,7 +119,9 @@ def evaluate_pairs(pairs: Iterable[tuple[dict, Classification]], issue_ids: Iter
     """Score predictions already made: (labelled item, its classification) pairs."""
     pairs = list(pairs)
     ids = list(dict.fromkeys([*issue_ids, *(i for item, r in pairs for i in [*item.get("issues", []), *r.issue_ids])]))
-    gold = np.array([[int(i in item.get("issues", [])) for i in ["relevant", *ids]] for item, _ in pairs]).reshape(-1, len(ids) + 1)
+    gold = np.array([[int(i in item.get("issues", [])) for i in ["relevant", *ids]] for item, _ in pairs]).reshape(
+        -1, len(ids) + 1
+    )
     pred = np.array([[int(i in r.issue_ids) for i in ["relevant", *ids]] for _, r in pairs]).reshape(-1, len(ids) + 1)
     gold[:, 0] = [bool(item.get("relevant", bool(item.get("issues")))) for item, _ in pairs]
     pred[:, 0] = [r.relevant for _, r in pairs]
@@ -128,8 +133,16 @@ def evaluate_pairs(pairs: Iterable[tuple[dict, Classification]], issue_ids: Iter
         extra = sorted(i for i, a, b in zip(ids, g[1:], p[1:]) if b and not a)
         rel_err = None if g[0] == p[0] else ("missed" if g[0] else "extra")
         if missed or extra or rel_err:
-            errors.append(ItemError(str(item.get("id", "?")), item.get("title", ""), missed, extra,
-                                    rel_err, len(missed) + len(extra) + (1.5 if rel_err else 0)))
+            errors.append(
+                ItemError(
+                    str(item.get("id", "?")),
+                    item.get("title", ""),
+                    missed,
+                    extra,
+                    rel_err,
+                    len(missed) + len(extra) + (1.5 if rel_err else 0),
+                )
+            )
     errors.sort(key=lambda e: (-e.cost, e.item_id))
     return Report(len(pairs), dict(zip(ids, scores[1:])), scores[0], errors)
 
@@ -138,15 +151,20 @@ def mean_over_draws(reports: dict[int, Report]) -> dict:
     """The mean over fold draws of macro-, micro- and relevance F1 (with macro-F1's min and max)
     and each issue's mean, min and max F1 and support (the draws share the items, so their
     supports are equal). Unrounded: `evaluate --cv K --draws N` prints and writes it."""
+
     def spread(values: list[float]) -> dict:
         return {"mean": sum(values) / len(values), "min": min(values), "max": max(values)}
 
     first = next(iter(reports.values()))
-    return {"macro_f1": spread([r.macro_f1 for r in reports.values()]),
-            "micro_f1": spread([r.micro.f1 for r in reports.values()]),
-            "relevance_f1": spread([r.relevance_f1 for r in reports.values()]),
-            "issues": {issue: dict(spread([r.issues[issue].f1 for r in reports.values()]), support=s.support)
-                       for issue, s in sorted(first.issues.items(), key=lambda kv: (-kv[1].support, kv[0]))}}
+    return {
+        "macro_f1": spread([r.macro_f1 for r in reports.values()]),
+        "micro_f1": spread([r.micro.f1 for r in reports.values()]),
+        "relevance_f1": spread([r.relevance_f1 for r in reports.values()]),
+        "issues": {
+            issue: dict(spread([r.issues[issue].f1 for r in reports.values()]), support=s.support)
+            for issue, s in sorted(first.issues.items(), key=lambda kv: (-kv[1].support, kv[0]))
+        },
+    }
 
 
 def format_draws(reports: dict[int, Report], folds: int, seconds: float) -> str:
@@ -156,14 +174,19 @@ def format_draws(reports: dict[int, Report], folds: int, seconds: float) -> str:
     lines = [f"{'draw':<8}{'macro-F1':>10}{'micro-F1':>10}{'relevance F1':>14}"]
     lines += [f"{draw:<8}{r.macro_f1:>10.3f}{r.micro.f1:>10.3f}{r.relevance_f1:>14.3f}" for draw, r in reports.items()]
     macro = mean["macro_f1"]
-    lines.append(f"{'mean':<8}{macro['mean']:>10.3f}{mean['micro_f1']['mean']:>10.3f}"
-                 f"{mean['relevance_f1']['mean']:>14.3f}   (macro-F1 min {macro['min']:.3f}, max {macro['max']:.3f})")
+    lines.append(
+        f"{'mean':<8}{macro['mean']:>10.3f}{mean['micro_f1']['mean']:>10.3f}"
+        f"{mean['relevance_f1']['mean']:>14.3f}   (macro-F1 min {macro['min']:.3f}, max {macro['max']:.3f})"
+    )
     lines += ["", f"{'issue':<18}{'mean F1':>9}{'min':>7}{'max':>7}{'support':>9}"]
     for issue, f1 in mean["issues"].items():
         mark = "" if f1["support"] >= MACRO_MIN_SUPPORT else "  (not in macro)"
         lines.append(f"{issue:<18}{f1['mean']:>9.3f}{f1['min']:>7.3f}{f1['max']:>7.3f}{f1['support']:>9}{mark}")
-    lines += ["", f"{len(reports)} draws of {folds} folds in {seconds:.0f} s. Refitted per fold: vocabulary, weights, "
-              "thresholds (by inner folds); not refitted: the taxonomy's terms, weights and vetoes."]
+    lines += [
+        "",
+        f"{len(reports)} draws of {folds} folds in {seconds:.0f} s. Refitted per fold: vocabulary, weights, "
+        "thresholds (by inner folds); not refitted: the taxonomy's terms, weights and vetoes.",
+    ]
     return "\n".join(lines)
 
 
@@ -177,8 +200,7 @@ def format_report(report: Report, worst: int = 15) -> str:
     lines += [
         "",
         f"items: {report.n_items}",
-        f"macro-F1 (issues with >= {MACRO_MIN_SUPPORT} examples, n={len(report.macro_issues)}): "
-        f"{report.macro_f1:.3f}",
+        f"macro-F1 (issues with >= {MACRO_MIN_SUPPORT} examples, n={len(report.macro_issues)}): {report.macro_f1:.3f}",
         f"micro-F1: {m.f1:.3f}  (P {m.precision:.3f}, R {m.recall:.3f})",
         f"relevance F1: {report.relevance_f1:.3f}  (P {report.relevance.precision:.3f}, "
         f"R {report.relevance.recall:.3f}, support {report.relevance.support})",

@@ -38,9 +38,9 @@ class View:
 
     title: str
     passage: str
-    sentences: list[Sentence]            # the title's and the passage's, with offsets into the item
+    sentences: list[Sentence]  # the title's and the passage's, with offsets into the item
     scanned: list[SentenceTerms]
-    sides: dict[str, float]              # weighted counts of US / China / shared-stake cues
+    sides: dict[str, float]  # weighted counts of US / China / shared-stake cues
 
     @property
     def text(self) -> str:
@@ -52,8 +52,14 @@ class View:
 
 def vectorizer(vocabulary: dict[str, int] | None = None, idf: np.ndarray | None = None) -> TfidfVectorizer:
     """The word block's vectorizer: a new one to fit, or the stored vocabulary and IDF."""
-    v = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True, strip_accents="unicode",
-                        dtype=np.float32, vocabulary=vocabulary)
+    v = TfidfVectorizer(
+        ngram_range=(1, 2),
+        min_df=2,
+        sublinear_tf=True,
+        strip_accents="unicode",
+        dtype=np.float32,
+        vocabulary=vocabulary,
+    )
     if idf is not None:
         v.idf_ = idf
     return v
@@ -61,8 +67,11 @@ def vectorizer(vocabulary: dict[str, int] | None = None, idf: np.ndarray | None 
 
 def side_matcher(taxonomy: Taxonomy) -> PhraseMatcher:
     rel = taxonomy.relevance
-    return PhraseMatcher([(t, "us") for t in rel.us_terms] + [(t, "china") for t in rel.china_terms]
-                         + [(t, "stake") for t in rel.shared_stakes])
+    return PhraseMatcher(
+        [(t, "us") for t in rel.us_terms]
+        + [(t, "china") for t in rel.china_terms]
+        + [(t, "stake") for t in rel.shared_stakes]
+    )
 
 
 def term_block(views: list[View], issue_ids: list[str]) -> np.ndarray:
@@ -72,10 +81,14 @@ def term_block(views: list[View], issue_ids: list[str]) -> np.ndarray:
         evidence = view.evidence(issue_ids)
         for k, issue_id in enumerate(issue_ids):
             ev = evidence[issue_id]
-            out[n, 3 * k:3 * k + 3] = (np.log1p(ev.raw), np.log1p(ev.title_raw), float(ev.listy_only and ev.raw > 0))
+            out[n, 3 * k : 3 * k + 3] = (np.log1p(ev.raw), np.log1p(ev.title_raw), float(ev.listy_only and ev.raw > 0))
         s = view.sides
-        out[n, -4:] = (np.log1p(s["us"]), np.log1p(s["china"]), np.log1p(s["stake"]),
-                       float(s["us"] > 0 and s["china"] > 0))
+        out[n, -4:] = (
+            np.log1p(s["us"]),
+            np.log1p(s["china"]),
+            np.log1p(s["stake"]),
+            float(s["us"] > 0 and s["china"] > 0),
+        )
     return out
 
 
@@ -85,8 +98,9 @@ def embedding_block(embedder: Embedder, views: list[View]) -> np.ndarray:
     title_vectors = dict(zip(titles, embedder.embed_many(titles)))
     rest = embedder.embed_many([v.passage for v in views] + [v.text for v in views])
     n = len(views)
-    return np.hstack([np.stack([title_vectors[v.title] for v in views]) if views else rest[:0],
-                      rest[:n], rest[n:]]).astype(np.float32)
+    return np.hstack(
+        [np.stack([title_vectors[v.title] for v in views]) if views else rest[:0], rest[:n], rest[n:]]
+    ).astype(np.float32)
 
 
 def matrix(views: list[View], words: TfidfVectorizer, embedder: Embedder, issue_ids: list[str]) -> sp.csr_matrix:
@@ -94,6 +108,12 @@ def matrix(views: list[View], words: TfidfVectorizer, embedder: Embedder, issue_
     if not views:
         width = len(words.vocabulary_) + 3 * embedder.dim + 3 * len(issue_ids) + 4
         return sp.csr_matrix((0, width), dtype=np.float32)
-    return sp.hstack([words.transform([v.text for v in views]),
-                      sp.csr_matrix(embedding_block(embedder, views)),
-                      sp.csr_matrix(term_block(views, issue_ids))], format="csr", dtype=np.float32)
+    return sp.hstack(
+        [
+            words.transform([v.text for v in views]),
+            sp.csr_matrix(embedding_block(embedder, views)),
+            sp.csr_matrix(term_block(views, issue_ids)),
+        ],
+        format="csr",
+        dtype=np.float32,
+    )

@@ -25,12 +25,12 @@ class ModelError(Exception):
 
 @dataclass
 class LinearModel:
-    labels: list[str]                  # RELEVANT first, then the issues it was trained for
-    feature_issues: list[str]          # the issues of the term block, in its order
+    labels: list[str]  # RELEVANT first, then the issues it was trained for
+    feature_issues: list[str]  # the issues of the term block, in its order
     vocabulary: dict[str, int]
     idf: np.ndarray
-    coef: np.ndarray                   # (labels, features)
-    intercept: np.ndarray              # (labels,)
+    coef: np.ndarray  # (labels, features)
+    intercept: np.ndarray  # (labels,)
     thresholds: dict[str, float]
     meta: dict = field(default_factory=dict)
 
@@ -46,11 +46,20 @@ class LinearModel:
     def save(self, folder: str | Path) -> Path:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(folder / "weights.npz", idf=self.idf.astype(np.float32),
-                            coef=self.coef.astype(np.float32), intercept=self.intercept.astype(np.float32))
-        doc = {"format": FORMAT, "labels": self.labels, "thresholds": self.thresholds,
-               "feature_issues": self.feature_issues, **self.meta,
-               "vocabulary": sorted(self.vocabulary, key=self.vocabulary.get)}
+        np.savez_compressed(
+            folder / "weights.npz",
+            idf=self.idf.astype(np.float32),
+            coef=self.coef.astype(np.float32),
+            intercept=self.intercept.astype(np.float32),
+        )
+        doc = {
+            "format": FORMAT,
+            "labels": self.labels,
+            "thresholds": self.thresholds,
+            "feature_issues": self.feature_issues,
+            **self.meta,
+            "vocabulary": sorted(self.vocabulary, key=self.vocabulary.get),
+        }
         (folder / "model.json").write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         return folder
 
@@ -65,8 +74,10 @@ def load_model(folder: str | Path) -> LinearModel:
     except (OSError, ValueError, KeyError) as e:
         raise ModelError(f"{folder}: cannot read the classifier model ({e}); run `uschina-digest train`") from None
     if doc.get("format") != FORMAT:
-        raise ModelError(f"{folder}: model format {doc.get('format')!r}, this version reads {FORMAT}; "
-                         "run `uschina-digest train` again")
+        raise ModelError(
+            f"{folder}: model format {doc.get('format')!r}, this version reads {FORMAT}; "
+            "run `uschina-digest train` again"
+        )
     vocabulary = {w: n for n, w in enumerate(doc["vocabulary"])}
     labels = doc["labels"]
     if coef.shape[0] != len(labels) or len(idf) != len(vocabulary):

@@ -24,7 +24,7 @@ _WORD = re.compile(r"\w+")
 def _minhash(text: str) -> MinHash:
     words = _WORD.findall(text.lower())
     m = MinHash(num_perm=PERMUTATIONS, seed=1)
-    m.update_batch([" ".join(words[i:i + 3]).encode() for i in range(max(1, len(words) - 2))])
+    m.update_batch([" ".join(words[i : i + 3]).encode() for i in range(max(1, len(words) - 2))])
     return m
 
 

@@ -21,11 +21,11 @@ from flows.classify.text import PhraseMatcher, Sentence
 from flows.config import Taxonomy
 
 TITLE_BOOST = 2.0
-LEAD_BOOST = 1.5          # first two body sentences
-LIST_DISCOUNT = 0.35      # a lone cue in a sentence listing ≥3 issues
-REPEAT_DAMPING = 0.5      # each further match of the same term counts half as much as the one before
+LEAD_BOOST = 1.5  # first two body sentences
+LIST_DISCOUNT = 0.35  # a lone cue in a sentence listing ≥3 issues
+REPEAT_DAMPING = 0.5  # each further match of the same term counts half as much as the one before
 LEAD_SENTENCES = 2
-ROUNDUP_PART_WORDS = 4    # the inner items of a headline's list of topics are short names
+ROUNDUP_PART_WORDS = 4  # the inner items of a headline's list of topics are short names
 
 # An enumeration: short items separated by commas, the last joined by "and"/"or"
 # ("tensions over trade, tech and human rights").
@@ -37,9 +37,9 @@ _ITEM_SEPARATOR = re.compile(r"\s*,\s*(?:(?:and|or)\s+)?|\s+(?:and|or)\s+", re.I
 
 @dataclass(frozen=True)
 class TermHit:
-    term: str            # as written in the text
-    weight: float        # the taxonomy weight
-    start: int           # offsets into the joined text
+    term: str  # as written in the text
+    weight: float  # the taxonomy weight
+    start: int  # offsets into the joined text
     end: int
 
 
@@ -48,10 +48,10 @@ class SentenceTerms:
     """The issue terms found in one sentence, and whether it only lists topics."""
 
     sentence: Sentence
-    position: float                       # title / lead / body weight
+    position: float  # title / lead / body weight
     by_issue: dict[str, list[TermHit]]
-    lists: list[tuple[int, int]]              # the items of enumerations, if it names ≥3 issues (offsets)
-    roundup: tuple[int, int] | None = None    # a headline's list of topics (offsets), if it is one
+    lists: list[tuple[int, int]]  # the items of enumerations, if it names ≥3 issues (offsets)
+    roundup: tuple[int, int] | None = None  # a headline's list of topics (offsets), if it is one
 
     def passing(self, issue_id: str) -> bool:
         """Whether this sentence only mentions the issue in passing: its cues all lie in one item
@@ -78,7 +78,7 @@ class IssueEvidence:
     issue_id: str
     raw: float = 0.0
     title_raw: float = 0.0
-    listy_only: bool = True               # every contributing sentence was a list of topics
+    listy_only: bool = True  # every contributing sentence was a list of topics
     hits: list[SentenceHit] = field(default_factory=list)
 
     @property
@@ -105,7 +105,7 @@ class TermIndex:
         # Per issue, leftmost-longest among its own terms and negative phrases: a negative phrase
         # vetoes the issue's terms it covers, and hides nothing of the other issues.
         by_issue: dict[str, list[tuple[int, int, str, float]]] = defaultdict(list)
-        vetoed: set[tuple[int, str]] = set()     # (sentence, issue) with a negative-context phrase
+        vetoed: set[tuple[int, str]] = set()  # (sentence, issue) with a negative-context phrase
         for start, end, (kind, issue, weight) in self._matcher.candidates(full_text):
             if kind == "~":
                 vetoed.add((bisect.bisect_right(starts, start) - 1, issue))
@@ -118,7 +118,7 @@ class TermIndex:
             last_start = -1
             for start, neg_end, positive, neg_weight in found:
                 if start < covered or start == last_start:
-                    continue          # inside a longer match, or a shorter term at the same place
+                    continue  # inside a longer match, or a shorter term at the same place
                 last_start, covered = start, -neg_end
                 if not positive:
                     continue
@@ -135,8 +135,11 @@ class TermIndex:
                 body_index += 1
             lists = []
             if len(by_issue) >= 3:
-                lists = [(sentence.start + a, sentence.start + b)
-                         for m in _ENUMERATION.finditer(sentence.text) for a, b in _items(m)]
+                lists = [
+                    (sentence.start + a, sentence.start + b)
+                    for m in _ENUMERATION.finditer(sentence.text)
+                    for a, b in _items(m)
+                ]
             roundup = roundup_span(sentence.text) if sentence.in_title else None
             if roundup:
                 roundup = (sentence.start + roundup[0], sentence.start + roundup[1])
@@ -171,8 +174,9 @@ def roundup_span(title: str) -> tuple[int, int] | None:
         return None
     for part in parts[1:-1]:
         words = part.split()
-        if not 1 <= len(words) <= ROUNDUP_PART_WORDS or not all(w[0].isupper() or w[0].isdigit() or w[0] in "‘'\"“"
-                                                             for w in words):
+        if not 1 <= len(words) <= ROUNDUP_PART_WORDS or not all(
+            w[0].isupper() or w[0].isdigit() or w[0] in "‘'\"“" for w in words
+        ):
             return None
     start = 0 if colon >= 0 else len(parts[0]) + 1
     return start, len(head)

@@ -8,8 +8,8 @@ from functools import lru_cache
 from typing import Iterator
 
 TITLE_SEPARATOR = "\n\n"
-PASSAGE_WORDS = 70           # about a news lead: long articles are judged in lead-sized pieces
-PARAGRAPH_WORDS = 25         # a paragraph this long is a passage of its own (shorter ones join the next)
+PASSAGE_WORDS = 70  # about a news lead: long articles are judged in lead-sized pieces
+PARAGRAPH_WORDS = 25  # a paragraph this long is a passage of its own (shorter ones join the next)
 
 # A sentence ends at . ! ? … (optionally followed by closing quotes/brackets) before whitespace and an
 # opening capital, quote or digit; abbreviations like "U.S." and "Mr." do not end a sentence.
@@ -27,9 +27,9 @@ class Sentence:
     start: int
     end: int
     text: str
-    index: int        # 0 = title (when there is one), then body sentences in order
+    index: int  # 0 = title (when there is one), then body sentences in order
     in_title: bool
-    paragraph: int = 0   # which paragraph of the joined text (blank-line separated) it sits in
+    paragraph: int = 0  # which paragraph of the joined text (blank-line separated) it sits in
 
 
 def sentences(title: str, text: str) -> list[Sentence]:
@@ -40,11 +40,17 @@ def sentences(title: str, text: str) -> list[Sentence]:
     pos = 0
     paragraph = 0
     for m in _BOUNDARY.finditer(full):
-        candidate = full[pos:m.start() + 1].rstrip()
+        candidate = full[pos : m.start() + 1].rstrip()
         if m.group().strip() and _ABBREV.search(candidate):
             continue
-        _add(out, full, pos, m.start() + (0 if m.group().startswith("\n") else len(m.group().rstrip())),
-             title_len, paragraph)
+        _add(
+            out,
+            full,
+            pos,
+            m.start() + (0 if m.group().startswith("\n") else len(m.group().rstrip())),
+            title_len,
+            paragraph,
+        )
         if "\n" in m.group():
             paragraph += 1
         pos = m.end()
@@ -59,12 +65,14 @@ def _add(out: list[Sentence], full: str, start: int, end: int, title_len: int, p
     if not chunk:
         return
     s = start + lead
-    out.append(Sentence(s, s + len(chunk), chunk, len(out), in_title=title_len > 0 and s < title_len,
-                        paragraph=paragraph))
+    out.append(
+        Sentence(s, s + len(chunk), chunk, len(out), in_title=title_len > 0 and s < title_len, paragraph=paragraph)
+    )
 
 
-def passages(sents: list[Sentence], max_words: int = PASSAGE_WORDS,
-             paragraph_words: int = PARAGRAPH_WORDS) -> list[list[Sentence]]:
+def passages(
+    sents: list[Sentence], max_words: int = PASSAGE_WORDS, paragraph_words: int = PARAGRAPH_WORDS
+) -> list[list[Sentence]]:
     """Group body sentences into passages shaped like a news lead: a paragraph of at least
     `paragraph_words` words is one passage (a longer one than `max_words` is cut at a sentence
     past that), shorter paragraphs join the next ones up to `max_words`.
@@ -82,8 +90,7 @@ def passages(sents: list[Sentence], max_words: int = PASSAGE_WORDS,
     for i, s in enumerate(body):
         n = len(s.text.split())
         new_paragraph = bool(current) and s.paragraph != current[-1].paragraph
-        if current and ((new_paragraph and (words >= paragraph_words or words + n > max_words))
-                        or words >= max_words):
+        if current and ((new_paragraph and (words >= paragraph_words or words + n > max_words)) or words >= max_words):
             out.append(current)
             current, words = [], 0
         current.append(s)
@@ -125,7 +132,7 @@ class PhraseMatch:
     start: int
     end: int
     text: str
-    payloads: tuple          # every entry whose term matched exactly this span
+    payloads: tuple  # every entry whose term matched exactly this span
 
 
 class PhraseMatcher:
@@ -150,7 +157,7 @@ class PhraseMatcher:
             if not first:
                 continue
             key = first.group().lower()
-            after = core[first.end():first.end() + 1]
+            after = core[first.end() : first.end() + 1]
             runs_on = (term.endswith("*") and first.end() == len(core)) or after in ("-", "'", "’")
             if runs_on and len(key) >= self.PREFIX_KEY:
                 self._prefix.setdefault(key[: self.PREFIX_KEY], []).append((key, term_pattern(term), payload))

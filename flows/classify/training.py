@@ -40,7 +40,7 @@ from flows.records import Classification
 
 C = 4.0
 FOLDS = 5
-MIN_POSITIVES = 3         # fewer: the issue is decided by its terms (no threshold can be learned)
+MIN_POSITIVES = 3  # fewer: the issue is decided by its terms (no threshold can be learned)
 CORRECTION_WEIGHT = 3.0
 THRESHOLD_GRID = np.round(np.arange(0.05, 0.951, 0.025), 3)
 
@@ -93,12 +93,18 @@ class Prepared:
         terms = TermIndex(taxonomy)
         sides = features.side_matcher(taxonomy)
         self.views = [_whole_view(terms, sides, e.title, e.text) for e in examples]
-        self.dense = np.hstack([features.embedding_block(embedder, self.views),
-                                features.term_block(self.views, taxonomy.ids)]) if examples else np.zeros((0, 0))
+        self.dense = (
+            np.hstack([features.embedding_block(embedder, self.views), features.term_block(self.views, taxonomy.ids)])
+            if examples
+            else np.zeros((0, 0))
+        )
 
     def matrix(self, rows: np.ndarray, words) -> sp.csr_matrix:
-        return sp.hstack([words.transform([self.views[i].text for i in rows]), sp.csr_matrix(self.dense[rows])],
-                         format="csr", dtype=np.float32)
+        return sp.hstack(
+            [words.transform([self.views[i].text for i in rows]), sp.csr_matrix(self.dense[rows])],
+            format="csr",
+            dtype=np.float32,
+        )
 
 
 def _whole_view(terms: TermIndex, sides, title: str, text: str) -> features.View:
@@ -112,7 +118,7 @@ def _whole_view(terms: TermIndex, sides, title: str, text: str) -> features.View
         for side in set(m.payloads):
             counts[side] += 2.0 if in_title else 1.0
     body = [s for s in sents if not s.in_title]
-    passage = full[body[0].start:body[-1].end] if body else ""
+    passage = full[body[0].start : body[-1].end] if body else ""
     return features.View(title.strip(), passage, sents, scanned, counts)
 
 
@@ -167,8 +173,9 @@ def _folds(prep: Prepared, rows: np.ndarray, groups: list[str], folds: int, seed
     return [(rows[a], rows[b]) for a, b in splitter.split(rows, _strata(prep, rows), g)]
 
 
-def out_of_fold(prep: Prepared, rows: np.ndarray, groups: list[str], labels: list[str], folds: int = FOLDS,
-                seed: int = 0) -> np.ndarray:
+def out_of_fold(
+    prep: Prepared, rows: np.ndarray, groups: list[str], labels: list[str], folds: int = FOLDS, seed: int = 0
+) -> np.ndarray:
     """Each row's probabilities from a model fitted without its fold (and its near-copies)."""
     probs = np.zeros((len(rows), len(labels)))
     where = {r: n for n, r in enumerate(rows)}
@@ -189,8 +196,12 @@ def best_thresholds(prep: Prepared, rows: np.ndarray, probs: np.ndarray, labels:
     return out
 
 
-def fit(prep: Prepared, rows: np.ndarray | None = None, groups: list[str] | None = None,
-        log: Callable[[str], None] = lambda m: None) -> LinearModel:
+def fit(
+    prep: Prepared,
+    rows: np.ndarray | None = None,
+    groups: list[str] | None = None,
+    log: Callable[[str], None] = lambda m: None,
+) -> LinearModel:
     """The model fitted on some rows of `prep` (all by default), with out-of-fold thresholds."""
     rows = np.arange(len(prep.examples)) if rows is None else rows
     groups = groups or near_copy_groups([{"id": e.id, "title": e.title, "text": e.text} for e in prep.examples])
@@ -200,7 +211,9 @@ def fit(prep: Prepared, rows: np.ndarray | None = None, groups: list[str] | None
     log("fitting on all of them …")
     words, coef, intercept = _fit_columns(prep, rows, labels)
     vocabulary = {w: int(n) for w, n in words.vocabulary_.items()}
-    return LinearModel(labels, list(prep.taxonomy.ids), vocabulary, words.idf_.astype(np.float32), coef, intercept, thresholds)
+    return LinearModel(
+        labels, list(prep.taxonomy.ids), vocabulary, words.idf_.astype(np.float32), coef, intercept, thresholds
+    )
 
 
 # ---------------------------------------------------------------- the command's entry points
@@ -212,9 +225,14 @@ def file_record(path: str | Path) -> dict:
     return {"file": Path(path).name, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
 
 
-def train(taxonomy: Taxonomy, labelled: list[dict], corrections: list[dict] = (),
-          current: Callable[[str, str], Classification] | None = None, sources: list[dict] = (),
-          log: Callable[[str], None] = lambda m: None) -> LinearModel:
+def train(
+    taxonomy: Taxonomy,
+    labelled: list[dict],
+    corrections: list[dict] = (),
+    current: Callable[[str, str], Classification] | None = None,
+    sources: list[dict] = (),
+    log: Callable[[str], None] = lambda m: None,
+) -> LinearModel:
     """The shipped recipe on labelled items plus corrections; `current` classifies a corrected item
     as the store labelled it (the analyst's adds and removes apply on top)."""
     ids = taxonomy.ids
@@ -227,15 +245,24 @@ def train(taxonomy: Taxonomy, labelled: list[dict], corrections: list[dict] = ()
     prep = Prepared(taxonomy, examples, load_embedder())
     model = fit(prep, log=log)
     counts = {label: int(sum(e.labels.get(label, 0) for e in examples)) for label in model.labels}
-    model.meta = {"trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                  "recipe": {"C": C, "folds": FOLDS, "class_weight": "balanced", "issues_on": "relevant items"},
-                  "embedding": prep.embedder.name, "data": list(sources),
-                  "examples": {"labelled": len(labelled), "corrections": len(corrections)}, "positives": counts}
+    model.meta = {
+        "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "recipe": {"C": C, "folds": FOLDS, "class_weight": "balanced", "issues_on": "relevant items"},
+        "embedding": prep.embedder.name,
+        "data": list(sources),
+        "examples": {"labelled": len(labelled), "corrections": len(corrections)},
+        "positives": counts,
+    }
     return model
 
 
-def cross_validate(taxonomy: Taxonomy, items: list[dict], folds: int = FOLDS, draws: Sequence[int] = (0,),
-                   log: Callable[[str], None] = lambda m: None) -> dict[int, list[tuple[dict, Classification]]]:
+def cross_validate(
+    taxonomy: Taxonomy,
+    items: list[dict],
+    folds: int = FOLDS,
+    draws: Sequence[int] = (0,),
+    log: Callable[[str], None] = lambda m: None,
+) -> dict[int, list[tuple[dict, Classification]]]:
     """The whole recipe scored on items it never saw: per fold draw, every item with the verdict of
     a model fitted (thresholds included, by inner folds) without its fold and its near-copies."""
     prep = Prepared(taxonomy, [labelled_example(i, taxonomy.ids) for i in items], load_embedder())
@@ -248,8 +275,9 @@ def cross_validate(taxonomy: Taxonomy, items: list[dict], folds: int = FOLDS, dr
             log(f"draw {draw}: fold {n + 1}/{folds}")
             model = fit(prep, fit_rows, groups)
             clf = Classifier(taxonomy, model, prep.embedder)
-            for i, v in zip(score_rows, clf.classify_many([(items[i].get("title", ""), items[i]["text"])
-                                                            for i in score_rows])):
+            for i, v in zip(
+                score_rows, clf.classify_many([(items[i].get("title", ""), items[i]["text"]) for i in score_rows])
+            ):
                 verdicts[i] = v
         out[draw] = list(zip(items, verdicts))
     return out

@@ -37,8 +37,12 @@ def _progress(quiet: bool):
         elif report.status == "skipped":
             click.echo(f"  – {report.source}: skipped ({report.error or 'not due'})", err=True)
         else:
-            click.echo(f"  ✓ {report.source}: {report.items_new} new, {report.items_seen} already stored"
-                       + (" (not modified)" if report.status == "not_modified" else ""), err=True)
+            click.echo(
+                f"  ✓ {report.source}: {report.items_new} new, {report.items_seen} already stored"
+                + (" (not modified)" if report.status == "not_modified" else ""),
+                err=True,
+            )
+
     return show
 
 
@@ -68,8 +72,9 @@ def _ingest(settings: Settings, quiet: bool, sources: str, max_items: int | None
 
         from flows.service.flows import ingest as ingest_flow
 
-        return asyncio.run(ingest_flow(config_path=str(settings.config_path), sources=sources,
-                                       max_items=max_items, force=force))
+        return asyncio.run(
+            ingest_flow(config_path=str(settings.config_path), sources=sources, max_items=max_items, force=force)
+        )
     options = pipeline.IngestOptions(sources=sources, max_items=max_items, force=force)
     try:
         report = pipeline.run_ingest(settings, options, on_progress=_progress(quiet))
@@ -88,15 +93,21 @@ def _digest(settings: Settings, **options: Any) -> dict:
 
         try:
             return asyncio.run(digest_flow(config_path=str(settings.config_path), **options))
-        except pipeline.UndeliveredDigest as undelivered:   # the run failed; the digest exists
+        except pipeline.UndeliveredDigest as undelivered:  # the run failed; the digest exists
             return undelivered.result
     return pipeline.run_digest(settings, pipeline.DigestOptions(**options)).to_dict()
 
 
 def _report_deliveries(result: dict, quiet: bool) -> None:
     """One line per message handled; where messages wait (and why) is printed even with --quiet."""
-    marks = {"sent": "✓ sent", "already_sent": "= already sent", "queued": "… waiting in the outbox",
-             "failed": "✗ not sent", "busy": "~ being sent by another run", "gave_up": "✗ given up"}
+    marks = {
+        "sent": "✓ sent",
+        "already_sent": "= already sent",
+        "queued": "… waiting in the outbox",
+        "failed": "✗ not sent",
+        "busy": "~ being sent by another run",
+        "gave_up": "✗ given up",
+    }
     if not quiet:
         for d in result.get("deliveries") or []:
             line = f"  {marks.get(d['status'], d['status'])}: {d['digest_id']} → {d['recipient']}"
@@ -119,20 +130,29 @@ def _exit_if_undelivered(result: dict) -> None:
 def _summary(report: dict, quiet: bool) -> None:
     if not quiet:
         errors = sum(1 for s in report["sources"] if s["status"] == "error")
-        click.echo(f"ingest: {report['items_new']} new items, {report['items_seen']} already stored, "
-                   f"{report['classified']} classified"
-                   + (f"; {errors} source(s) failed (see above)" if errors else ""), err=True)
+        click.echo(
+            f"ingest: {report['items_new']} new items, {report['items_seen']} already stored, "
+            f"{report['classified']} classified" + (f"; {errors} source(s) failed (see above)" if errors else ""),
+            err=True,
+        )
         for m in (report.get("alerts") or {}).get("messages", []):
-            click.echo(f"  alert {m['alert']} → {m['recipient']}: {m['status']}, {len(m['stories'])} "
-                       f"{'story' if len(m['stories']) == 1 else 'stories'}"
-                       + (f" ({m['error']})" if m.get("error") else ""), err=True)
+            click.echo(
+                f"  alert {m['alert']} → {m['recipient']}: {m['status']}, {len(m['stories'])} "
+                f"{'story' if len(m['stories']) == 1 else 'stories'}" + (f" ({m['error']})" if m.get("error") else ""),
+                err=True,
+            )
 
 
 _sources_option = click.option(
-    "--sources", default="all", show_default=True, metavar="all|seeds|feeds|NAME",
-    help="What to ingest: everything, only the seeds folder, only feeds, or one feed by name or URL.")
-_max_items_option = click.option("--max-items", type=click.IntRange(1), default=None,
-                                 help="At most this many entries per feed.")
+    "--sources",
+    default="all",
+    show_default=True,
+    metavar="all|seeds|feeds|NAME",
+    help="What to ingest: everything, only the seeds folder, only feeds, or one feed by name or URL.",
+)
+_max_items_option = click.option(
+    "--max-items", type=click.IntRange(1), default=None, help="At most this many entries per feed."
+)
 _force_option = click.option("--force", is_flag=True, help="Fetch feeds even when they are not due yet.")
 
 
@@ -141,8 +161,12 @@ _force_option = click.option("--force", is_flag=True, help="Fetch feeds even whe
 @_sources_option
 @_max_items_option
 @_force_option
-@click.option("--send", is_flag=True, help="Also e-mail the digest to the configured recipients. Exit status 1 "
-              "when a message could not be sent (it waits in the outbox for the next run).")
+@click.option(
+    "--send",
+    is_flag=True,
+    help="Also e-mail the digest to the configured recipients. Exit status 1 "
+    "when a message could not be sent (it waits in the outbox for the next run).",
+)
 def run(settings: Settings, quiet: bool, sources: str, max_items: int | None, force: bool, send: bool) -> None:
     """Run the whole pipeline once: ingest, classify, write the digest, print its path."""
     report = _ingest(settings, quiet, sources, max_items, force)
@@ -158,10 +182,15 @@ def run(settings: Settings, quiet: bool, sources: str, max_items: int | None, fo
 @_sources_option
 @_max_items_option
 @_force_option
-@click.option("--report", "report_path", type=click.Path(dir_okay=False, writable=True, path_type=Path),
-              help="Also write a JSON report: items_new, items_seen and per-source status.")
-def ingest(settings: Settings, quiet: bool, sources: str, max_items: int | None, force: bool,
-           report_path: Path | None) -> None:
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Also write a JSON report: items_new, items_seen and per-source status.",
+)
+def ingest(
+    settings: Settings, quiet: bool, sources: str, max_items: int | None, force: bool, report_path: Path | None
+) -> None:
     """Fetch seeds and feeds into the store and classify new items. Safe to re-run: nothing is stored twice."""
     report = _ingest(settings, quiet, sources, max_items, force)
     _summary(report, quiet)
@@ -181,25 +210,51 @@ def _parse_when(value: str | None) -> datetime | None:
 
 @main.command()
 @common
-@click.option("--period", type=click.Choice(["daily", "weekly"]), default=None,
-              help="Digest period (default: digest.period in the config).")
+@click.option(
+    "--period",
+    type=click.Choice(["daily", "weekly"]),
+    default=None,
+    help="Digest period (default: digest.period in the config).",
+)
 @click.option("--since", help="Start of a custom window (ISO date/time, UTC unless given).")
 @click.option("--until", help="End of the window (default: now).")
 @click.option("--issue", "issues", multiple=True, metavar="ISSUE", help="Only these issues (repeatable).")
-@click.option("--send", is_flag=True, help="E-mail the digest to the configured recipients. Exit status 1 when "
-              "a message could not be sent (it waits in the outbox for the next run).")
+@click.option(
+    "--send",
+    is_flag=True,
+    help="E-mail the digest to the configured recipients. Exit status 1 when "
+    "a message could not be sent (it waits in the outbox for the next run).",
+)
 @click.option("--to", metavar="ADDRESS", help="Send only to this address (all issues), for a test.")
-def digest(settings: Settings, quiet: bool, period: str | None, since: str | None, until: str | None,
-           issues: tuple[str, ...], send: bool, to: str | None) -> None:
+def digest(
+    settings: Settings,
+    quiet: bool,
+    period: str | None,
+    since: str | None,
+    until: str | None,
+    issues: tuple[str, ...],
+    send: bool,
+    to: str | None,
+) -> None:
     """Write the digest of items first seen since the previous digest of the period; print its path."""
     since_dt, until_dt = _parse_when(since), _parse_when(until)
     if since_dt and until_dt and since_dt >= until_dt:
         raise click.BadParameter("--since must be before --until")
-    result = _digest(settings, period=period, since=since_dt, until=until_dt,
-                     issues=list(issues) or None, send=send or bool(to), to=to)
+    result = _digest(
+        settings,
+        period=period,
+        since=since_dt,
+        until=until_dt,
+        issues=list(issues) or None,
+        send=send or bool(to),
+        to=to,
+    )
     if not quiet:
-        click.echo(f"digest {result['id']}: {result['n_stories']} stories, {result['n_items']} items, "
-                   f"{result['n_sources']} sources", err=True)
+        click.echo(
+            f"digest {result['id']}: {result['n_stories']} stories, {result['n_items']} items, "
+            f"{result['n_sources']} sources",
+            err=True,
+        )
     _report_deliveries(result, quiet)
     click.echo(result["html_path"])
     _exit_if_undelivered(result)
@@ -254,11 +309,19 @@ def classify(settings: Settings, quiet: bool, paths: tuple[Path, ...]) -> None:
 @main.command()
 @common
 @click.option("--format", "fmt", type=click.Choice(["jsonl"]), default="jsonl", show_default=True)
-@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True, path_type=Path),
-              help="Write to this file instead of standard output.")
-@click.option("--stories", "stories", is_flag=True,
-              help="One line per story instead: its items, sources by side (us, china, other), kinds, "
-                   "countries and the one-sided flag.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write to this file instead of standard output.",
+)
+@click.option(
+    "--stories",
+    "stories",
+    is_flag=True,
+    help="One line per story instead: its items, sources by side (us, china, other), kinds, "
+    "countries and the one-sided flag.",
+)
 def export(settings: Settings, quiet: bool, fmt: str, output: Path | None, stories: bool) -> None:
     """Write every stored item with its source (outlet, country, kind), URL, title, text, time,
     issues, story and quotes ({speaker, role, text, start, end}); with --stories, every story."""
@@ -289,19 +352,38 @@ def export(settings: Settings, quiet: bool, fmt: str, output: Path | None, stori
             speakers = story_speakers(store, [i.story_id for i in batch], actors_for(settings))
             for item in batch:
                 source = source_of(item, catalogue, overrides)
-                stream.write(json.dumps({
-                    "id": item.id, "source": item.source, "url": item.url, "title": item.title,
-                    "text": item.text,
-                    "published": item.published.isoformat() if item.published else None,
-                    "undated": item.undated, "first_seen": item.first_seen.isoformat(),
-                    "language": item.language, "relevant": item.relevant, "relevance": item.relevance,
-                    "issues": [{"id": lab.issue_id, "score": round(lab.score, 4), "origin": lab.origin}
-                               for lab in labels[item.id]],
-                    "story_id": item.story_id,
-                    "outlet": source.outlet, "country": source.country, "kind": source.kind, "side": source.side,
-                    "quotes": [{**q, "speaker": speakers.get(item.story_id, {}).get(q["speaker"], q["speaker"])}
-                               for q in (quotes[item.id].quotes if item.id in quotes else [])],
-                }, ensure_ascii=False) + "\n")
+                stream.write(
+                    json.dumps(
+                        {
+                            "id": item.id,
+                            "source": item.source,
+                            "url": item.url,
+                            "title": item.title,
+                            "text": item.text,
+                            "published": item.published.isoformat() if item.published else None,
+                            "undated": item.undated,
+                            "first_seen": item.first_seen.isoformat(),
+                            "language": item.language,
+                            "relevant": item.relevant,
+                            "relevance": item.relevance,
+                            "issues": [
+                                {"id": lab.issue_id, "score": round(lab.score, 4), "origin": lab.origin}
+                                for lab in labels[item.id]
+                            ],
+                            "story_id": item.story_id,
+                            "outlet": source.outlet,
+                            "country": source.country,
+                            "kind": source.kind,
+                            "side": source.side,
+                            "quotes": [
+                                {**q, "speaker": speakers.get(item.story_id, {}).get(q["speaker"], q["speaker"])}
+                                for q in (quotes[item.id].quotes if item.id in quotes else [])
+                            ],
+                        },
+                        ensure_ascii=False,
+                    )
+                    + "\n"
+                )
             batch.clear()
 
         for item in iter_items(store):
@@ -326,7 +408,7 @@ main.add_command(serve)
 main.add_command(actors)
 main.add_command(search)
 main.add_command(web)
-_register_classify_commands(main)   # label, train, evaluate
+_register_classify_commands(main)  # label, train, evaluate
 
 
 if __name__ == "__main__":

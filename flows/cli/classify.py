@@ -23,8 +23,9 @@ def _check_issues(settings: Settings, ids: list[str], where: str = "") -> None:
     known = set(_issue_ids(settings)) | {"relevant"}
     unknown = [i for i in ids if i not in known]
     if unknown:
-        raise click.ClickException(f"{where}unknown issue id(s): {', '.join(unknown)} "
-                                   f"(known: {', '.join(sorted(known))})")
+        raise click.ClickException(
+            f"{where}unknown issue id(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})"
+        )
 
 
 def _read_correction_file(path: Path) -> list[dict]:
@@ -53,8 +54,15 @@ def _read_correction_file(path: Path) -> list[dict]:
     return rows
 
 
-def label(settings: Settings, quiet: bool, item_id: str | None, add: tuple[str, ...], remove: tuple[str, ...],
-          note: str | None, file: Path | None) -> None:
+def label(
+    settings: Settings,
+    quiet: bool,
+    item_id: str | None,
+    add: tuple[str, ...],
+    remove: tuple[str, ...],
+    note: str | None,
+    file: Path | None,
+) -> None:
     """Correct an item's issue labels (or import corrections from a JSON-lines file).
 
     A correction overrides the classifier at once and is used as a training example by the next
@@ -77,8 +85,10 @@ def label(settings: Settings, quiet: bool, item_id: str | None, add: tuple[str, 
             _check_issues(settings, row["add"] + row["remove"], f"{file}:{row['line']}: ")
         missing = [r for r in rows if _missing(store, r["id"])]
         if missing:
-            raise click.ClickException(f"{file}:{missing[0]['line']}: no stored item with id {missing[0]['id']!r}"
-                                       + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
+            raise click.ClickException(
+                f"{file}:{missing[0]['line']}: no stored item with id {missing[0]['id']!r}"
+                + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
+            )
         for row in rows:
             record_corrections(store, row["id"], row["add"], row["remove"], row["note"])
         click.echo(f"recorded corrections for {len(rows)} item(s) from {file}")
@@ -118,8 +128,9 @@ def _labelled_items(files: tuple[Path, ...], split: str) -> list[dict]:
         raise click.ClickException(str(e)) from None
 
 
-def train(settings: Settings, quiet: bool, labelled: tuple[Path, ...], split: str, out: Path | None,
-          use_store: bool) -> None:
+def train(
+    settings: Settings, quiet: bool, labelled: tuple[Path, ...], split: str, out: Path | None, use_store: bool
+) -> None:
     """Refit the classifier from labelled items and analysts' corrections.
 
     Learns from the --labelled JSON-lines files (`{id, title, text, relevant, issues}`; the shipped
@@ -138,8 +149,9 @@ def train(settings: Settings, quiet: bool, labelled: tuple[Path, ...], split: st
     gold = _labelled_items(labelled, split) if labelled else []
     corrections = corrected_items(store_for(settings)) if use_store else []
     if not gold and not corrections:
-        raise click.ClickException("nothing to learn from: give --labelled files, or record corrections "
-                                   "with `uschina-digest label`")
+        raise click.ClickException(
+            "nothing to learn from: give --labelled files, or record corrections with `uschina-digest label`"
+        )
     current = None
     if corrections:
         classifier = classifier_for(settings)
@@ -158,8 +170,18 @@ def train(settings: Settings, quiet: bool, labelled: tuple[Path, ...], split: st
         click.echo(f"  {label:<18} {value:.3f}")
 
 
-def evaluate(settings: Settings, quiet: bool, files: tuple[Path, ...], split: str, model: Path | None, worst: int,
-             as_json: bool, cv: int | None = None, draw: int = 0, draws: int = 1) -> None:
+def evaluate(
+    settings: Settings,
+    quiet: bool,
+    files: tuple[Path, ...],
+    split: str,
+    model: Path | None,
+    worst: int,
+    as_json: bool,
+    cv: int | None = None,
+    draw: int = 0,
+    draws: int = 1,
+) -> None:
     """Measure the classifier on labelled items (JSON lines with `relevant` and `issues`).
 
     Prints per-issue precision, recall, F1 and support, macro-F1 over issues with at least 3
@@ -197,13 +219,21 @@ def evaluate(settings: Settings, quiet: bool, files: tuple[Path, ...], split: st
 
 def _summary_json(report) -> dict:
     summary = report.summary()
-    summary["issues"] = {i: {"precision": round(s.precision, 4), "recall": round(s.recall, 4),
-                             "f1": round(s.f1, 4), "support": s.support} for i, s in report.issues.items()}
+    summary["issues"] = {
+        i: {
+            "precision": round(s.precision, 4),
+            "recall": round(s.recall, 4),
+            "f1": round(s.f1, 4),
+            "support": s.support,
+        }
+        for i, s in report.issues.items()
+    }
     return summary
 
 
-def _cross_validate(settings: Settings, quiet: bool, items: list[dict], folds: int, draws: list[int],
-                    as_json: bool) -> None:
+def _cross_validate(
+    settings: Settings, quiet: bool, items: list[dict], folds: int, draws: list[int], as_json: bool
+) -> None:
     import time
 
     from flows.classify import training
@@ -216,8 +246,15 @@ def _cross_validate(settings: Settings, quiet: bool, items: list[dict], folds: i
     results = training.cross_validate(taxonomy, items, folds, draws, log=log)
     reports = {d: evaluate_pairs(pairs, taxonomy.ids) for d, pairs in results.items()}
     if as_json:
-        click.echo(json.dumps({"folds": folds, "draws": {d: _summary_json(r) for d, r in reports.items()},
-                               "mean": _rounded(mean_over_draws(reports))}))
+        click.echo(
+            json.dumps(
+                {
+                    "folds": folds,
+                    "draws": {d: _summary_json(r) for d, r in reports.items()},
+                    "mean": _rounded(mean_over_draws(reports)),
+                }
+            )
+        )
         return
     if len(reports) == 1:
         click.echo(format_report(next(iter(reports.values())), worst=0))
@@ -242,38 +279,99 @@ def register(main: click.Group) -> None:
                 click.option("--add", multiple=True, metavar="ISSUE", help="Issue the item is about.")(
                     click.option("--remove", multiple=True, metavar="ISSUE", help="Issue it is not about.")(
                         click.option("--note", help="Why (kept with the correction).")(
-                            click.option("--file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                                         help="Import corrections from a JSON-lines file.")(label)))))))
+                            click.option(
+                                "--file",
+                                type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                                help="Import corrections from a JSON-lines file.",
+                            )(label)
+                        )
+                    )
+                )
+            )
+        )
+    )
     labelled_split = click.Choice(["all", "rest", "frozen"])
     main.command(name="train")(
         common(
-            click.option("--labelled", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                         help="Labelled JSON-lines items {id, title, text, relevant, issues} (repeatable).")(
-                click.option("--split", type=labelled_split, default="all", show_default=True,
-                             help="Train on this split of the --labelled items only (rest: all but the frozen "
-                                  "test split).")(
-                    click.option("--out", type=click.Path(file_okay=False, path_type=Path),
-                                 help="Model folder (default: <data_dir>/classifier).")(
-                        click.option("--store/--no-store", "use_store", default=True, show_default=True,
-                                     help="Learn from the store's corrections too.")(train))))))
+            click.option(
+                "--labelled",
+                multiple=True,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                help="Labelled JSON-lines items {id, title, text, relevant, issues} (repeatable).",
+            )(
+                click.option(
+                    "--split",
+                    type=labelled_split,
+                    default="all",
+                    show_default=True,
+                    help="Train on this split of the --labelled items only (rest: all but the frozen test split).",
+                )(
+                    click.option(
+                        "--out",
+                        type=click.Path(file_okay=False, path_type=Path),
+                        help="Model folder (default: <data_dir>/classifier).",
+                    )(
+                        click.option(
+                            "--store/--no-store",
+                            "use_store",
+                            default=True,
+                            show_default=True,
+                            help="Learn from the store's corrections too.",
+                        )(train)
+                    )
+                )
+            )
+        )
+    )
     main.command(name="evaluate")(
         common(
-            click.argument("files", nargs=-1, required=True,
-                           type=click.Path(exists=True, dir_okay=False, path_type=Path))(
-                click.option("--split", type=labelled_split, default="all", show_default=True,
-                             help="Score only this split of the items (frozen: the test split).")(
-                    click.option("--model", type=click.Path(exists=True, file_okay=False, path_type=Path),
-                                 help="Model folder (default: <data_dir>/classifier, else the packaged one).")(
-                        click.option("--worst", type=int, default=15, show_default=True,
-                                     help="How many worst errors to list.")(
+            click.argument(
+                "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+            )(
+                click.option(
+                    "--split",
+                    type=labelled_split,
+                    default="all",
+                    show_default=True,
+                    help="Score only this split of the items (frozen: the test split).",
+                )(
+                    click.option(
+                        "--model",
+                        type=click.Path(exists=True, file_okay=False, path_type=Path),
+                        help="Model folder (default: <data_dir>/classifier, else the packaged one).",
+                    )(
+                        click.option(
+                            "--worst", type=int, default=15, show_default=True, help="How many worst errors to list."
+                        )(
                             click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")(
-                                click.option("--cv", type=click.IntRange(2, 20), metavar="K",
-                                             help="K-fold cross-validation: refit without each fold, score it.")(
-                                    click.option("--draw", type=click.IntRange(0, 99), default=0,
-                                                 show_default=True,
-                                                 help="With --cv: which assignment of items to folds.")(
-                                        click.option("--draws", type=click.IntRange(1, 20), default=1,
-                                                     show_default=True, metavar="N",
-                                                     help="With --cv: repeat with N fold draws (from --draw "
-                                                          "on) and print their mean and spread.")(
-                                            evaluate))))))))))
+                                click.option(
+                                    "--cv",
+                                    type=click.IntRange(2, 20),
+                                    metavar="K",
+                                    help="K-fold cross-validation: refit without each fold, score it.",
+                                )(
+                                    click.option(
+                                        "--draw",
+                                        type=click.IntRange(0, 99),
+                                        default=0,
+                                        show_default=True,
+                                        help="With --cv: which assignment of items to folds.",
+                                    )(
+                                        click.option(
+                                            "--draws",
+                                            type=click.IntRange(1, 20),
+                                            default=1,
+                                            show_default=True,
+                                            metavar="N",
+                                            help="With --cv: repeat with N fold draws (from --draw "
+                                            "on) and print their mean and spread.",
+                                        )(evaluate)
+                                    )
+                                )
+                            )
+                        )
+                    )
+                )
+            )
+        )
+    )

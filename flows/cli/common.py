@@ -18,8 +18,11 @@ from flows.config import ConfigError, load_settings
 
 
 def setup_logging(quiet: bool) -> None:
-    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO,
-                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.WARNING if quiet else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
 
 
 def config_problem(e: ConfigError) -> str:
@@ -31,8 +34,13 @@ def config_problem(e: ConfigError) -> str:
 def common(fn: Callable) -> Callable:
     """--config and --quiet on every command; config errors become one clear line, exit status 1."""
 
-    @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-                  envvar="USCHINA_DIGEST_CONFIG", help="Pipeline config file (default: config/pipeline.yaml).")
+    @click.option(
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        envvar="USCHINA_DIGEST_CONFIG",
+        help="Pipeline config file (default: config/pipeline.yaml).",
+    )
     @click.option("--quiet", "-q", is_flag=True, help="Print only results and errors, no progress.")
     @functools.wraps(fn)
     def wrapper(config_path: Path | None, quiet: bool, **kwargs: Any) -> Any:
@@ -48,7 +56,7 @@ def common(fn: Callable) -> Callable:
             return fn(settings=settings, quiet=quiet, **kwargs)
         except ConfigError as e:
             raise click.ClickException(config_problem(e)) from None
-        except (LeaseBusy, StoreUnavailable) as e:   # busy, locked or down through every retry
+        except (LeaseBusy, StoreUnavailable) as e:  # busy, locked or down through every retry
             raise click.ClickException(str(e)) from None
 
     return wrapper

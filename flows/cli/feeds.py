@@ -14,9 +14,15 @@ import click
 from flows.cli.common import common
 from flows.config import Settings
 
-TABLE_COLUMNS = [("name", "feed", 34), ("health", "health", 13), ("last_success", "last success", 16),
-                 ("consecutive_failures", "fails", 5), ("next_due", "next due", 16),
-                 ("items_total", "items", 6), ("last_error", "last error / problem", 60)]
+TABLE_COLUMNS = [
+    ("name", "feed", 34),
+    ("health", "health", 13),
+    ("last_success", "last success", 16),
+    ("consecutive_failures", "fails", 5),
+    ("next_due", "next due", 16),
+    ("items_total", "items", 6),
+    ("last_error", "last error / problem", 60),
+]
 
 
 def _cell(row: dict, key: str, width: int) -> str:
@@ -39,8 +45,13 @@ def health_table(rows: list[dict]) -> str:
 
 
 @click.group("feeds", invoke_without_command=True)
-@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-              envvar="USCHINA_DIGEST_CONFIG", help="Pipeline config file (default: config/pipeline.yaml).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="USCHINA_DIGEST_CONFIG",
+    help="Pipeline config file (default: config/pipeline.yaml).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Print only results and errors, no progress.")
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON instead of a table.")
 @click.pass_context
@@ -70,14 +81,20 @@ def table(settings: Settings, quiet: bool, as_json: bool) -> None:
 
         waiting = pending_page_retries(store_for(settings))
         if waiting and not quiet:
-            click.echo(f"{waiting} article page(s) could not be had and will be tried again "
-                       "(after 1 h, 6 h, 24 h; meanwhile the feed's text is used)")
+            click.echo(
+                f"{waiting} article page(s) could not be had and will be tried again "
+                "(after 1 h, 6 h, 24 h; meanwhile the feed's text is used)"
+            )
 
 
 @feeds.command("export-opml")
 @common
-@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True, path_type=Path),
-              help="Write to this file instead of standard output.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write to this file instead of standard output.",
+)
 def export_opml(settings: Settings, quiet: bool, output: Path | None) -> None:
     """Write the configured feeds as OPML (for another feed reader)."""
     from flows.sources.feedlist import configured_feeds
@@ -95,16 +112,21 @@ def export_opml(settings: Settings, quiet: bool, output: Path | None) -> None:
 @feeds.command("import-opml")
 @common
 @click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True, path_type=Path),
-              help="OPML file to merge into (default: the config's feeds_opml).")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="OPML file to merge into (default: the config's feeds_opml).",
+)
 def import_opml(settings: Settings, quiet: bool, source: Path, output: Path | None) -> None:
     """Merge another reader's OPML export into the config's feed list (feeds_opml)."""
     from flows.sources.opml import read_opml, write_opml
 
     target = output or settings.feeds_opml
     if target is None:
-        raise click.ClickException("no feeds_opml in the config: pass --output FILE, then set "
-                                   "`feeds_opml: FILE` in the config")
+        raise click.ClickException(
+            "no feeds_opml in the config: pass --output FILE, then set `feeds_opml: FILE` in the config"
+        )
     incoming = read_opml(source)
     existing = read_opml(target) if Path(target).is_file() else []
     known = {f.url for f in existing} | {f.url for f in settings.feeds}

@@ -21,8 +21,9 @@ def prefect_api_url() -> str | None:
 
 @click.command()
 @common
-@click.option("--limit", type=click.IntRange(1), default=None,
-              help="Run at most this many flow runs at once (default: no limit).")
+@click.option(
+    "--limit", type=click.IntRange(1), default=None, help="Run at most this many flow runs at once (default: no limit)."
+)
 def serve(settings: Settings, quiet: bool, limit: int | None) -> None:
     """Serve the scheduled deployments: ingest/scheduled, digest/daily, digest/weekly.
 
@@ -36,7 +37,8 @@ def serve(settings: Settings, quiet: bool, limit: int | None) -> None:
     if not prefect_api_url():
         raise click.ClickException(
             "no Prefect server configured: set PREFECT_API_URL (e.g. http://127.0.0.1:4200/api after "
-            "`prefect server start`), or run `make serve` to start a local one")
+            "`prefect server start`), or run `make serve` to start a local one"
+        )
     serve_deployments(settings, limit=limit)
 
 

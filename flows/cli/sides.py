@@ -32,11 +32,20 @@ def export_stories(store, catalogue, overrides, stream: IO[str]) -> int:
     for story_id, items in members.items():
         sources = [(item, source_of(item, catalogue, overrides)) for item in items]
         coverage = Coverage.of([src for _, src in sources])
-        stream.write(json.dumps({
-            "story_id": story_id, "title": titles.get(story_id, items[0].title), "n_items": len(items),
-            "coverage": coverage.to_dict(), "coverage_line": coverage.line(catalogue.country_name),
-            "items": [{"id": item.id, "url": item.url, **src.to_dict()} for item, src in sources],
-        }, ensure_ascii=False) + "\n")
+        stream.write(
+            json.dumps(
+                {
+                    "story_id": story_id,
+                    "title": titles.get(story_id, items[0].title),
+                    "n_items": len(items),
+                    "coverage": coverage.to_dict(),
+                    "coverage_line": coverage.line(catalogue.country_name),
+                    "items": [{"id": item.id, "url": item.url, **src.to_dict()} for item, src in sources],
+                },
+                ensure_ascii=False,
+            )
+            + "\n"
+        )
         n += 1
     return n
 
@@ -71,9 +80,16 @@ def actor_counts(settings: Settings, since: datetime | None, until: datetime | N
     def entry(name: str, side: str, actor) -> dict:
         key = (side, name)
         if key not in table:
-            table[key] = {"name": name, "side": side, "listed": actor is not None,
-                          "type": actor.type if actor else None, "role": actor.role if actor else None,
-                          "quoted": 0, "named": 0, "items": set()}
+            table[key] = {
+                "name": name,
+                "side": side,
+                "listed": actor is not None,
+                "type": actor.type if actor else None,
+                "role": actor.role if actor else None,
+                "quoted": 0,
+                "named": 0,
+                "items": set(),
+            }
         return table[key]
 
     for members in stories.values():
@@ -103,12 +119,14 @@ def actor_counts(settings: Settings, since: datetime | None, until: datetime | N
 
 @click.command()
 @common
-@click.option("--since", help="Items first seen from this time (ISO date or date-time, UTC unless given); "
-                              "default: 7 days ago.")
+@click.option(
+    "--since", help="Items first seen from this time (ISO date or date-time, UTC unless given); default: 7 days ago."
+)
 @click.option("--until", help="Items first seen before this time (default: now).")
 @click.option("--limit", type=click.IntRange(1), default=10, show_default=True, help="Actors shown per side.")
-@click.option("--json", "as_json", is_flag=True, help="Write JSON: {side: [{name, type, role, quoted, named, "
-                                                      "items, listed}]}.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Write JSON: {side: [{name, type, role, quoted, named, items, listed}]}."
+)
 def actors(settings: Settings, quiet: bool, since: str | None, until: str | None, limit: int, as_json: bool) -> None:
     """Who was quoted or named most in a period, per side (US, China, other).
 

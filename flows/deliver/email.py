@@ -44,8 +44,16 @@ def unsubscribe_link(unsubscribe_url: str | None, recipient: str, from_address: 
     return f"mailto:{from_address}?subject={quote('unsubscribe ' + recipient)}"
 
 
-def build_message(rendered: RenderedEmail, *, from_address: str, to_address: str, to_name: str | None,
-                  digest_id: str, unsubscribe: str, date: datetime | None = None) -> EmailMessage:
+def build_message(
+    rendered: RenderedEmail,
+    *,
+    from_address: str,
+    to_address: str,
+    to_name: str | None,
+    digest_id: str,
+    unsubscribe: str,
+    date: datetime | None = None,
+) -> EmailMessage:
     """The full message for one recipient.
 
     `List-Unsubscribe-Post: List-Unsubscribe=One-Click` (RFC 8058) is only valid beside an https
@@ -67,8 +75,9 @@ def build_message(rendered: RenderedEmail, *, from_address: str, to_address: str
     msg.set_content(rendered.text, subtype="plain", charset="utf-8")
     msg.add_alternative(rendered.html, subtype="html", charset="utf-8")
     html_part = msg.get_payload()[1]
-    html_part.add_related(rendered.chart_png, "image", "png", cid=f"<{rendered.chart_cid}>",
-                          filename="trend.png", disposition="inline")
+    html_part.add_related(
+        rendered.chart_png, "image", "png", cid=f"<{rendered.chart_cid}>", filename="trend.png", disposition="inline"
+    )
     html_part.get_payload()[1]["Content-Description"] = rendered.chart_alt[:900]
     return msg
 

@@ -49,7 +49,7 @@ MAX_ATTEMPTS = 5
 class Outcome:
     digest_id: str
     recipient: str
-    status: str              # sent | already_sent | queued | failed | busy | gave_up
+    status: str  # sent | already_sent | queued | failed | busy | gave_up
     message_id: str | None = None
     eml_path: str | None = None
     error: str | None = None
@@ -62,8 +62,15 @@ class Outcome:
 class Outbox:
     """The outbox folder plus the delivery log, sending through `transport` (None: only queue)."""
 
-    def __init__(self, store: Store, folder: Path, transport: SmtpTransport | None, from_address: str,
-                 lease: timedelta = timedelta(minutes=15), max_attempts: int = MAX_ATTEMPTS) -> None:
+    def __init__(
+        self,
+        store: Store,
+        folder: Path,
+        transport: SmtpTransport | None,
+        from_address: str,
+        lease: timedelta = timedelta(minutes=15),
+        max_attempts: int = MAX_ATTEMPTS,
+    ) -> None:
         self.store, self.folder, self.transport = store, folder, transport
         self.from_address, self.lease, self.max_attempts = from_address, lease, max_attempts
 
@@ -84,7 +91,7 @@ class Outbox:
         if row is not None:
             return self._outcome(row, "already_sent" if row.status == SENT else None)
         path = self.path_for(digest_id, recipient)
-        write_atomic(path, build(), mode=0o600)     # addresses are personal data
+        write_atomic(path, build(), mode=0o600)  # addresses are personal data
         row = record_message(self.store, digest_id, recipient, message_id, str(path))
         if self.transport is None:
             return self._outcome(row, "queued")

@@ -34,13 +34,13 @@ class DeliveryError(Exception):
 class SmtpConfig:
     host: str
     port: int
-    security: str                      # none | starttls | ssl
+    security: str  # none | starttls | ssl
     username: str | None = None
     password: SecretStr | None = None
     timeout: float = 30.0
-    ca_file: Path | None = None        # trust this CA (a private relay); default: the system's
-    retries: int = 3                   # tries per message, the first included
-    backoff: float = 2.0               # seconds before the second try, doubled each time
+    ca_file: Path | None = None  # trust this CA (a private relay); default: the system's
+    retries: int = 3  # tries per message, the first included
+    backoff: float = 2.0  # seconds before the second try, doubled each time
 
     def __repr__(self) -> str:  # the password never shows, even in a traceback's locals
         return f"SmtpConfig(host={self.host!r}, port={self.port}, security={self.security!r}, user={self.username!r})"
@@ -132,8 +132,9 @@ class SmtpTransport:
                         self._down = f"SMTP server {self.config.host}:{self.config.port} unreachable ({message})"
                     raise DeliveryError(message, permanent=_permanent(exc)) from None
                 delay = self.config.backoff * 2 ** (attempt - 1)
-                log.warning("SMTP try %d/%d to %s failed (%s); again in %.1f s",
-                            attempt, tries, to_address, message, delay)
+                log.warning(
+                    "SMTP try %d/%d to %s failed (%s); again in %.1f s", attempt, tries, to_address, message, delay
+                )
                 self._sleep(delay)
 
 

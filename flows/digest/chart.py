@@ -20,12 +20,12 @@ COLS = 4
 class TrendSeries:
     issue_id: str
     name: str
-    counts: list[int]          # one per period, oldest first; the last is this digest's window
+    counts: list[int]  # one per period, oldest first; the last is this digest's window
 
 
 @dataclass(frozen=True)
 class Trend:
-    labels: list[str]          # one per period, oldest first
+    labels: list[str]  # one per period, oldest first
     series: list[TrendSeries]  # in taxonomy order
 
     def shown(self) -> list[TrendSeries]:
@@ -40,8 +40,10 @@ class Trend:
         if not shown:
             return "Trend chart: no stories in the last periods."
         parts = [f"{s.name} {s.counts[-1]} (before: {', '.join(str(c) for c in s.counts[:-1])})" for s in shown]
-        return (f"Trend chart of stories per issue over the last {len(self.labels)} periods, "
-                f"{self.labels[0]} to {self.labels[-1]}, latest last: " + "; ".join(parts) + ".")
+        return (
+            f"Trend chart of stories per issue over the last {len(self.labels)} periods, "
+            f"{self.labels[0]} to {self.labels[-1]}, latest last: " + "; ".join(parts) + "."
+        )
 
 
 def short_name(name: str, limit: int = 14) -> str:
@@ -70,9 +72,16 @@ def render_chart(trend: Trend, width_px: int = 576, scale: int = 2) -> bytes:
     height_px = caption + rows * row_h
     dpi = 100 * scale
     fig = Figure(figsize=(width_px / 100, height_px / 100), dpi=dpi, facecolor="white")
-    fig.text(pad / width_px, 1 - 9 / height_px,
-             f"Stories per issue · {len(trend.labels)} periods, {trend.labels[0]} – {trend.labels[-1]}",
-             fontsize=9.5, color=MUTED, va="top", ha="left", family="DejaVu Sans")
+    fig.text(
+        pad / width_px,
+        1 - 9 / height_px,
+        f"Stories per issue · {len(trend.labels)} periods, {trend.labels[0]} – {trend.labels[-1]}",
+        fontsize=9.5,
+        color=MUTED,
+        va="top",
+        ha="left",
+        family="DejaVu Sans",
+    )
     if not shown:
         fig.text(0.5, 0.4, "No stories in these periods", ha="center", color=MUTED, fontsize=10)
     panel_w = (width_px - 2 * pad - (cols - 1) * gap) / cols
@@ -92,10 +101,29 @@ def render_chart(trend: Trend, width_px: int = 576, scale: int = 2) -> bytes:
         for side in ("top", "right", "left"):
             ax.spines[side].set_visible(False)
         ax.spines["bottom"].set_color(RULE)
-        ax.text(0.0, 1.0 + 6 / bars_h, short_name(series.name), transform=ax.transAxes, ha="left",
-                va="bottom", fontsize=10, color=INK, family="DejaVu Sans")
-        ax.text(1.0, 1.0 + 6 / bars_h, str(series.counts[-1]), transform=ax.transAxes, ha="right",
-                va="bottom", fontsize=10.5, color=ACCENT, fontweight="bold", family="DejaVu Sans")
+        ax.text(
+            0.0,
+            1.0 + 6 / bars_h,
+            short_name(series.name),
+            transform=ax.transAxes,
+            ha="left",
+            va="bottom",
+            fontsize=10,
+            color=INK,
+            family="DejaVu Sans",
+        )
+        ax.text(
+            1.0,
+            1.0 + 6 / bars_h,
+            str(series.counts[-1]),
+            transform=ax.transAxes,
+            ha="right",
+            va="bottom",
+            fontsize=10.5,
+            color=ACCENT,
+            fontweight="bold",
+            family="DejaVu Sans",
+        )
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, facecolor="white", metadata={"Software": None})
     return buf.getvalue()

@@ -74,7 +74,7 @@ def dateline(period: str, since: datetime, until: datetime, tz: str) -> str:
 
 
 def subject_line(content: DigestContent, names: dict[str, str] | None = None) -> str:
-    """"US–China daily · 12 May 2026 · Taiwan, Trade & tariffs, Diplomacy": period and top issues."""
+    """ "US–China daily · 12 May 2026 · Taiwan, Trade & tariffs, Diplomacy": period and top issues."""
     end = _in_zone(content.until, content.timezone)
     word = content.period if content.period in ("daily", "weekly") else "digest"
     names = names or content.data.issue_names
@@ -84,15 +84,24 @@ def subject_line(content: DigestContent, names: dict[str, str] | None = None) ->
 
 
 def _preheader(content: DigestContent) -> str:
-    lead = content.top[0].title if content.top else (
-        content.sections[0].stories[0].title if content.sections else "No new stories")
+    lead = (
+        content.top[0].title
+        if content.top
+        else (content.sections[0].stories[0].title if content.sections else "No new stories")
+    )
     return f"{content.n_stories} stories from {content.n_sources} sources. {lead}"[:180]
 
 
 def _context(content: DigestContent, mode: str, **extra) -> dict:
-    return dict(d=content, mode=mode, heading=heading(content.period),
-                dateline=dateline(content.period, content.since, content.until, content.timezone),
-                subscribed=content.subscribed_names, preheader=_preheader(content), **extra)
+    return dict(
+        d=content,
+        mode=mode,
+        heading=heading(content.period),
+        dateline=dateline(content.period, content.since, content.until, content.timezone),
+        subscribed=content.subscribed_names,
+        preheader=_preheader(content),
+        **extra,
+    )
 
 
 def chart_png(content: DigestContent) -> bytes:
@@ -106,18 +115,32 @@ def render_html(content: DigestContent, png: bytes | None = None) -> str:
     png = chart_png(content) if png is None else png
     src = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
     return _env.get_template("digest.html.j2").render(
-        **_context(content, "archive", chart_src=src, chart_alt=content.trend.alt_text(),
-                   archive_link=None, unsubscribe_link=None))
+        **_context(
+            content,
+            "archive",
+            chart_src=src,
+            chart_alt=content.trend.alt_text(),
+            archive_link=None,
+            unsubscribe_link=None,
+        )
+    )
 
 
-def render_text(content: DigestContent, mode: str = "archive", archive_link: str | None = None,
-                unsubscribe_link: str | None = None) -> str:
+def render_text(
+    content: DigestContent, mode: str = "archive", archive_link: str | None = None, unsubscribe_link: str | None = None
+) -> str:
     """The text twin: of the archive page (every story) or, in "email" mode, of the e-mail."""
     if mode == "archive":
         content = content.in_full()
     return _text_env.get_template("digest.txt.j2").render(
-        **_context(content, mode, chart_alt=content.trend.alt_text(), archive_link=archive_link,
-                   unsubscribe_link=unsubscribe_link))
+        **_context(
+            content,
+            mode,
+            chart_alt=content.trend.alt_text(),
+            archive_link=archive_link,
+            unsubscribe_link=unsubscribe_link,
+        )
+    )
 
 
 def archive_link(archive_url: str | None, digest_id: str) -> str | None:
@@ -128,24 +151,37 @@ def archive_link(archive_url: str | None, digest_id: str) -> str | None:
 @dataclass(frozen=True)
 class RenderedEmail:
     subject: str
-    html: str              # inlined, cid: chart, under MAX_EMAIL_HTML bytes
+    html: str  # inlined, cid: chart, under MAX_EMAIL_HTML bytes
     text: str
     chart_png: bytes
-    chart_cid: str         # Content-ID without the angle brackets
+    chart_cid: str  # Content-ID without the angle brackets
     chart_alt: str
 
 
-def render_email(content: DigestContent, archive_url: str | None = None,
-                 unsubscribe_link: str | None = None, png: bytes | None = None) -> RenderedEmail:
+def render_email(
+    content: DigestContent,
+    archive_url: str | None = None,
+    unsubscribe_link: str | None = None,
+    png: bytes | None = None,
+) -> RenderedEmail:
     """HTML (inlined, chart by cid:) and text of the digest as one reader receives it."""
     png = chart_png(content) if png is None else png
     link = archive_link(archive_url, content.id)
     cid = f"{CHART_CID}.{content.id}@uschina-digest"
     per_issue = content.data.max_per_issue
     while True:
-        html = _inliner.inline(_env.get_template("digest.html.j2").render(
-            **_context(content, "email", chart_src=f"cid:{cid}", chart_alt=content.trend.alt_text(),
-                       archive_link=link, unsubscribe_link=unsubscribe_link)))
+        html = _inliner.inline(
+            _env.get_template("digest.html.j2").render(
+                **_context(
+                    content,
+                    "email",
+                    chart_src=f"cid:{cid}",
+                    chart_alt=content.trend.alt_text(),
+                    archive_link=link,
+                    unsubscribe_link=unsubscribe_link,
+                )
+            )
+        )
         if len(html.encode("utf-8")) <= MAX_EMAIL_HTML or per_issue <= 1:
             break
         per_issue = max(1, per_issue // 2)
@@ -164,7 +200,7 @@ def write_atomic(path: Path, data: str | bytes, mode: int = 0o644) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data.encode("utf-8") if isinstance(data, str) else data)
-        os.chmod(tmp, mode)       # an archive is for reading (mkstemp makes 0600)
+        os.chmod(tmp, mode)  # an archive is for reading (mkstemp makes 0600)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -186,7 +222,8 @@ def _aware(value: datetime) -> datetime:
 def write_index(digests: list, folder: Path, names: dict[str, str], tz: str = "UTC") -> Path:
     """`index.html`: every digest written, newest first, with its counts and top issues."""
     path = folder / "index.html"
-    titles = {g.id: f"{heading(g.period)} · {dateline(g.period, _aware(g.since), _aware(g.until), tz)}"
-              for g in digests}
+    titles = {
+        g.id: f"{heading(g.period)} · {dateline(g.period, _aware(g.since), _aware(g.until), tz)}" for g in digests
+    }
     write_atomic(path, _env.get_template("index.html.j2").render(digests=digests, names=names, titles=titles))
     return path

@@ -10,12 +10,41 @@ from __future__ import annotations
 import nh3
 from markupsafe import Markup
 
-ALLOWED_TAGS = {"a", "b", "strong", "i", "em", "p", "br", "ul", "ol", "li", "blockquote", "q", "cite",
-                "code", "sub", "sup", "abbr"}
+ALLOWED_TAGS = {
+    "a",
+    "b",
+    "strong",
+    "i",
+    "em",
+    "p",
+    "br",
+    "ul",
+    "ol",
+    "li",
+    "blockquote",
+    "q",
+    "cite",
+    "code",
+    "sub",
+    "sup",
+    "abbr",
+}
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "abbr": {"title"}}
 URL_SCHEMES = {"http", "https", "mailto"}
-DROP_WITH_CONTENT = {"script", "style", "template", "iframe", "object", "embed", "noscript", "svg", "math",
-                     "textarea", "select", "title"}
+DROP_WITH_CONTENT = {
+    "script",
+    "style",
+    "template",
+    "iframe",
+    "object",
+    "embed",
+    "noscript",
+    "svg",
+    "math",
+    "textarea",
+    "select",
+    "title",
+}
 
 
 def clean_feed_html(html: str | None) -> Markup | None:

@@ -36,30 +36,30 @@ WORDS_PER_MINUTE = 230
 OTHER = "other"
 OTHER_NAME = "Other"
 MOVERS = 3
-ONE_SIDED_SHOWN = 5        # "Only one side is talking about": the period's one-sided stories with most sources
-SHORT_TEXT_WORDS = 40      # below this, a feed's own summary (sanitized) may say more than the text
+ONE_SIDED_SHOWN = 5  # "Only one side is talking about": the period's one-sided stories with most sources
+SHORT_TEXT_WORDS = 40  # below this, a feed's own summary (sanitized) may say more than the text
 
 
 @dataclass
 class StoryEntry:
-    key: str                       # story id, or the item id when the item has no story
+    key: str  # story id, or the item id when the item has no story
     title: str
     url: str
-    link: str | None               # http(s) link to the representative item, None for seeds
+    link: str | None  # http(s) link to the representative item, None for seeds
     sources: list[str]
     published: datetime
     reading_minutes: int
     issue_scores: dict[str, float]  # issue id -> best score over the story's items
     relevance: float
-    summary: str = ""              # 1–2 extractive sentences of the representative item
-    summary_html: Markup | None = None   # the feed's own summary, sanitized, for near-empty texts
-    evidence: dict[str, str] = field(default_factory=dict)   # issue id -> best evidence sentence
+    summary: str = ""  # 1–2 extractive sentences of the representative item
+    summary_html: Markup | None = None  # the feed's own summary, sanitized, for near-empty texts
+    evidence: dict[str, str] = field(default_factory=dict)  # issue id -> best evidence sentence
     n_items: int = 1
-    updated: bool = False          # shown in an earlier digest, with new items since
+    updated: bool = False  # shown in an earlier digest, with new items since
     # both sides (flows.digest.sides): who covered it, what each government said, who it is about
-    coverage: object | None = None           # flows.outlets.coverage.Coverage
+    coverage: object | None = None  # flows.outlets.coverage.Coverage
     coverage_line: str = ""
-    statements: dict = field(default_factory=dict)    # "us"/"china" -> Statement, when both spoke
+    statements: dict = field(default_factory=dict)  # "us"/"china" -> Statement, when both spoke
     actors: list[str] = field(default_factory=list)
 
     @property
@@ -88,9 +88,9 @@ class Window:
 class IssueSection:
     id: str
     name: str
-    stories: list[StoryEntry]      # shown (at most max_items_per_issue)
-    count: int = 0                 # stories placed here, shown or not
-    previous: int | None = None    # stories placed here in the period before (None: no history)
+    stories: list[StoryEntry]  # shown (at most max_items_per_issue)
+    count: int = 0  # stories placed here, shown or not
+    previous: int | None = None  # stories placed here in the period before (None: no history)
 
     @property
     def more(self) -> int:
@@ -110,9 +110,9 @@ class DigestData:
     since: datetime
     until: datetime
     timezone: str
-    stories: list[StoryEntry]      # ranked: most sources, then relevance
-    windows: list[Window]          # oldest first; the last is [since, until)
-    issue_names: dict[str, str]    # taxonomy order, then "other"
+    stories: list[StoryEntry]  # ranked: most sources, then relevance
+    windows: list[Window]  # oldest first; the last is [since, until)
+    issue_names: dict[str, str]  # taxonomy order, then "other"
     top_stories: int = 5
     max_per_issue: int = 25
 
@@ -122,13 +122,13 @@ class DigestContent:
     """A digest arranged for one audience (all issues, or a recipient's)."""
 
     data: DigestData
-    issues: list[str] | None       # the audience's issues; None = all (and "other")
+    issues: list[str] | None  # the audience's issues; None = all (and "other")
     sections: list[IssueSection]
     top: list[StoryEntry]
     movers: list[IssueSection]
     trend: Trend
-    placed: list[StoryEntry]       # every story placed in a section, ranked, shown or beyond the cap
-    one_sided: list[StoryEntry] = field(default_factory=list)   # covered by one side only, most sources first
+    placed: list[StoryEntry]  # every story placed in a section, ranked, shown or beyond the cap
+    one_sided: list[StoryEntry] = field(default_factory=list)  # covered by one side only, most sources first
 
     id = property(lambda self: self.data.id)
     period = property(lambda self: self.data.period)
@@ -194,8 +194,14 @@ def digest_id(period: str, until: datetime, tz: str) -> str:
     return f"custom-{local:%Y%m%dT%H%M}"
 
 
-def window(store: Store, settings: Settings, period: str, since: datetime | None,
-           until: datetime | None, now: datetime | None = None) -> tuple[str, datetime, datetime]:
+def window(
+    store: Store,
+    settings: Settings,
+    period: str,
+    since: datetime | None,
+    until: datetime | None,
+    now: datetime | None = None,
+) -> tuple[str, datetime, datetime]:
     """(digest id, since, until): from the previous digest of the period to now, unless given."""
     now = now or datetime.now(timezone.utc)
     until = as_utc(until) or now
@@ -227,7 +233,7 @@ def place(scores: dict[str, float], allowed: set[str] | None, order: dict[str, i
 
 
 def change_label(current: int, previous: int | None) -> str:
-    """"▲ 3×", "▲", "▼", "steady" or "▲ new" — how an issue moved against the period before."""
+    """ "▲ 3×", "▲", "▼", "steady" or "▲ new" — how an issue moved against the period before."""
     if previous is None:
         return ""
     if current == previous:
@@ -252,7 +258,7 @@ def _count(stories: dict[str, dict[str, float]], allowed: set[str] | None, order
 def _label(when: datetime, period: str, tz: str) -> str:
     try:
         local = when.astimezone(ZoneInfo(tz))
-    except OverflowError:   # within hours of the calendar's first or last day: label it in UTC
+    except OverflowError:  # within hours of the calendar's first or last day: label it in UTC
         local = when
     if period == "weekly":
         return f"W{local.isocalendar()[1]:02d}"
@@ -274,16 +280,25 @@ def arrange(data: DigestData, issues: list[str] | None) -> DigestContent:
     before = history[-2] if has_history else None
 
     sections = [
-        IssueSection(issue, name, placed[issue][: data.max_per_issue], len(placed[issue]),
-                     None if before is None or issue == OTHER else before.get(issue, 0))
-        for issue, name in data.issue_names.items() if placed.get(issue)
+        IssueSection(
+            issue,
+            name,
+            placed[issue][: data.max_per_issue],
+            len(placed[issue]),
+            None if before is None or issue == OTHER else before.get(issue, 0),
+        )
+        for issue, name in data.issue_names.items()
+        if placed.get(issue)
     ]
     shown_ids = [s for s in data.issue_names if s != OTHER and (allowed is None or s in allowed)]
     movers: list[IssueSection] = []
     if before is not None:
         now_counts = {s.id: s.count for s in sections}
-        moved = [IssueSection(i, data.issue_names[i], [], now_counts.get(i, 0), before.get(i, 0))
-                 for i in shown_ids if now_counts.get(i, 0) != before.get(i, 0)]
+        moved = [
+            IssueSection(i, data.issue_names[i], [], now_counts.get(i, 0), before.get(i, 0))
+            for i in shown_ids
+            if now_counts.get(i, 0) != before.get(i, 0)
+        ]
         moved.sort(key=lambda s: (-abs(math.log2((s.count + 1) / (s.previous + 1))), -s.count, order[s.id]))
         movers = moved[:MOVERS]
 
@@ -295,8 +310,9 @@ def arrange(data: DigestData, issues: list[str] | None) -> DigestContent:
         series=[TrendSeries(i, data.issue_names[i], [h.get(i, 0) for h in history]) for i in shown_ids],
     )
     one_sided = sorted((s for s in all_placed if s.one_sided), key=lambda s: (-s.n_sources, -s.relevance))
-    return DigestContent(data, issues, sections, all_placed[:n_top], movers, trend, all_placed,
-                         one_sided[:ONE_SIDED_SHOWN])
+    return DigestContent(
+        data, issues, sections, all_placed[:n_top], movers, trend, all_placed, one_sided[:ONE_SIDED_SHOWN]
+    )
 
 
 # ------------------------------------------------------------------ reading the store
@@ -342,18 +358,26 @@ def _story(key: str, members: list[Item], rep_id: str | None, labels, covered: d
     too_short = (rep.word_count or 0) < SHORT_TEXT_WORDS or not summary
     feed_summary = clean_feed_html(rep.summary_html) if too_short else None
     return StoryEntry(
-        key=key, title=rep.title, url=rep.url, link=_link(rep), sources=sorted({m.source for m in members}),
+        key=key,
+        title=rep.title,
+        url=rep.url,
+        link=_link(rep),
+        sources=sorted({m.source for m in members}),
         published=as_utc(min(as_utc(m.published or m.first_seen) for m in members)),
         reading_minutes=max(1, round((rep.word_count or 0) / WORDS_PER_MINUTE)),
         issue_scores=dict(sorted(scores.items(), key=lambda kv: -kv[1])),
-        relevance=max(m.relevance or 0.0 for m in members), summary=summary, summary_html=feed_summary,
-        evidence=evidence, n_items=len(members),
+        relevance=max(m.relevance or 0.0 for m in members),
+        summary=summary,
+        summary_html=feed_summary,
+        evidence=evidence,
+        n_items=len(members),
         updated=key in covered or any(m.id in covered for m in members),
     )
 
 
-def load_digest_data(store: Store, settings: Settings, taxonomy: Taxonomy, ident: str, period: str,
-                     since: datetime, until: datetime) -> DigestData:
+def load_digest_data(
+    store: Store, settings: Settings, taxonomy: Taxonomy, ident: str, period: str, since: datetime, until: datetime
+) -> DigestData:
     """Read the window's stories and the trend's history from the store."""
     items = relevant_items_between(store, since, until)
     groups: dict[str, list[Item]] = {}
@@ -379,11 +403,29 @@ def load_digest_data(store: Store, settings: Settings, taxonomy: Taxonomy, ident
     windows.append(Window(since, until, {s.key: s.issue_scores for s in stories}))
     names = {i.id: i.name for i in taxonomy.issues}
     names[OTHER] = OTHER_NAME
-    return DigestData(ident, period, since, until, settings.schedule.timezone, stories, windows, names,
-                      settings.digest.top_stories, settings.digest.max_items_per_issue)
+    return DigestData(
+        ident,
+        period,
+        since,
+        until,
+        settings.schedule.timezone,
+        stories,
+        windows,
+        names,
+        settings.digest.top_stories,
+        settings.digest.max_items_per_issue,
+    )
 
 
-def select_content(store: Store, settings: Settings, taxonomy: Taxonomy, ident: str, period: str,
-                   since: datetime, until: datetime, issues: list[str] | None = None) -> DigestContent:
+def select_content(
+    store: Store,
+    settings: Settings,
+    taxonomy: Taxonomy,
+    ident: str,
+    period: str,
+    since: datetime,
+    until: datetime,
+    issues: list[str] | None = None,
+) -> DigestContent:
     """The digest of the window, arranged for `issues` (None: all issues and "Other")."""
     return arrange(load_digest_data(store, settings, taxonomy, ident, period, since, until), issues)

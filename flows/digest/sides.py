@@ -36,10 +36,19 @@ def annotate(store, settings, stories: list, groups: dict[str, list]) -> None:
             for q in qs:
                 q["speaker"] = names.get(q["speaker"], q["speaker"])
         ordered = sorted(members, key=lambda m: (m.id != story_rep(story, members), m.first_seen, m.id))
-        said = statements([{"source": sources[m.id], "quotes": quotes[m.id], "link": _link(m.url),
-                            "outlet": sources[m.id].outlet or m.source,
-                            "summary": summarize(m.title, m.text) if sources[m.id].kind == "official" else ""}
-                           for m in ordered], actors)
+        said = statements(
+            [
+                {
+                    "source": sources[m.id],
+                    "quotes": quotes[m.id],
+                    "link": _link(m.url),
+                    "outlet": sources[m.id].outlet or m.source,
+                    "summary": summarize(m.title, m.text) if sources[m.id].kind == "official" else "",
+                }
+                for m in ordered
+            ],
+            actors,
+        )
         weight: Counter = Counter()
         for m in members:
             for q in quotes[m.id]:

@@ -14,14 +14,16 @@ from flows.classify.text import sentences
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]+|\d+")
 _ENDS_SENTENCE = re.compile(r"[.!?…][\"'”’)\]]*$")
-STOPWORDS = frozenset("""
+STOPWORDS = frozenset(
+    """
 a about above after again against all also am an and any are as at be because been before being below
 between both but by can could did do does doing down during each even few for from further had has have
 having he her here hers him his how i if in into is it its itself just more most my no nor not now of off
 on once only or other our out over own same she should so some such than that the their them then there
 these they this those through to too under until up very was we were what when where which while who whom
 why will with would you your said says say told new one two also however may might must year years
-""".split())
+""".split()
+)
 
 
 @dataclass(frozen=True)
@@ -32,8 +34,11 @@ class _Candidate:
 
 
 def _content_words(text: str) -> list[str]:
-    return [w for w in (m.group().lower().replace("’", "'") for m in _WORD.finditer(text))
-            if w not in STOPWORDS and len(w) > 2]
+    return [
+        w
+        for w in (m.group().lower().replace("’", "'") for m in _WORD.finditer(text))
+        if w not in STOPWORDS and len(w) > 2
+    ]
 
 
 def _candidates(text: str) -> list[_Candidate]:
@@ -42,7 +47,7 @@ def _candidates(text: str) -> list[_Candidate]:
     seen: set[str] = set()
     for s in sentences("", text):
         flat = " ".join(s.text.split())
-        if flat in seen:          # boilerplate repeated through a page is not what it is about
+        if flat in seen:  # boilerplate repeated through a page is not what it is about
             continue
         seen.add(flat)
         if 6 <= len(flat.split()) <= 70 and _ENDS_SENTENCE.search(flat):

@@ -126,7 +126,7 @@ def html_as_utf8(body: bytes, content_type: str | None) -> bytes:
     a decode into a str and lxml's conversion of that str back into bytes (a third of the parse).
     """
     if body.startswith(codecs.BOM_UTF8):
-        body = body[len(codecs.BOM_UTF8):]
+        body = body[len(codecs.BOM_UTF8) :]
     encoding, errors = html_encoding(body, content_type)
     if errors == "strict" and (encoding == "utf-8" or (body.isascii() and _ascii_compatible(encoding))):
         return body
@@ -136,7 +136,7 @@ def html_as_utf8(body: bytes, content_type: str | None) -> bytes:
 @functools.lru_cache(maxsize=64)
 def _ascii_compatible(encoding: str) -> bool:
     """Whether ASCII bytes mean the same text in this encoding (not so in UTF-16 or EBCDIC)."""
-    sample = bytes(range(0x20, 0x7f))
+    sample = bytes(range(0x20, 0x7F))
     try:
         return sample.decode(encoding) == sample.decode("ascii")
     except (UnicodeDecodeError, LookupError):

@@ -32,27 +32,27 @@ FEED_ACCEPT = (
 )
 PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 
-RETRY_DELAY_S = 0.5          # pause before the one retry of a transient failure
-MAX_INLINE_RETRY_AFTER_S = 2.0   # a Retry-After up to this is waited out within the run
-MAX_HOST_WAIT_S = 30.0       # longer waits for a host (Retry-After, Crawl-delay) defer the request
+RETRY_DELAY_S = 0.5  # pause before the one retry of a transient failure
+MAX_INLINE_RETRY_AFTER_S = 2.0  # a Retry-After up to this is waited out within the run
+MAX_HOST_WAIT_S = 30.0  # longer waits for a host (Retry-After, Crawl-delay) defer the request
 MAX_RETRY_AFTER_S = 7 * 24 * 3600
-MAX_HOST_POOLS = 64          # hosts whose idle keep-alive connections are kept open
+MAX_HOST_POOLS = 64  # hosts whose idle keep-alive connections are kept open
 MAX_HEADER_BYTES = 32 * 1024  # one response header line
 MAX_HEADERS = 256
-KEEPALIVE_S = 30.0           # an idle connection is closed after this
+KEEPALIVE_S = 30.0  # an idle connection is closed after this
 ACCEPT_ENCODING = "gzip, deflate, br"
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 
 @dataclass
 class FetchResult:
-    url: str                     # as requested
-    final_url: str               # after redirects
+    url: str  # as requested
+    final_url: str  # after redirects
     status: int
-    headers: dict[str, str]      # lower-case names
+    headers: dict[str, str]  # lower-case names
     body: bytes
     redirects: list[str] = field(default_factory=list)
-    permanent_url: str | None = None   # where every hop was a permanent redirect, the new address
+    permanent_url: str | None = None  # where every hop was a permanent redirect, the new address
 
     @property
     def not_modified(self) -> bool:
@@ -114,10 +114,10 @@ async def _no_resend(request: aiohttp.ClientRequest, handler: aiohttp.ClientHand
 @dataclass
 class _Host:
     slots: asyncio.Semaphore
-    not_before: float = 0.0      # monotonic time before which the host asked not to be contacted
-    spacing: float = 0.0         # robots.txt Crawl-delay, seconds between request starts
+    not_before: float = 0.0  # monotonic time before which the host asked not to be contacted
+    spacing: float = 0.0  # robots.txt Crawl-delay, seconds between request starts
     next_start: float = 0.0
-    in_flight: int = 0           # requests using this host's session now
+    in_flight: int = 0  # requests using this host's session now
 
 
 class _HostSessions:
@@ -138,25 +138,38 @@ class _HostSessions:
         self._resolver = GuardedResolver() if guarded else aiohttp.ThreadedResolver()
         self._socket_factory = guarded_socket if guarded else None
         self._per_host = s.max_per_host
-        self._cookies = aiohttp.CookieJar(unsafe=True)   # kept for the run, IP-literal hosts too
-        self._timeout = aiohttp.ClientTimeout(total=None, connect=s.connect_timeout + s.read_timeout,
-                                              sock_connect=s.connect_timeout, sock_read=s.read_timeout)
+        self._cookies = aiohttp.CookieJar(unsafe=True)  # kept for the run, IP-literal hosts too
+        self._timeout = aiohttp.ClientTimeout(
+            total=None,
+            connect=s.connect_timeout + s.read_timeout,
+            sock_connect=s.connect_timeout,
+            sock_read=s.read_timeout,
+        )
         self._headers = {"User-Agent": s.user_agent, "Accept-Encoding": ACCEPT_ENCODING}
-        self._open: dict[str, aiohttp.ClientSession] = {}      # least recently used first
+        self._open: dict[str, aiohttp.ClientSession] = {}  # least recently used first
 
     def _new(self) -> aiohttp.ClientSession:
         # Addresses tried one at a time (no happy eyeballs), each checked by the guard's socket factory.
         connector = aiohttp.TCPConnector(
-            limit=self._per_host, limit_per_host=self._per_host, keepalive_timeout=KEEPALIVE_S,
-            ssl=self._ssl, resolver=self._resolver, socket_factory=self._socket_factory,
+            limit=self._per_host,
+            limit_per_host=self._per_host,
+            keepalive_timeout=KEEPALIVE_S,
+            ssl=self._ssl,
+            resolver=self._resolver,
+            socket_factory=self._socket_factory,
             happy_eyeballs_delay=None,
         )
         return aiohttp.ClientSession(
-            connector=connector, timeout=self._timeout, headers=self._headers, cookie_jar=self._cookies,
-            trust_env=False,                              # no proxies or .netrc from the environment
+            connector=connector,
+            timeout=self._timeout,
+            headers=self._headers,
+            cookie_jar=self._cookies,
+            trust_env=False,  # no proxies or .netrc from the environment
             # aiohttp's default of 8 KB per header line refuses real sites' long Content-Security-
             # Policy or Link headers, which httpx took (up to 100 KB of head); the bounds stay finite.
-            max_line_size=MAX_HEADER_BYTES, max_field_size=MAX_HEADER_BYTES, max_headers=MAX_HEADERS,
+            max_line_size=MAX_HEADER_BYTES,
+            max_field_size=MAX_HEADER_BYTES,
+            max_headers=MAX_HEADERS,
             middlewares=(_no_resend,),
         )
 
@@ -169,7 +182,7 @@ class _HostSessions:
     async def trim(self, hosts: dict[str, _Host]) -> None:
         """Close the least recently used idle hosts' sessions beyond `MAX_HOST_POOLS`."""
         excess = len(self._open) - MAX_HOST_POOLS
-        for name in [n for n in self._open if hosts[n].in_flight == 0][:max(excess, 0)]:
+        for name in [n for n in self._open if hosts[n].in_flight == 0][: max(excess, 0)]:
             await self._open.pop(name).close()
 
     @property
@@ -209,8 +222,15 @@ class Fetcher:
 
     # ------------------------------------------------------------------ public
 
-    async def get(self, url: str, *, etag: str | None = None, last_modified: str | None = None,
-                  accept: str = FEED_ACCEPT, max_bytes: int | None = None) -> FetchResult:
+    async def get(
+        self,
+        url: str,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        accept: str = FEED_ACCEPT,
+        max_bytes: int | None = None,
+    ) -> FetchResult:
         """GET with conditional headers; one retry of a transient failure. Raises FetchError."""
         headers = {"Accept": accept}
         if etag:
@@ -249,8 +269,12 @@ class Fetcher:
         now = time.monotonic()
         start = max(now, host.not_before, host.next_start)
         if start - now > MAX_HOST_WAIT_S:
-            raise FetchError("deferred", f"{name} asked us to wait {start - now:.0f}s; not fetched this run",
-                             url=url, retry_after=start - now)
+            raise FetchError(
+                "deferred",
+                f"{name} asked us to wait {start - now:.0f}s; not fetched this run",
+                url=url,
+                retry_after=start - now,
+            )
         if host.spacing:
             host.next_start = start + host.spacing
         if start > now:
@@ -272,8 +296,9 @@ class Fetcher:
                     async with asyncio.timeout(deadline):
                         result = await self._exchange(current, url, headers, max_bytes, host)
                 except TimeoutError:
-                    raise FetchError("timeout", f"no complete response within {deadline:g}s from {name}",
-                                     url=url) from None
+                    raise FetchError(
+                        "timeout", f"no complete response within {deadline:g}s from {name}", url=url
+                    ) from None
             if isinstance(result, FetchResult):
                 result.redirects = redirects
                 result.permanent_url = current if redirects and permanent else None
@@ -288,8 +313,9 @@ class Fetcher:
             current = target
         raise FetchError("redirects", f"more than {s.max_redirects} redirects", url=url)
 
-    async def _exchange(self, current: str, url: str, headers: dict[str, str], max_bytes: int,
-                        host: _Host) -> FetchResult | tuple[int, str]:
+    async def _exchange(
+        self, current: str, url: str, headers: dict[str, str], max_bytes: int, host: _Host
+    ) -> FetchResult | tuple[int, str]:
         """One request: a result, a redirect (status, location), or FetchError."""
         assert self._sessions is not None, "use Fetcher as an async context manager"
         name = host_key(current)
@@ -310,20 +336,30 @@ class Fetcher:
                     if status in (429, 503) and retry_after:
                         host.not_before = max(host.not_before, time.monotonic() + retry_after)
                     reason = response.reason or ""
-                    raise FetchError("http", f"HTTP {status} {reason}".strip() + f" from {name}",
-                                     url=url, status=status, retry_after=retry_after)
+                    raise FetchError(
+                        "http",
+                        f"HTTP {status} {reason}".strip() + f" from {name}",
+                        url=url,
+                        status=status,
+                        retry_after=retry_after,
+                    )
                 declared = response_headers.get("content-length", "")
                 if declared.isdigit() and int(declared) > max_bytes:
-                    raise FetchError("too_large", f"body of {int(declared)} bytes exceeds the "
-                                     f"{max_bytes}-byte limit", url=url, status=status)
+                    raise FetchError(
+                        "too_large",
+                        f"body of {int(declared)} bytes exceeds the {max_bytes}-byte limit",
+                        url=url,
+                        status=status,
+                    )
                 # aiohttp inflates a compressed body a bounded piece at a time, as it is read,
                 # so a bomb stops here at the limit rather than being inflated whole.
                 body = bytearray()
                 async for chunk in response.content.iter_any():
                     body += chunk
                     if len(body) > max_bytes:
-                        raise FetchError("too_large", f"body exceeds the {max_bytes}-byte limit",
-                                         url=url, status=status)
+                        raise FetchError(
+                            "too_large", f"body exceeds the {max_bytes}-byte limit", url=url, status=status
+                        )
                 return FetchResult(url, current, status, response_headers, bytes(body))
         except BlockedAddressError as exc:
             raise FetchError("refused", str(exc), url=url) from None
@@ -338,17 +374,17 @@ class Fetcher:
         except aiohttp.ClientPayloadError as exc:
             cause = exc.__cause__
             if isinstance(cause, aiohttp.http_exceptions.ContentEncodingError):
-                detail = cause.__context__ or cause.message      # the decompressor's own complaint
+                detail = cause.__context__ or cause.message  # the decompressor's own complaint
                 raise FetchError("network", f"bad content encoding from {name}: {detail}", url=url) from None
             raise FetchError("network", f"{exc} ({name})", url=url) from None
         except aiohttp.ClientConnectorDNSError as exc:
             raise FetchError("network", f"DNS lookup of {name} failed: {exc.os_error}", url=url) from None
         except aiohttp.InvalidURL as exc:
             raise FetchError("refused", f"refused: {exc}", url=url) from None
-        except (aiohttp.ClientError, OSError) as exc:      # a certificate error is a ValueError too
+        except (aiohttp.ClientError, OSError) as exc:  # a certificate error is a ValueError too
             detail = str(exc) or type(exc).__name__
             raise FetchError("network", f"{detail} ({name})", url=url) from None
-        except ValueError as exc:                          # yarl: a URL it will not request
+        except ValueError as exc:  # yarl: a URL it will not request
             raise FetchError("refused", f"refused: {exc}", url=url) from None
         finally:
             host.in_flight -= 1

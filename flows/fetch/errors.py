@@ -15,8 +15,16 @@ class FetchError(Exception):
     network, robots, deferred (the host asked us to wait longer than a run should).
     """
 
-    def __init__(self, kind: str, message: str, *, url: str, status: int | None = None,
-                 retry_after: float | None = None, temporary: bool = False) -> None:
+    def __init__(
+        self,
+        kind: str,
+        message: str,
+        *,
+        url: str,
+        status: int | None = None,
+        retry_after: float | None = None,
+        temporary: bool = False,
+    ) -> None:
         super().__init__(message)
         self.kind = kind
         self.url = url

@@ -57,11 +57,12 @@ def check_addresses(host: str, addresses: Iterable[str]) -> None:
         address = ipaddress.ip_address(text.split("%", 1)[0])
         reason = forbidden_reason(address)
         if reason:
-            what = (f"{address} is a {reason} address" if _literal_ip(host) == str(address)
-                    else f"{host} resolves to {reason} address {address}")
-            raise BlockedAddressError(
-                f"refused: {what} (set fetch.allow_private_addresses to allow it)"
+            what = (
+                f"{address} is a {reason} address"
+                if _literal_ip(host) == str(address)
+                else f"{host} resolves to {reason} address {address}"
             )
+            raise BlockedAddressError(f"refused: {what} (set fetch.allow_private_addresses to allow it)")
 
 
 def _literal_ip(host: str) -> str | None:
@@ -77,8 +78,9 @@ class GuardedResolver(ThreadedResolver):
     A refused answer raises before aiohttp sees it, so it never enters the connector's DNS cache.
     """
 
-    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-                      ) -> list[ResolveResult]:
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
         answers = await super().resolve(host, port, family)
         check_addresses(host, [answer["host"] for answer in answers])
         return answers
@@ -88,7 +90,7 @@ def guarded_socket(addr_info: tuple) -> socket.socket:
     """aiohttp's socket factory: refuse a socket about to connect to a non-public address."""
     family, type_, proto, _canonical, sockaddr = addr_info
     address = str(sockaddr[0])
-    if _literal_ip(address) is None:      # a form like `127.1` that the connect would resolve itself
+    if _literal_ip(address) is None:  # a form like `127.1` that the connect would resolve itself
         raise BlockedAddressError(f"refused: {address} is not a plain IP address")
     check_addresses(address, [address])
     return socket.socket(family=family, type=type_, proto=proto)

@@ -31,13 +31,13 @@ class Fetcher(Protocol):
 @dataclass(frozen=True)
 class Refusal:
     reason: str
-    temporary: bool      # robots.txt could not be had this time (rather than: it disallows the page)
+    temporary: bool  # robots.txt could not be had this time (rather than: it disallows the page)
 
 
 @dataclass
 class _Origin:
     rules: RobotFileParser
-    unreachable: str | None = None     # why everything is disallowed, when the file could not be had
+    unreachable: str | None = None  # why everything is disallowed, when the file could not be had
 
 
 class RobotsRules:
@@ -62,8 +62,7 @@ class RobotsRules:
     async def _load(self, origin: str, host: str) -> _Origin:
         rules = RobotFileParser(origin + "/robots.txt")
         try:
-            result = await self._fetcher.get(origin + "/robots.txt", accept="text/plain",
-                                             max_bytes=ROBOTS_MAX_BYTES)
+            result = await self._fetcher.get(origin + "/robots.txt", accept="text/plain", max_bytes=ROBOTS_MAX_BYTES)
         except FetchError as exc:
             if exc.kind == "refused":
                 raise

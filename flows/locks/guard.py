@@ -109,8 +109,16 @@ class _Heartbeat(threading.Thread):
 
 
 @contextmanager
-def lease(store: Store, name: str, *, ttl: timedelta = DEFAULT_TTL, wait: float = 0.0,
-          poll: float = 1.0, holder: str | None = None, inherit: bool = False) -> Iterator[str]:
+def lease(
+    store: Store,
+    name: str,
+    *,
+    ttl: timedelta = DEFAULT_TTL,
+    wait: float = 0.0,
+    poll: float = 1.0,
+    holder: str | None = None,
+    inherit: bool = False,
+) -> Iterator[str]:
     """Hold the lease `name` for the block; yields the holder token.
 
     Waits up to `wait` seconds for a busy lease, then raises `LeaseBusy`. With `inherit=True` the

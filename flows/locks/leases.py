@@ -34,23 +34,27 @@ def try_acquire(store: Store, name: str, holder: str, ttl: timedelta, now: datet
         index_elements=["name"],
         set_={"holder": stmt.excluded.holder, "expires_at": stmt.excluded.expires_at},
         where=(Lock.expires_at < now) | (Lock.holder == holder),
-    ).returning(Lock.name)   # a row back only if we inserted or took over (no rowcount on PostgreSQL ORM inserts)
+    ).returning(Lock.name)  # a row back only if we inserted or took over (no rowcount on PostgreSQL ORM inserts)
 
-    def attempt() -> bool:     # ours again if a retry follows a lost commit: safe to repeat
+    def attempt() -> bool:  # ours again if a retry follows a lost commit: safe to repeat
         with store.session() as s:
             return s.execute(stmt).first() is not None
 
     return with_retries(attempt, f"taking the {name} lease", store)
 
 
-def take_over(store: Store, name: str, dead_holder: str, holder: str, ttl: timedelta,
-              now: datetime | None = None) -> bool:
+def take_over(
+    store: Store, name: str, dead_holder: str, holder: str, ttl: timedelta, now: datetime | None = None
+) -> bool:
     """Take a lease from a holder known to have died; only if that holder still has it (of two
     runs noticing the death at once, one gets it)."""
     now = now or utcnow()
     with store.session() as s:
-        result = s.execute(update(Lock).where(Lock.name == name, Lock.holder == dead_holder)
-                           .values(holder=holder, expires_at=now + ttl))
+        result = s.execute(
+            update(Lock)
+            .where(Lock.name == name, Lock.holder == dead_holder)
+            .values(holder=holder, expires_at=now + ttl)
+        )
         return result.rowcount == 1
 
 
@@ -60,8 +64,9 @@ def renew(store: Store, name: str, holder: str, ttl: timedelta, now: datetime | 
 
     def attempt() -> bool:
         with store.session() as s:
-            result = s.execute(update(Lock).where(Lock.name == name, Lock.holder == holder)
-                               .values(expires_at=now + ttl))
+            result = s.execute(
+                update(Lock).where(Lock.name == name, Lock.holder == holder).values(expires_at=now + ttl)
+            )
             return result.rowcount == 1
 
     return with_retries(attempt, f"renewing the {name} lease", store)

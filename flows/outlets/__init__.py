@@ -19,8 +19,14 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 Kind = Literal["state", "public", "independent", "wire", "official", "think_tank"]
-KIND_WORDS = {"state": "state media", "public": "public media", "independent": "press", "wire": "wires",
-              "official": "officials", "think_tank": "think tanks"}
+KIND_WORDS = {
+    "state": "state media",
+    "public": "public media",
+    "independent": "press",
+    "wire": "wires",
+    "official": "officials",
+    "think_tank": "think tanks",
+}
 
 
 class OutletEntry(BaseModel):
@@ -92,7 +98,7 @@ class Catalogue:
     def __post_init__(self) -> None:
         for outlet in self.outlets:
             for domain in outlet.domains:
-                self.by_domain.setdefault(domain, outlet)     # the first listed wins
+                self.by_domain.setdefault(domain, outlet)  # the first listed wins
 
     def lookup(self, url: str | None) -> OutletEntry | None:
         """The outlet of a URL (or bare host): the longest catalogue domain its host ends with."""
@@ -111,14 +117,22 @@ class Catalogue:
             return "unknown"
         return self.countries.get(code, code)
 
-    def identify(self, url: str | None, feed_url: str | None = None, country: str | None = None,
-                 kind: str | None = None, fallback_name: str | None = None) -> Source:
+    def identify(
+        self,
+        url: str | None,
+        feed_url: str | None = None,
+        country: str | None = None,
+        kind: str | None = None,
+        fallback_name: str | None = None,
+    ) -> Source:
         """An item's source from its URL, else its feed's URL; `country`/`kind` (a feed's own
         settings) win over the catalogue's."""
         outlet = self.lookup(url) or self.lookup(feed_url)
-        return Source(outlet.name if outlet else fallback_name,
-                      (country or (outlet.country if outlet else None)),
-                      (kind or (outlet.kind if outlet else None)))
+        return Source(
+            outlet.name if outlet else fallback_name,
+            (country or (outlet.country if outlet else None)),
+            (kind or (outlet.kind if outlet else None)),
+        )
 
 
 def load_catalogue(path: str | Path) -> Catalogue:

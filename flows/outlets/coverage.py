@@ -22,7 +22,7 @@ STATEMENT_CHARS = 240
 
 @dataclass
 class Coverage:
-    outlets: dict[str, list[Source]] = field(default_factory=dict)    # side -> distinct sources
+    outlets: dict[str, list[Source]] = field(default_factory=dict)  # side -> distinct sources
 
     @classmethod
     def of(cls, sources: list[Source]) -> "Coverage":
@@ -49,17 +49,20 @@ class Coverage:
         return "us" if self.count("us") else "china"
 
     def line(self, country_name=lambda code: code) -> str:
-        """"US 4 · China state 2 · China official 1 · other 3", or "covered only by Chinese state
+        """ "US 4 · China state 2 · China official 1 · other 3", or "covered only by Chinese state
         media" when one side alone covered it."""
         side = self.only_side
         others = self.count("other")
         if not side and not others and not self.count("us") and not self.count("china"):
-            return ""            # nothing known about the sources (seed files): no line
+            return ""  # nothing known about the sources (seed files): no line
         if side is not None and not others:
             kinds = [k for k, _ in self.kinds(side).most_common()]
             words = _join([KIND_WORDS.get(k, "sources") for k in kinds if k != "unknown"] or ["sources"])
-            who = "media" if all(k in ("state", "public", "independent", "wire") for k in kinds) and \
-                len(kinds) > 1 else words
+            who = (
+                "media"
+                if all(k in ("state", "public", "independent", "wire") for k in kinds) and len(kinds) > 1
+                else words
+            )
             return f"covered only by {ADJECTIVE[side]} {who}"
         parts = []
         if self.count("us"):
@@ -81,10 +84,15 @@ class Coverage:
     def to_dict(self) -> dict:
         return {
             "one_sided": self.one_sided,
-            "sides": {side: {"outlets": len(found), "kinds": dict(Counter(s.kind or "unknown" for s in found)),
-                             "countries": dict(Counter(s.country or "unknown" for s in found)),
-                             "names": sorted(s.outlet or "?" for s in found)}
-                      for side, found in sorted(self.outlets.items())},
+            "sides": {
+                side: {
+                    "outlets": len(found),
+                    "kinds": dict(Counter(s.kind or "unknown" for s in found)),
+                    "countries": dict(Counter(s.country or "unknown" for s in found)),
+                    "names": sorted(s.outlet or "?" for s in found),
+                }
+                for side, found in sorted(self.outlets.items())
+            },
         }
 
 
@@ -109,8 +117,14 @@ class Statement:
         return CAPITAL[self.side]
 
     def to_dict(self) -> dict:
-        return {"side": self.side, "text": self.text, "speaker": self.speaker, "role": self.role,
-                "source": self.source, "link": self.link}
+        return {
+            "side": self.side,
+            "text": self.text,
+            "speaker": self.speaker,
+            "role": self.role,
+            "source": self.source,
+            "link": self.link,
+        }
 
 
 def _short(text: str, limit: int = STATEMENT_CHARS) -> str:
@@ -138,8 +152,12 @@ def statements(members: list[dict], actors) -> dict[str, Statement]:
                     continue
                 key = (not official_site, -min(len(q["text"]), STATEMENT_CHARS), rank)
                 if best is None or key < best[0]:
-                    best = (key, Statement(side, _short(q["text"]), actor.name, q.get("role") or actor.role,
-                                           m["outlet"], m["link"]))
+                    best = (
+                        key,
+                        Statement(
+                            side, _short(q["text"]), actor.name, q.get("role") or actor.role, m["outlet"], m["link"]
+                        ),
+                    )
         if best is None:
             for m in members:
                 if m["source"].kind == "official" and m["source"].side == side and m["summary"]:

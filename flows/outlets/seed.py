@@ -28,25 +28,65 @@ CSV_DEFAULT = PROJECT_ROOT.parent / "shared" / "data" / "state-media-profiles" /
 
 # The State Media Monitor typology, mapped onto the catalogue's kinds.
 TYPOLOGY = {
-    "SC": "state",     # state-controlled media
-    "CaPr": "state",   # captured private: privately owned, editorially controlled by the state
+    "SC": "state",  # state-controlled media
+    "CaPr": "state",  # captured private: privately owned, editorially controlled by the state
     "CaPu": "public",  # captured public: a public broadcaster under government control
     "ISFM": "public",  # independent state-funded and state-managed
     "ISFM?": "public",
-    "ISF": "public",   # independent state-funded
-    "ISM": "public",   # independent state-managed
-    "IP": "public",    # independent public (BBC, NPR, PBS)
+    "ISF": "public",  # independent state-funded
+    "ISM": "public",  # independent state-managed
+    "IP": "public",  # independent public (BBC, NPR, PBS)
 }
-COUNTRY_FIXES = {"United States of America": "US", "Europen Union": "EU", "Palestine territories": "PS",
-                 "DR Congo": "CD", "Congo": "CG", "The Gambia": "GM", "UAE": "AE", "Czechia": "CZ",
-                 "Macao": "MO", "Hong Kong": "HK", "Vatican City": "VA", "Côte d'Ivoire": "CI",
-                 "North Korea": "KP", "South Korea": "KR", "Laos": "LA", "Russia": "RU", "Syria": "SY",
-                 "Iran": "IR", "Vietnam": "VN", "Bolivia": "BO", "Venezuela": "VE", "Moldova": "MD",
-                 "Tanzania": "TZ", "Brunei": "BN", "Turkey": "TR", "North Macedonia": "MK",
-                 "Bosnia and Herzegovina": "BA", "Taiwan": "TW", "Myanmar": "MM"}
-PLATFORMS = {"facebook.com", "youtube.com", "twitter.com", "x.com", "instagram.com", "t.me", "vk.com",
-             "blogspot.com", "wordpress.com", "google.com", "tiktok.com", "ok.ru", "rutube.ru", "linkedin.com",
-             "soundcloud.com", "apple.com", "spotify.com"}
+COUNTRY_FIXES = {
+    "United States of America": "US",
+    "Europen Union": "EU",
+    "Palestine territories": "PS",
+    "DR Congo": "CD",
+    "Congo": "CG",
+    "The Gambia": "GM",
+    "UAE": "AE",
+    "Czechia": "CZ",
+    "Macao": "MO",
+    "Hong Kong": "HK",
+    "Vatican City": "VA",
+    "Côte d'Ivoire": "CI",
+    "North Korea": "KP",
+    "South Korea": "KR",
+    "Laos": "LA",
+    "Russia": "RU",
+    "Syria": "SY",
+    "Iran": "IR",
+    "Vietnam": "VN",
+    "Bolivia": "BO",
+    "Venezuela": "VE",
+    "Moldova": "MD",
+    "Tanzania": "TZ",
+    "Brunei": "BN",
+    "Turkey": "TR",
+    "North Macedonia": "MK",
+    "Bosnia and Herzegovina": "BA",
+    "Taiwan": "TW",
+    "Myanmar": "MM",
+}
+PLATFORMS = {
+    "facebook.com",
+    "youtube.com",
+    "twitter.com",
+    "x.com",
+    "instagram.com",
+    "t.me",
+    "vk.com",
+    "blogspot.com",
+    "wordpress.com",
+    "google.com",
+    "tiktok.com",
+    "ok.ru",
+    "rutube.ru",
+    "linkedin.com",
+    "soundcloud.com",
+    "apple.com",
+    "spotify.com",
+}
 PREFIX = re.compile(r"^(?:Print|Television|TV|Online|Radio|News agency|Website|Newspaper)\s*:\s*", re.I)
 
 # Outlets that cover US–China news, kept by hand: name, domains, country, kind.
@@ -207,8 +247,11 @@ def matrix_outlets(path: Path) -> list[dict]:
     codes = _country_codes()
     groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for row in csv.DictReader(path.open(encoding="utf-8-sig")):
-        url, typology, country = (row.get("URL") or "").strip(), (row.get("Typology") or "").strip(), \
-            (row.get("Country") or "").strip()
+        url, typology, country = (
+            (row.get("URL") or "").strip(),
+            (row.get("Typology") or "").strip(),
+            (row.get("Country") or "").strip(),
+        )
         host = _host(url) if url else None
         if not host or typology not in TYPOLOGY or not country:
             continue
@@ -234,8 +277,12 @@ def build(csv_path: Path) -> dict:
 
     territories = Locale("en").territories
     used = sorted({o["country"] for o in hand + seeded})
-    countries = {c: {"HK": "Hong Kong", "MO": "Macao", "US": "United States", "EU": "European Union",
-                     "PS": "Palestine"}.get(c) or territories.get(c) or names.get(c, c) for c in used}
+    countries = {
+        c: {"HK": "Hong Kong", "MO": "Macao", "US": "United States", "EU": "European Union", "PS": "Palestine"}.get(c)
+        or territories.get(c)
+        or names.get(c, c)
+        for c in used
+    }
     return {"countries": countries, "outlets": hand + seeded, "_counts": (len(hand), len(seeded))}
 
 
@@ -247,8 +294,10 @@ def main() -> None:
     data = build(args.csv)
     n_hand, n_seeded = data.pop("_counts")
     lines = [HEADER, "countries:"]
-    lines += [f"  \"{code}\": {yaml.safe_dump(name, allow_unicode=True).strip().removesuffix('...').strip()}"
-              for code, name in data["countries"].items()]
+    lines += [
+        f'  "{code}": {yaml.safe_dump(name, allow_unicode=True).strip().removesuffix("...").strip()}'
+        for code, name in data["countries"].items()
+    ]
     lines.append("\noutlets:")
     lines.append(f"  # ---- kept by hand ({n_hand})")
     for n, outlet in enumerate(data["outlets"]):

@@ -47,67 +47,423 @@ class Quote:
 # ------------------------------------------------------------------ vocabulary
 
 SPEECH_VERBS = (
-    "said", "says", "say", "told", "tells", "added", "adds", "adding", "stressed", "stresses",
-    "insisted", "insists", "noted", "warned", "warns", "wrote", "writes", "tweeted",
-    "argued", "argues", "explained", "explains", "emphasized", "emphasised", "emphasizing",
-    "asked", "asks", "replied", "acknowledged", "acknowledges", "testified", "stated", "stating",
-    "claimed", "urged", "urges", "recalled", "continued", "remarked", "declared",
-    "announced", "cautioned", "conceded", "admitted", "suggested", "pledged", "vowed", "promised",
-    "complained", "joked", "commented", "observed", "countered", "responded", "contended", "asserted", "lamented", "predicted", "described",
-    "describes", "telling", "saying", "weighed in", "pointed out", "went on", "sought to impress",
-    "called", "dubbed", "read", "reported", "blasted", "slammed", "rejected", "dismissed",
-    "denied", "condemned", "criticized", "criticised", "hailed", "praised", "begged", "pleaded", "implored", "appealed", "warning", "ruled", "reiterated", "affirmed", "charged", "accused",
+    "said",
+    "says",
+    "say",
+    "told",
+    "tells",
+    "added",
+    "adds",
+    "adding",
+    "stressed",
+    "stresses",
+    "insisted",
+    "insists",
+    "noted",
+    "warned",
+    "warns",
+    "wrote",
+    "writes",
+    "tweeted",
+    "argued",
+    "argues",
+    "explained",
+    "explains",
+    "emphasized",
+    "emphasised",
+    "emphasizing",
+    "asked",
+    "asks",
+    "replied",
+    "acknowledged",
+    "acknowledges",
+    "testified",
+    "stated",
+    "stating",
+    "claimed",
+    "urged",
+    "urges",
+    "recalled",
+    "continued",
+    "remarked",
+    "declared",
+    "announced",
+    "cautioned",
+    "conceded",
+    "admitted",
+    "suggested",
+    "pledged",
+    "vowed",
+    "promised",
+    "complained",
+    "joked",
+    "commented",
+    "observed",
+    "countered",
+    "responded",
+    "contended",
+    "asserted",
+    "lamented",
+    "predicted",
+    "described",
+    "describes",
+    "telling",
+    "saying",
+    "weighed in",
+    "pointed out",
+    "went on",
+    "sought to impress",
+    "called",
+    "dubbed",
+    "read",
+    "reported",
+    "blasted",
+    "slammed",
+    "rejected",
+    "dismissed",
+    "denied",
+    "condemned",
+    "criticized",
+    "criticised",
+    "hailed",
+    "praised",
+    "begged",
+    "pleaded",
+    "implored",
+    "appealed",
+    "warning",
+    "ruled",
+    "reiterated",
+    "affirmed",
+    "charged",
+    "accused",
 )
 # Verbs that can stand before their subject ("said Kerry"): only these make the inverted form.
-INVERTING_VERBS = ("said", "says", "added", "adds", "wrote", "writes", "comments", "asked", "continued",
-                   "explained", "noted", "recalled", "replied", "tweeted", "warned", "insisted")
+INVERTING_VERBS = (
+    "said",
+    "says",
+    "added",
+    "adds",
+    "wrote",
+    "writes",
+    "comments",
+    "asked",
+    "continued",
+    "explained",
+    "noted",
+    "recalled",
+    "replied",
+    "tweeted",
+    "warned",
+    "insisted",
+)
 
 TITLE_WORDS = {
-    "secretary", "minister", "president", "premier", "envoy", "chief", "spokesperson", "spokesman",
-    "spokeswoman", "diplomat", "director", "professor", "administrator", "ambassador", "governor",
-    "gov.", "sen.", "senator", "rep.", "representative", "congressman", "congresswoman", "ceo",
-    "chairman", "chairwoman", "chair", "coach", "dr.", "dr", "mr.", "mr", "mrs.", "mrs", "ms.", "ms",
-    "prof.", "gen.", "general", "lt.", "col.", "adm.", "admiral", "leader", "officer", "adviser",
-    "advisor", "counsel", "attorney", "speaker", "commissioner", "mayor", "founder", "co-founder",
-    "head", "editor", "editor-in-chief", "analyst", "scholar", "strategist", "manager", "economist",
-    "executive", "vice", "deputy", "press", "defenseman", "defender", "winger", "goalie", "captain",
-    "centre", "center", "forward", "guard", "correspondent", "reporter", "prosecutor", "judge",
-    "justice", "chancellor", "king", "queen", "prince", "pope", "state", "councillor", "councilor",
-    "lawmaker", "legislator", "lawyer", "researcher", "fellow", "associate", "assistant", "official",
-    "negotiator", "superintendent", "principal", "inspector", "member", "partner", "designer",
-    "player", "star", "author", "host", "anchor", "treasurer", "comptroller", "registrar",
+    "secretary",
+    "minister",
+    "president",
+    "premier",
+    "envoy",
+    "chief",
+    "spokesperson",
+    "spokesman",
+    "spokeswoman",
+    "diplomat",
+    "director",
+    "professor",
+    "administrator",
+    "ambassador",
+    "governor",
+    "gov.",
+    "sen.",
+    "senator",
+    "rep.",
+    "representative",
+    "congressman",
+    "congresswoman",
+    "ceo",
+    "chairman",
+    "chairwoman",
+    "chair",
+    "coach",
+    "dr.",
+    "dr",
+    "mr.",
+    "mr",
+    "mrs.",
+    "mrs",
+    "ms.",
+    "ms",
+    "prof.",
+    "gen.",
+    "general",
+    "lt.",
+    "col.",
+    "adm.",
+    "admiral",
+    "leader",
+    "officer",
+    "adviser",
+    "advisor",
+    "counsel",
+    "attorney",
+    "speaker",
+    "commissioner",
+    "mayor",
+    "founder",
+    "co-founder",
+    "head",
+    "editor",
+    "editor-in-chief",
+    "analyst",
+    "scholar",
+    "strategist",
+    "manager",
+    "economist",
+    "executive",
+    "vice",
+    "deputy",
+    "press",
+    "defenseman",
+    "defender",
+    "winger",
+    "goalie",
+    "captain",
+    "centre",
+    "center",
+    "forward",
+    "guard",
+    "correspondent",
+    "reporter",
+    "prosecutor",
+    "judge",
+    "justice",
+    "chancellor",
+    "king",
+    "queen",
+    "prince",
+    "pope",
+    "state",
+    "councillor",
+    "councilor",
+    "lawmaker",
+    "legislator",
+    "lawyer",
+    "researcher",
+    "fellow",
+    "associate",
+    "assistant",
+    "official",
+    "negotiator",
+    "superintendent",
+    "principal",
+    "inspector",
+    "member",
+    "partner",
+    "designer",
+    "player",
+    "star",
+    "author",
+    "host",
+    "anchor",
+    "treasurer",
+    "comptroller",
+    "registrar",
 }
-HONORIFICS = {"dr.", "dr", "mr.", "mr", "mrs.", "mrs", "ms.", "ms", "prof.", "sen.", "rep.", "gov.",
-              "gen.", "lt.", "col.", "adm.", "sgt.", "capt.", "rev.", "sir", "dame", "lord"}
+HONORIFICS = {
+    "dr.",
+    "dr",
+    "mr.",
+    "mr",
+    "mrs.",
+    "mrs",
+    "ms.",
+    "ms",
+    "prof.",
+    "sen.",
+    "rep.",
+    "gov.",
+    "gen.",
+    "lt.",
+    "col.",
+    "adm.",
+    "sgt.",
+    "capt.",
+    "rev.",
+    "sir",
+    "dame",
+    "lord",
+}
 NOT_NAMES = {
-    "the", "a", "an", "this", "that", "these", "those", "it", "its", "in", "on", "at", "but", "and",
-    "or", "so", "as", "if", "when", "while", "after", "before", "since", "meanwhile", "however",
-    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january",
-    "february", "march", "april", "may", "june", "july", "august", "september", "october",
-    "november", "december", "i", "we", "you", "he", "she", "they", "there", "here", "then", "now",
-    "also", "still", "yet", "even", "only", "both", "all", "some", "many", "most", "one", "two",
-    "according", "asked", "speaking", "earlier", "later", "last", "next", "today", "yesterday",
+    "the",
+    "a",
+    "an",
+    "this",
+    "that",
+    "these",
+    "those",
+    "it",
+    "its",
+    "in",
+    "on",
+    "at",
+    "but",
+    "and",
+    "or",
+    "so",
+    "as",
+    "if",
+    "when",
+    "while",
+    "after",
+    "before",
+    "since",
+    "meanwhile",
+    "however",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+    "i",
+    "we",
+    "you",
+    "he",
+    "she",
+    "they",
+    "there",
+    "here",
+    "then",
+    "now",
+    "also",
+    "still",
+    "yet",
+    "even",
+    "only",
+    "both",
+    "all",
+    "some",
+    "many",
+    "most",
+    "one",
+    "two",
+    "according",
+    "asked",
+    "speaking",
+    "earlier",
+    "later",
+    "last",
+    "next",
+    "today",
+    "yesterday",
 }
 ORG_WORDS = {
-    "university", "center", "centre", "department", "ministry", "committee", "council", "office",
-    "agency", "association", "institute", "program", "programme", "foundation", "group", "party",
-    "house", "court", "commission", "bank", "times", "post", "news", "league", "union", "authority",
-    "administration", "government", "company", "corporation", "corp.", "inc.", "inc", "co.",
-    "productions", "services", "coalition", "forum", "school", "college", "hospital", "army",
-    "navy", "police", "military", "media", "network", "daily", "press", "review", "journal",
+    "university",
+    "center",
+    "centre",
+    "department",
+    "ministry",
+    "committee",
+    "council",
+    "office",
+    "agency",
+    "association",
+    "institute",
+    "program",
+    "programme",
+    "foundation",
+    "group",
+    "party",
+    "house",
+    "court",
+    "commission",
+    "bank",
+    "times",
+    "post",
+    "news",
+    "league",
+    "union",
+    "authority",
+    "administration",
+    "government",
+    "company",
+    "corporation",
+    "corp.",
+    "inc.",
+    "inc",
+    "co.",
+    "productions",
+    "services",
+    "coalition",
+    "forum",
+    "school",
+    "college",
+    "hospital",
+    "army",
+    "navy",
+    "police",
+    "military",
+    "media",
+    "network",
+    "daily",
+    "press",
+    "review",
+    "journal",
 }
 PRONOUNS = {"he", "she", "they", "it", "we"}
 # Chinese (and Singaporean, Taiwanese) names put the surname first: "Wang" is Wang Yi, "Chong" Chong Ja Ian
-CHINESE_SURNAMES = set("""Wang Li Zhang Liu Chen Yang Zhao Huang Zhou Wu Xu Sun Hu Zhu Gao Lin He Guo Ma Luo Liang
+CHINESE_SURNAMES = set(
+    """Wang Li Zhang Liu Chen Yang Zhao Huang Zhou Wu Xu Sun Hu Zhu Gao Lin He Guo Ma Luo Liang
 Song Zheng Xie Han Tang Feng Yu Dong Xiao Cheng Cao Yuan Deng Fu Shen Zeng Peng Lu Su Jiang Cai Jia Ding Wei
 Xue Ye Yan Pan Du Dai Xia Zhong Tian Ren Fan Fang Shi Yao Tan Liao Zou Xiong Jin Hao Kong Bai Cui Kang Mao Qiu
 Qin Gu Hou Shao Meng Long Wan Duan Lei Qian Yin Yi Chang Wen Niu Xi Hua Qi Chong Lai Tsai Ko Chu Kuo Hsu Chiang
-Teo Goh Ong Lee Lim Tan Ng Wong Chan Leung Cheung Lau Ho Yip Tse Kwok""".split())
+Teo Goh Ong Lee Lim Tan Ng Wong Chan Leung Cheung Lau Ho Yip Tse Kwok""".split()
+)
 # lowercase words that may open a sentence before its subject's name: "Wild defenseman Ryan Suter",
 # "Last week State Department official David Holmes"
-OPENER_WORDS = TITLE_WORDS | {"the", "a", "an", "former", "top", "senior", "veteran", "acting", "then", "new",
-                              "week", "month", "year", "night", "morning", "evening", "afternoon", "last", "this",
-                              "but", "and", "yet", "so", "meanwhile", "however", "still", "also"}
+OPENER_WORDS = TITLE_WORDS | {
+    "the",
+    "a",
+    "an",
+    "former",
+    "top",
+    "senior",
+    "veteran",
+    "acting",
+    "then",
+    "new",
+    "week",
+    "month",
+    "year",
+    "night",
+    "morning",
+    "evening",
+    "afternoon",
+    "last",
+    "this",
+    "but",
+    "and",
+    "yet",
+    "so",
+    "meanwhile",
+    "however",
+    "still",
+    "also",
+}
 PARTICLES = {"de", "da", "van", "von", "der", "den", "la", "le", "du", "bin", "al", "del", "di", "el", "ibn"}
 
 _WORD = r"[^\W\d_][\w'’.\-]*"
@@ -115,9 +471,47 @@ _CAP_TOKEN = re.compile(r"^(?:[A-Z]|[^\W\d_a-z])[\w'’.\-]*$")
 _VERB_ALT = "|".join(sorted((re.escape(v).replace(r"\ ", r"\s+") for v in SPEECH_VERBS), key=len, reverse=True))
 _VERB = re.compile(rf"\b(?:{_VERB_ALT})\b")
 _INVERT_ALT = "|".join(INVERTING_VERBS)
-_ABBREVIATIONS = ("Mr", "Mrs", "Ms", "Dr", "Prof", "Sen", "Rep", "Gov", "Gen", "Lt", "Col", "St", "Jr", "Sr",
-                  "Adm", "Sgt", "Capt", "Rev", "Inc", "Corp", "Co", "No", "vs", "U.S", "U.N", "U.K", "E.U",
-                  "a.m", "p.m", "Jan", "Feb", "Mar", "Apr", "Aug", "Sept", "Sep", "Oct", "Nov", "Dec")
+_ABBREVIATIONS = (
+    "Mr",
+    "Mrs",
+    "Ms",
+    "Dr",
+    "Prof",
+    "Sen",
+    "Rep",
+    "Gov",
+    "Gen",
+    "Lt",
+    "Col",
+    "St",
+    "Jr",
+    "Sr",
+    "Adm",
+    "Sgt",
+    "Capt",
+    "Rev",
+    "Inc",
+    "Corp",
+    "Co",
+    "No",
+    "vs",
+    "U.S",
+    "U.N",
+    "U.K",
+    "E.U",
+    "a.m",
+    "p.m",
+    "Jan",
+    "Feb",
+    "Mar",
+    "Apr",
+    "Aug",
+    "Sept",
+    "Sep",
+    "Oct",
+    "Nov",
+    "Dec",
+)
 
 
 # ------------------------------------------------------------------ quoted spans and sentences
@@ -158,7 +552,7 @@ def _masked(text: str, spans: list[tuple[int, int]]) -> str:
         last = end - 1 if closed else end
         for k in range(start + 1, last):
             if chars[k] != "\n" and not (closed and k == last - 1 and chars[k] in ".!?"):
-                chars[k] = " "     # a quote's own final stop still ends the sentence
+                chars[k] = " "  # a quote's own final stop still ends the sentence
     return "".join(chars)
 
 
@@ -173,10 +567,14 @@ def sentence_bounds(masked: str) -> list[tuple[int, int]]:
     for line in masked.split("\n"):
         start = 0
         for m in _SENTENCE_END.finditer(line):
-            before = line[max(0, m.start() - 6): m.start()]
+            before = line[max(0, m.start() - 6) : m.start()]
             word = re.search(r"([\w.]+)$", before)
             token = word.group(1) if word else ""
-            if token in _ABBREVIATIONS or (len(token) == 1 and token.isupper()) or re.fullmatch(r"(?:[A-Z]\.)+[A-Z]", token):
+            if (
+                token in _ABBREVIATIONS
+                or (len(token) == 1 and token.isupper())
+                or re.fullmatch(r"(?:[A-Z]\.)+[A-Z]", token)
+            ):
                 continue
             end = m.end()
             # a closing quote mark right after the stop belongs to this sentence
@@ -197,7 +595,7 @@ class Speaker:
     name: str
     role: str | None = None
     pronoun: bool = False
-    nominal: bool = False      # "the spokesperson", "the physicians": a description, not a name
+    nominal: bool = False  # "the spokesperson", "the physicians": a description, not a name
 
 
 def _tokens(phrase: str) -> list[str]:
@@ -215,7 +613,7 @@ def split_title(run: list[str]) -> tuple[list[str], list[str]]:
     for k, tok in enumerate(run[:-1]):
         if tok.lower().strip(".") in TITLE_WORDS or tok.lower() in TITLE_WORDS:
             last = k
-    return run[: last + 1], run[last + 1:]
+    return run[: last + 1], run[last + 1 :]
 
 
 def _strip_honorifics(run: list[str]) -> list[str]:
@@ -224,8 +622,33 @@ def _strip_honorifics(run: list[str]) -> list[str]:
     return run
 
 
-STOPS = {"by", "in", "at", "on", "of", "for", "from", "with", "as", "who", "which", "that", "when", "and",
-         "or", "to", "about", "via", "during", "after", "before", "signed", "if", "while", "because"}
+STOPS = {
+    "by",
+    "in",
+    "at",
+    "on",
+    "of",
+    "for",
+    "from",
+    "with",
+    "as",
+    "who",
+    "which",
+    "that",
+    "when",
+    "and",
+    "or",
+    "to",
+    "about",
+    "via",
+    "during",
+    "after",
+    "before",
+    "signed",
+    "if",
+    "while",
+    "because",
+}
 _AFTER_NAME = ("of", "in", "at", "on", "for", "who", "from", "when", "during", "via", "to")
 
 
@@ -236,8 +659,10 @@ def _cap_runs(words: list[str]) -> list[tuple[int, int]]:
     while k < len(words):
         if _is_cap(words[k]) or _surname_he(words, k):
             j = k + 1
-            while j < len(words) and (_is_cap(words[j]) or (words[j].lower() in PARTICLES | {"of"}
-                                                           and j + 1 < len(words) and _is_cap(words[j + 1]))):
+            while j < len(words) and (
+                _is_cap(words[j])
+                or (words[j].lower() in PARTICLES | {"of"} and j + 1 < len(words) and _is_cap(words[j + 1]))
+            ):
                 j += 1
             runs.append((k, j))
             k = j
@@ -247,7 +672,7 @@ def _cap_runs(words: list[str]) -> list[tuple[int, int]]:
 
 
 def _surname_he(words: list[str], k: int) -> bool:
-    """"He" before a capitalised word is the Chinese surname ("said He Yongqian"), not "he"."""
+    """ "He" before a capitalised word is the Chinese surname ("said He Yongqian"), not "he"."""
     return words[k] == "He" and k + 1 < len(words) and _is_cap(words[k + 1])
 
 
@@ -259,8 +684,11 @@ def _lead_ok(lead: list[str]) -> bool:
         return False
     if "of" in (w.lower() for w in lead) and not any(w.lower().strip(".") in TITLE_WORDS for w in lead):
         return False
-    return len(lead) <= 4 or lead[-1].lower().strip(".") in TITLE_WORDS or any(
-        w.lower().strip(".") in TITLE_WORDS for w in lead[-2:])
+    return (
+        len(lead) <= 4
+        or lead[-1].lower().strip(".") in TITLE_WORDS
+        or any(w.lower().strip(".") in TITLE_WORDS for w in lead[-2:])
+    )
 
 
 def parse_speaker(phrase: str, whole: bool = False) -> Speaker | None:
@@ -273,9 +701,14 @@ def parse_speaker(phrase: str, whole: bool = False) -> Speaker | None:
     if len(words) == 1 and words[0].lower() in PRONOUNS:
         return Speaker(words[0].lower(), pronoun=True)
     runs = _cap_runs(words)
-    if len(runs) == 1 and runs[0][1] == 1 and words[0].endswith(("'s", "’s")) and len(words) <= 5 \
-            and words[-1].lower() in ORG_WORDS | {"ministry", "office", "embassy", "spokesperson", "spokesman"}:
-        return Speaker(" ".join(words), nominal=True)                  # "Russia's foreign ministry"
+    if (
+        len(runs) == 1
+        and runs[0][1] == 1
+        and words[0].endswith(("'s", "’s"))
+        and len(words) <= 5
+        and words[-1].lower() in ORG_WORDS | {"ministry", "office", "embassy", "spokesperson", "spokesman"}
+    ):
+        return Speaker(" ".join(words), nominal=True)  # "Russia's foreign ministry"
     for k0, k1 in reversed(runs):
         rest = words[k1:]
         if rest and rest[0].lower() not in _AFTER_NAME:
@@ -286,16 +719,20 @@ def parse_speaker(phrase: str, whole: bool = False) -> Speaker | None:
         if poss is not None:
             if poss == len(run) - 1:
                 return None
-            lead, run = lead + run[: poss + 1], run[poss + 1:]
-        if "of" in run:          # "Martin Taylor of Aberdeenshire": a place; "Secretary of State …": a title
+            lead, run = lead + run[: poss + 1], run[poss + 1 :]
+        if "of" in run:  # "Martin Taylor of Aberdeenshire": a place; "Secretary of State …": a title
             cut = run.index("of")
             if not any(w.lower().strip(".") in TITLE_WORDS for w in run[:cut]):
                 run = run[:cut]
         lead_plain = [w for w in lead if not w.endswith(("'s", "’s"))]
         if not _lead_ok(lead_plain):
-            if lead and lead[0].lower() in ("a", "an", "the") and any(
-                    w.lower() in ("for", "of") for w in lead) and any(w.lower() in TITLE_WORDS for w in lead):
-                return Speaker(" ".join(words), nominal=True)      # "A spokesperson for the British Foreign Office"
+            if (
+                lead
+                and lead[0].lower() in ("a", "an", "the")
+                and any(w.lower() in ("for", "of") for w in lead)
+                and any(w.lower() in TITLE_WORDS for w in lead)
+            ):
+                return Speaker(" ".join(words), nominal=True)  # "A spokesperson for the British Foreign Office"
             continue
         title, name = split_title(run)
         name = _strip_honorifics(name)
@@ -306,12 +743,12 @@ def parse_speaker(phrase: str, whole: bool = False) -> Speaker | None:
             return None
         det = [lead[-1]] if lead and lead[-1].lower() in ("a", "an", "the") else []
         if name[-1].lower() in ORG_WORDS | {"spokesperson", "spokesman", "spokeswoman"} or any(
-                w.lower() in ORG_WORDS for w in name):
+            w.lower() in ORG_WORDS for w in name
+        ):
             return Speaker(" ".join(det + title + name), nominal=True)
         role = " ".join(lead_role(lead) + title) or None
         return Speaker(" ".join(name), role=role)
-    if runs and not (words[0].lower() in ("the", "a", "an", "another") and len(words) <= 4
-                     and not _is_cap(words[-1])):
+    if runs and not (words[0].lower() in ("the", "a", "an", "another") and len(words) <= 4 and not _is_cap(words[-1])):
         return None
     # a description: determiner + up to three words, cut at a preposition or clause
     if words[0].lower() in ("the", "a", "an", "another"):
@@ -319,7 +756,7 @@ def parse_speaker(phrase: str, whole: bool = False) -> Speaker | None:
         for k, w in enumerate(words[1:], start=1):
             low = w.lower()
             title_of = low == "of" and k + 1 < len(words) and words[k + 1].lower() not in ("the", "a", "an")
-            if (low in STOPS and not title_of) or len(cut) == 4:     # "the secretary of state" stays whole
+            if (low in STOPS and not title_of) or len(cut) == 4:  # "the secretary of state" stays whole
                 break
             cut.append(w)
         if whole and len(cut) < len(words):
@@ -335,54 +772,82 @@ def lead_role(lead: list[str]) -> list[str]:
     out: list[str] = []
     for tok in reversed(lead):
         low = tok.lower()
-        if low in ("the", "a", "an", "another", "according") or low in STOPS or re.match(r"^\d", tok) \
-                or low.endswith("-old") or low.endswith("-ranked"):
+        if (
+            low in ("the", "a", "an", "another", "according")
+            or low in STOPS
+            or re.match(r"^\d", tok)
+            or low.endswith("-old")
+            or low.endswith("-ranked")
+        ):
             break
         out.insert(0, tok)
-    return out if any(t.lower().strip(".") in TITLE_WORDS for t in out) or (out and out[0].lower() in
-                                                                              ("former", "top", "chief")) else []
+    return (
+        out
+        if any(t.lower().strip(".") in TITLE_WORDS for t in out)
+        or (out and out[0].lower() in ("former", "top", "chief"))
+        else []
+    )
 
 
 # ------------------------------------------------------------------ attribution forms
 
 _LEAD = r"^[\s,;:—–\-]*"
 # `"…," said Chong Ja Ian, an associate professor …` / `"…," said the 14th-ranked Schwartzman.`
-_AFTER_INVERTED = re.compile(rf"{_LEAD}(?:{_INVERT_ALT})\s+(?P<spk>[^,.;:!?\"“”()]{{1,80}}?)"
-                             rf"(?=\s+(?:in|at|on|when|who|during|before|after|via|from|to|about)\b|[,.;:!?\"“”(]|$)"
-                             rf"(?P<tail>,[^\"“”]*)?")
+_AFTER_INVERTED = re.compile(
+    rf"{_LEAD}(?:{_INVERT_ALT})\s+(?P<spk>[^,.;:!?\"“”()]{{1,80}}?)"
+    rf"(?=\s+(?:in|at|on|when|who|during|before|after|via|from|to|about)\b|[,.;:!?\"“”(]|$)"
+    rf"(?P<tail>,[^\"“”]*)?"
+)
 # `"…," Blinken said` / `"…," he added` / `"…," Thomas Zurbuchen, NASA's …, said in the statement`
-_AFTER_SUBJECT = re.compile(rf"{_LEAD}(?P<spk>[^,.;:!?\"“”()]{{1,80}}?)(?P<app>,[^\"“”]{{2,160}}?,)?\s+"
-                            rf"(?:(?:has|had|have|also|then|later|once|again|further|simply|jokingly)\s+)?"
-                            rf"(?P<verb>{_VERB_ALT})\b")
+_AFTER_SUBJECT = re.compile(
+    rf"{_LEAD}(?P<spk>[^,.;:!?\"“”()]{{1,80}}?)(?P<app>,[^\"“”]{{2,160}}?,)?\s+"
+    rf"(?:(?:has|had|have|also|then|later|once|again|further|simply|jokingly)\s+)?"
+    rf"(?P<verb>{_VERB_ALT})\b"
+)
 # the sentence's last clause, inverted: `…, said Kerry.`
-_FINAL_INVERTED = re.compile(rf",\s+(?:{_INVERT_ALT})\s+(?P<spk>[^,.;:!?\"“”()]{{1,80}}?)(?P<tail>,[^\"“”]*)?[.!?]?\s*$")
+_FINAL_INVERTED = re.compile(
+    rf",\s+(?:{_INVERT_ALT})\s+(?P<spk>[^,.;:!?\"“”()]{{1,80}}?)(?P<tail>,[^\"“”]*)?[.!?]?\s*$"
+)
 # a sentence of indirect speech opening with its speaker: `Erekat said it was only the latest move …`
-_INDIRECT = re.compile(r"^\s*(?P<spk>(?:[A-Z][\w'’.\-]*\s+){0,3}[A-Z][\w'’.\-]*|[Hh]e|[Ss]he)\s+(?:also\s+)?"
-                       r"(?:said|says|added|told|argued|insisted|warned|noted|stressed)\b")
-_TERM_BEFORE = re.compile(r"\b(?:the (?:term|word|words|phrase|label|slogan|name|tagline|nickname)|so-called|"
-                          r"known as|dubbed|nicknamed|titled|entitled)\s+(?:the\s+|an?\s+)?[\"“]?\s*$", re.I)
+_INDIRECT = re.compile(
+    r"^\s*(?P<spk>(?:[A-Z][\w'’.\-]*\s+){0,3}[A-Z][\w'’.\-]*|[Hh]e|[Ss]he)\s+(?:also\s+)?"
+    r"(?:said|says|added|told|argued|insisted|warned|noted|stressed)\b"
+)
+_TERM_BEFORE = re.compile(
+    r"\b(?:the (?:term|word|words|phrase|label|slogan|name|tagline|nickname)|so-called|"
+    r"known as|dubbed|nicknamed|titled|entitled)\s+(?:the\s+|an?\s+)?[\"“]?\s*$",
+    re.I,
+)
 # the sentence's last clause: `…, he told the Treasury chief earlier this month.`
-_FINAL_SUBJECT = re.compile(r",\s+(?P<spk>[Hh]e|[Ss]he|[Tt]hey|(?:[A-Z][\w'’.\-]*\s+){0,3}[A-Z][\w'’.\-]*)\s+"
-                            r"(?:said|says|told|added|wrote|warned|insisted|explained|noted|stressed)\b[^,\"“”]*$")
+_FINAL_SUBJECT = re.compile(
+    r",\s+(?P<spk>[Hh]e|[Ss]he|[Tt]hey|(?:[A-Z][\w'’.\-]*\s+){0,3}[A-Z][\w'’.\-]*)\s+"
+    r"(?:said|says|told|added|wrote|warned|insisted|explained|noted|stressed)\b[^,\"“”]*$"
+)
 _ACCORDING_OPENS = re.compile(r"^\s*According to (?P<spk>[^,;:\"“”]{2,120}),")
 _ACCORDING = re.compile(r"\baccording to\s+(?P<spk>[^,.;:!?\"“”()]{1,60}?)\s*[,.]?\s*$")
 
 
 def _appositive_role(tail: str | None) -> str | None:
-    """", an associate professor at …" → "an associate professor at …"; None when the tail
+    """ ", an associate professor at …" → "an associate professor at …"; None when the tail
     is not an apposition (a clause: ", noting that …", ", who will testify …")."""
     if not tail:
         return None
     body = tail.strip(" ,.;")
     body = re.split(r"[.;]\s|,\s+(?:who|which|noting|adding|saying|referring|according)\b", body)[0].strip(" ,")
-    if not body or re.match(r"^(?:who|which|noting|adding|saying|referring|when|while|as|but|and|in|at|on|"
-                            r"via|during|speaking|according)\b", body):
+    if not body or re.match(
+        r"^(?:who|which|noting|adding|saying|referring|when|while|as|but|and|in|at|on|"
+        r"via|during|speaking|according)\b",
+        body,
+    ):
         return None
     return body[:200]
 
 
-_SPLIT = re.compile(r"[,;:—–(\"“”]\s*|\b(?:that|and|but|while|when|as|after|before|because|so|with|saying|telling|"
-                    r"adding|noting|stating|including)\s+", re.I)
+_SPLIT = re.compile(
+    r"[,;:—–(\"“”]\s*|\b(?:that|and|but|while|when|as|after|before|because|so|with|saying|telling|"
+    r"adding|noting|stating|including)\s+",
+    re.I,
+)
 
 
 def sentence_subject(sentence: str) -> Speaker | None:
@@ -400,7 +865,7 @@ def sentence_subject(sentence: str) -> Speaker | None:
     if k0 > 4:
         return None
     end = k1
-    for k0b, k1b in runs[1:]:          # "Wild coach Bruce Boudreau": modifiers, a title, then the name
+    for k0b, k1b in runs[1:]:  # "Wild coach Bruce Boudreau": modifiers, a title, then the name
         if all(not _is_cap(w) and w.lower() not in STOPS for w in words[end:k0b]) and k0b - end <= 2:
             end = k1b
         else:
@@ -425,8 +890,12 @@ def _speaker_before_verb(masked_before: str, sentence_start: str = "") -> tuple[
         head = head[: m.start()].rstrip()
     if re.search(r"\b(?:would|could|might|may|should|must)\s*$", head):
         return None, last.group(0)
-    head = re.sub(r"\b(?:has|had|have|also|then|later|once|again|further|simply|repeatedly|however|"
-                  r"meanwhile|earlier|recently|previously|will)\s*,?$", "", head).rstrip(" ,")
+    head = re.sub(
+        r"\b(?:has|had|have|also|then|later|once|again|further|simply|repeatedly|however|"
+        r"meanwhile|earlier|recently|previously|will)\s*,?$",
+        "",
+        head,
+    ).rstrip(" ,")
     if re.search(r",\s*$", masked_before[: last.start()]):
         pieces = [p.strip() for p in head.split(",")]
         for k in range(len(pieces) - 2, -1, -1):
@@ -446,11 +915,11 @@ def _speaker_before_verb(masked_before: str, sentence_start: str = "") -> tuple[
         pieces = _SPLIT.split(cand)
         phrase = pieces[-1].strip()
         if phrase.lower() == "who" and len(pieces) > 1:
-            phrase = pieces[-2].strip()          # "a career Army officer who described …"
+            phrase = pieces[-2].strip()  # "a career Army officer who described …"
         elif phrase.lower().endswith(" who"):
             phrase = phrase[:-4]
         if not phrase and re.search(r"\b(?:and|but)\s*$", cand):
-            spk = sentence_subject(sentence_start or cand)   # "She didn't give a date, but said …"
+            spk = sentence_subject(sentence_start or cand)  # "She didn't give a date, but said …"
             if spk is not None:
                 return spk, last.group(0)
             continue
@@ -461,7 +930,7 @@ def _speaker_before_verb(masked_before: str, sentence_start: str = "") -> tuple[
                 spk.role = _appositive_role("," + app.group("app"))
             return spk, last.group(0)
     if re.search(r",\s*$", masked_before[: last.start()]) and last.group(0).endswith("ing"):
-        spk = sentence_subject(sentence_start or masked_before)   # "…, telling them to "…""
+        spk = sentence_subject(sentence_start or masked_before)  # "…, telling them to "…""
         if spk is not None:
             return spk, last.group(0)
     return None, last.group(0)
@@ -475,16 +944,19 @@ class _Span:
     sentence: int
     speaker: Speaker | None = None
     how: str = ""
-    named: bool = False        # a title or a term, not speech
+    named: bool = False  # a title or a term, not speech
 
 
 def _words_inside(text: str) -> int:
-    return len(text.strip(" \"“”,.").split())
+    return len(text.strip(' "“”,.').split())
 
 
 def _is_title_case(inner: str) -> bool:
-    words = [w for w in re.findall(r"[\w'’]+", inner) if w.lower() not in ("a", "an", "the", "of", "to", "in",
-                                                                            "and", "on", "for", "with", "is")]
+    words = [
+        w
+        for w in re.findall(r"[\w'’]+", inner)
+        if w.lower() not in ("a", "an", "the", "of", "to", "in", "and", "on", "for", "with", "is")
+    ]
     return len(words) >= 1 and all(w[0].isupper() or w[0].isdigit() for w in words) and not re.search(r"[.!?]\s", inner)
 
 
@@ -492,7 +964,7 @@ def _is_title_case(inner: str) -> bool:
 
 # "Dr. Luz Contreras Arroyo", "U.S. Attorney": the stop is no sentence or phrase end (same length)
 _HONORIFIC_STOP = re.compile(r"\b(Dr|Mr|Mrs|Ms|Prof|Sen|Rep|Gov|Gen|Lt|Col|Sgt|Capt|Adm|Rev|St|Jr|Sr)\.")
-_INITIALISM = re.compile(r"\b([A-Z])\.([A-Z])\.")       # "U.S." → "US  " (same length)
+_INITIALISM = re.compile(r"\b([A-Z])\.([A-Z])\.")  # "U.S." → "US  " (same length)
 
 
 def extract_quotes(text: str) -> list[Quote]:
@@ -520,13 +992,14 @@ def extract_quotes(text: str) -> list[Quote]:
     items = [_Span(s, e, para_of(s), sentence_of(s)) for s, e in spans]
     mentions = person_mentions(text, masked)
 
-    plain = _INITIALISM.sub(lambda m: m.group(1) + m.group(2) + "  ",
-                            _HONORIFIC_STOP.sub(lambda m: m.group(1) + " ", masked))
+    plain = _INITIALISM.sub(
+        lambda m: m.group(1) + m.group(2) + "  ", _HONORIFIC_STOP.sub(lambda m: m.group(1) + " ", masked)
+    )
     for item in items:
         s_start, s_end = sentences[item.sentence]
-        after = plain[item.end: s_end]
-        before = plain[s_start: item.start]
-        inner = text[item.start + 1: item.end - (1 if text[item.end - 1] in QUOTE_MARKS else 0)]
+        after = plain[item.end : s_end]
+        before = plain[s_start : item.start]
+        inner = text[item.start + 1 : item.end - (1 if text[item.end - 1] in QUOTE_MARKS else 0)]
         spk: Speaker | None = None
         how = ""
         m = _AFTER_INVERTED.match(after)
@@ -541,9 +1014,9 @@ def extract_quotes(text: str) -> list[Quote]:
             how = "after"
         if spk is None:
             m = _AFTER_SUBJECT.match(after)
-            gap = re.match(r"^([^,.;:\"“”]*)[\"“]", after[m.end():]) if m else None
+            gap = re.match(r"^([^,.;:\"“”]*)[\"“]", after[m.end() :]) if m else None
             if gap and not re.match(r"^\s*(?:on|in|at|during|to|from|after|before|via|while|for)\b", gap.group(1)):
-                m = None     # `, China's top diplomat Wang insisted this cooperation "…"`: that verb is the next quote's
+                m = None  # `, China's top diplomat Wang insisted this cooperation "…"`: that verb is the next quote's
             if m and not _VERB.search(m.group("spk")):
                 spk = parse_speaker(m.group("spk"), whole=True)
                 if spk is not None and m.group("app") and not spk.role:
@@ -554,8 +1027,12 @@ def extract_quotes(text: str) -> list[Quote]:
             n_start, n_end = sentences[item.sentence + 1]
             following = plain[n_start:n_end]
             m = _AFTER_SUBJECT.match(following)
-            if m and len(_tokens(following)) <= 10 and not re.search(r"[\"“”]", following) \
-                    and para_of(n_start) == item.para:
+            if (
+                m
+                and len(_tokens(following)) <= 10
+                and not re.search(r"[\"“”]", following)
+                and para_of(n_start) == item.para
+            ):
                 spk, how = parse_speaker(m.group("spk"), whole=True), "after"
         if spk is None and not re.search(r"[\"“”]", after):
             m = _FINAL_INVERTED.search(after)
@@ -593,19 +1070,22 @@ def extract_quotes(text: str) -> list[Quote]:
         if item.speaker is not None or item.named:
             continue
         closed = text[item.end - 1] in QUOTE_MARKS and item.end - 1 > item.start
-        inner = text[item.start + 1: item.end - 1 if closed else item.end]
+        inner = text[item.start + 1 : item.end - 1 if closed else item.end]
         same = [o for o in items if o is not item and o.sentence == item.sentence and o.speaker is not None]
         if same:
             item.speaker, item.how = same[0].speaker, "same sentence"
             continue
         prev = next((o for o in reversed(items[:k]) if o.speaker is not None), None)
         sentence_start = sentences[item.sentence][0]
-        opens_sentence = not masked[sentence_start: item.start].strip(" (")
+        opens_sentence = not masked[sentence_start : item.start].strip(" (")
         complete = bool(re.search(r"[.!?,…]\s*$|[.!?]\W*$", inner.rstrip(CLOSING + '"'))) or _words_inside(inner) >= 8
         if not opens_sentence or not complete:
             continue
-        if item.sentence > 0 and _paragraph_is_quote(text, masked, item, para_starts) and (
-                prev is None or prev.para < item.para - 1):
+        if (
+            item.sentence > 0
+            and _paragraph_is_quote(text, masked, item, para_starts)
+            and (prev is None or prev.para < item.para - 1)
+        ):
             # `Erekat said it was only the latest move …` then a paragraph that is all quote
             b_start, b_end = sentences[item.sentence - 1]
             m = _INDIRECT.match(plain[b_start:b_end])
@@ -618,8 +1098,11 @@ def extract_quotes(text: str) -> list[Quote]:
             continue
         if prev.para == item.para and prev.sentence == item.sentence - 1:
             item.speaker, item.how = prev.speaker, "next sentence"
-        elif prev.para == item.para - 1 and _paragraph_is_quote(text, masked, item, para_starts) \
-                and _last_sentence_quoted(masked, sentences, prev):
+        elif (
+            prev.para == item.para - 1
+            and _paragraph_is_quote(text, masked, item, para_starts)
+            and _last_sentence_quoted(masked, sentences, prev)
+        ):
             item.speaker, item.how = prev.speaker, "next paragraph"
 
     # pronouns: the person last named or quoted before the quote
@@ -654,7 +1137,7 @@ def extract_quotes(text: str) -> list[Quote]:
 
 
 def _named_in_apposition(tail: str) -> Speaker | None:
-    """", former White House Russia adviser Fiona Hill." after a description: the name in it."""
+    """ ", former White House Russia adviser Fiona Hill." after a description: the name in it."""
     body = tail.strip(" ,.")
     spk = parse_speaker(body) if len(_tokens(body)) <= 8 else None
     return spk if spk is not None and not spk.nominal and not spk.pronoun else None
@@ -662,7 +1145,7 @@ def _named_in_apposition(tail: str) -> Speaker | None:
 
 def _paragraph_is_quote(text: str, masked: str, item: _Span, para_starts: list[int]) -> bool:
     start = para_starts[item.para]
-    return not masked[start: item.start].strip()
+    return not masked[start : item.start].strip()
 
 
 def _last_sentence_quoted(masked: str, sentences: list[tuple[int, int]], prev: _Span) -> bool:
@@ -675,17 +1158,19 @@ def _last_sentence_quoted(masked: str, sentences: list[tuple[int, int]], prev: _
 
 # ------------------------------------------------------------------ names in the text
 
-_RUN = re.compile(r"(?:(?<=\s)|^|(?<=[(\"“‘—–-]))((?:[A-Z][\w'’.\-]*|[^\W\d_a-z][\w'’.\-]*)"
-                  r"(?:[ \t]+(?:(?:de|da|van|von|der|bin|al|del|di|of)[ \t]+)?(?:[A-Z][\w'’.\-]*|[^\W\d_a-z][\w'’.\-]*)){0,6})")
+_RUN = re.compile(
+    r"(?:(?<=\s)|^|(?<=[(\"“‘—–-]))((?:[A-Z][\w'’.\-]*|[^\W\d_a-z][\w'’.\-]*)"
+    r"(?:[ \t]+(?:(?:de|da|van|von|der|bin|al|del|di|of)[ \t]+)?(?:[A-Z][\w'’.\-]*|[^\W\d_a-z][\w'’.\-]*)){0,6})"
+)
 
 
 @dataclass(frozen=True)
 class Mention:
     start: int
-    name: str                  # the name without its title
+    name: str  # the name without its title
     role: str | None
-    subject: bool              # opens its sentence (the sentence's subject, likely)
-    object: bool = False       # follows a preposition ("the Center for China-US Cooperation")
+    subject: bool  # opens its sentence (the sentence's subject, likely)
+    object: bool = False  # follows a preposition ("the Center for China-US Cooperation")
 
 
 def person_mentions(text: str, masked: str) -> list[Mention]:
@@ -698,11 +1183,17 @@ def person_mentions(text: str, masked: str) -> list[Mention]:
     for m in _RUN.finditer(masked):
         run = m.group(1).split()
         offset = m.start(1)
-        stop = next((k for k, w in enumerate(run[:-1]) if w.endswith(".") and w.lower() not in HONORIFICS
-                     and not re.fullmatch(r"(?:[A-Z]\.)+", w)), None)
+        stop = next(
+            (
+                k
+                for k, w in enumerate(run[:-1])
+                if w.endswith(".") and w.lower() not in HONORIFICS and not re.fullmatch(r"(?:[A-Z]\.)+", w)
+            ),
+            None,
+        )
         if stop is not None:
             run = run[: stop + 1]
-        at_start = any(s == offset or masked[s:offset].strip(" \"“(") == "" for s in starts)
+        at_start = any(s == offset or masked[s:offset].strip(' "“(') == "" for s in starts)
         if at_start and len(run) > 1 and run[0].lower().endswith(("ing", "ers")):
             offset += len(run[0]) + 1
             run = run[1:]
@@ -710,17 +1201,17 @@ def person_mentions(text: str, masked: str) -> list[Mention]:
         while run and run[0].lower().strip(".,") in NOT_NAMES and not (run[0] == "He" and len(run) > 1):
             offset += len(run[0]) + 1
             run = run[1:]
-        run = [w.rstrip(".,") if not w.lower() in HONORIFICS else w for w in run]
+        run = [w.rstrip(".,") if w.lower() not in HONORIFICS else w for w in run]
         run = [w for w in run if w]
         if not run:
             continue
         possessive_cut = next((k for k, w in enumerate(run) if w.endswith(("'s", "’s"))), None)
         role_prefix: list[str] = []
         if possessive_cut is not None and possessive_cut == len(run) - 1:
-            run = run[:-1] + [re.sub(r"['’]s$", "", run[-1])]      # "Taylor Swift's first albums"
+            run = run[:-1] + [re.sub(r"['’]s$", "", run[-1])]  # "Taylor Swift's first albums"
         elif possessive_cut is not None:
             role_prefix = run[: possessive_cut + 1]
-            run = run[possessive_cut + 1:]
+            run = run[possessive_cut + 1 :]
         title, name = split_title(run)
         name = _strip_honorifics(name)
         if not name or any(w.lower() in ORG_WORDS for w in name) or name[-1].lower() in TITLE_WORDS:
@@ -728,22 +1219,36 @@ def person_mentions(text: str, masked: str) -> list[Mention]:
         if len(name) > 4 or all(w.isupper() and len(w) > 1 for w in name):
             continue
         # lowercase title words just before the run: "climate envoy John Kerry", "top diplomat Wang Yi"
-        before = masked[max(0, m.start(1) - 60): m.start(1)]
+        before = masked[max(0, m.start(1) - 60) : m.start(1)]
         lead = _tokens(re.split(r"[,;:.()\"“”]", before)[-1])
         role = " ".join(lead_role(lead) + role_prefix + title) or None
         sent_start = max((s for s in starts if s <= offset), default=0)
         opener = _tokens(masked[sent_start:offset])
-        subject = "," not in masked[sent_start:offset] and len(opener) <= 6 and all(
-            _is_cap(w) or w.endswith(("'s", "’s")) or "-" in w or w.lower().strip(".") in OPENER_WORDS
-            for w in opener)
-        object_ = bool(re.search(r"\b(?:of|for|at|in|on|to|from|with|by|about|against|the)\s+$",
-                                 masked[max(0, offset - 12):offset], re.I))
+        subject = (
+            "," not in masked[sent_start:offset]
+            and len(opener) <= 6
+            and all(
+                _is_cap(w) or w.endswith(("'s", "’s")) or "-" in w or w.lower().strip(".") in OPENER_WORDS
+                for w in opener
+            )
+        )
+        object_ = bool(
+            re.search(
+                r"\b(?:of|for|at|in|on|to|from|with|by|about|against|the)\s+$",
+                masked[max(0, offset - 12) : offset],
+                re.I,
+            )
+        )
         out.append(Mention(offset, " ".join(name), role, subject, object_))
     # a single capitalised word is a name only when the text gives it in full somewhere
     # ("Shotwell" after "Gwynne Shotwell"; "Wang" after "Wang Yi", a surname first), not a
     # sentence's opening word ("Such missions …", "Border agents …")
-    ends = {w for m in out if " " in m.name for w in m.name.split()[-1:] + [
-        f for f in m.name.split()[:1] if f in CHINESE_SURNAMES]}
+    ends = {
+        w
+        for m in out
+        if " " in m.name
+        for w in m.name.split()[-1:] + [f for f in m.name.split()[:1] if f in CHINESE_SURNAMES]
+    }
     return [m for m in out if " " in m.name or m.name in ends]
 
 
@@ -756,8 +1261,9 @@ def expand_name(name: str, at: int, mentions: list[Mention]) -> tuple[str, str |
 
     def fits(m: Mention) -> bool:
         other = m.name.split()
-        return len(other) > len(tokens) and (other[-len(tokens):] == tokens or (
-            other[: len(tokens)] == tokens and tokens[0] in CHINESE_SURNAMES))
+        return len(other) > len(tokens) and (
+            other[-len(tokens) :] == tokens or (other[: len(tokens)] == tokens and tokens[0] in CHINESE_SURNAMES)
+        )
 
     earlier = [m for m in mentions if m.start < at and fits(m)]
     later = [m for m in mentions if m.start >= at and fits(m)]
@@ -767,12 +1273,14 @@ def expand_name(name: str, at: int, mentions: list[Mention]) -> tuple[str, str |
     return full, (roles[0] if roles else None)
 
 
-def _referent(pronoun: str, item: _Span, items: list[_Span], mentions: list[Mention],
-              sentences: list[tuple[int, int]]) -> Speaker | None:
+def _referent(
+    pronoun: str, item: _Span, items: list[_Span], mentions: list[Mention], sentences: list[tuple[int, int]]
+) -> Speaker | None:
     """Who "he", "she", "they" or "it" is: the person named as a sentence's subject since the
     quote before, in this sentence or the one before, else the previous quote's speaker."""
-    prev = next((o for o in reversed(items[: items.index(item)]) if o.speaker is not None and not o.speaker.pronoun),
-                None)
+    prev = next(
+        (o for o in reversed(items[: items.index(item)]) if o.speaker is not None and not o.speaker.pronoun), None
+    )
     since = prev.end if prev else 0
     floor = sentences[max(0, item.sentence - 2)][0]
     window = [m for m in mentions if max(since, floor) <= m.start < item.start]
@@ -784,19 +1292,20 @@ def _referent(pronoun: str, item: _Span, items: list[_Span], mentions: list[Ment
         # that is not its subject is the verb's object or part of a list)
         last_sentence = sentences[max(0, item.sentence - 1)][0]
         this_sentence = sentences[item.sentence][0]
-        people = [m for m in window if " " in m.name and not m.object
-                  and max(since, last_sentence) <= m.start < this_sentence]
+        people = [
+            m for m in window if " " in m.name and not m.object and max(since, last_sentence) <= m.start < this_sentence
+        ]
         if people:
             return Speaker(people[-1].name, role=people[-1].role)
         if prev is None:
             earlier = [m for m in mentions if m.start < item.start and m.subject and " " in m.name]
-            if earlier:                  # the article's subject, named before its first quote
+            if earlier:  # the article's subject, named before its first quote
                 return Speaker(earlier[-1].name, role=earlier[-1].role)
     if prev is not None and prev.speaker is not None:
         if pronoun in ("he", "she") and prev.speaker.nominal and not _personal(prev.speaker.name):
             return None
         if pronoun in ("they", "it", "we") and not prev.speaker.nominal:
-            return None          # "they said" after Taylor Swift spoke is someone else
+            return None  # "they said" after Taylor Swift spoke is someone else
         return prev.speaker
     return None
 
@@ -804,5 +1313,14 @@ def _referent(pronoun: str, item: _Span, items: list[_Span], mentions: list[Ment
 def _personal(description: str) -> bool:
     """Whether a description names a person ("the spokesperson") rather than a body ("the letter")."""
     last = description.split()[-1].lower()
-    return last in TITLE_WORDS or last in {"spokesperson", "spokesman", "spokeswoman", "patient", "witness",
-                                           "woman", "man", "doctor", "source"}
+    return last in TITLE_WORDS or last in {
+        "spokesperson",
+        "spokesman",
+        "spokeswoman",
+        "patient",
+        "witness",
+        "woman",
+        "man",
+        "doctor",
+        "source",
+    }

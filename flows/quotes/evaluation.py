@@ -24,7 +24,7 @@ from flows.quotes import Quote, extract_quotes
 class LabelledText:
     source: str
     text: str
-    quotes: list[dict]        # {"start", "end", "text", "kind", "speaker": [names] | None}
+    quotes: list[dict]  # {"start", "end", "text", "kind", "speaker": [names] | None}
 
 
 @dataclass
@@ -50,8 +50,13 @@ class Score:
         self.errors += other.errors
 
     def to_dict(self) -> dict:
-        return {"precision": round(self.precision, 4), "recall": round(self.recall, 4),
-                "true_pos": self.true_pos, "false_pos": self.false_pos, "gold": self.gold}
+        return {
+            "precision": round(self.precision, 4),
+            "recall": round(self.recall, 4),
+            "true_pos": self.true_pos,
+            "false_pos": self.false_pos,
+            "gold": self.gold,
+        }
 
 
 def load_labelled(path: Path, root: Path, pages: Path) -> list[LabelledText]:
@@ -101,8 +106,14 @@ def score_text(labelled: LabelledText, predicted: list[Quote]) -> Score:
     score = Score(gold=sum(1 for q in labelled.quotes if q["kind"] == "quote"))
     used: set[int] = set()
     for quote in predicted:
-        match = next((k for k, q in enumerate(labelled.quotes)
-                      if k not in used and _overlap((quote.start, quote.end), (q["start"], q["end"]))), None)
+        match = next(
+            (
+                k
+                for k, q in enumerate(labelled.quotes)
+                if k not in used and _overlap((quote.start, quote.end), (q["start"], q["end"]))
+            ),
+            None,
+        )
         if match is None:
             score.false_pos += 1
             score.errors.append(f"{labelled.source}: no labelled span for {quote.text[:50]!r} ({quote.speaker})")
@@ -118,8 +129,10 @@ def score_text(labelled: LabelledText, predicted: list[Quote]) -> Score:
             want = "not a quotation" if gold["kind"] == "not_quote" else " | ".join(gold["speaker"])
             score.errors.append(f"{labelled.source}: {quote.text[:50]!r} → {quote.speaker!r}, labelled {want}")
     for k, q in enumerate(labelled.quotes):
-        if q["kind"] == "quote" and not any(_overlap((p.start, p.end), (q["start"], q["end"])) and
-                                            same_speaker(p.speaker, q["speaker"]) for p in predicted):
+        if q["kind"] == "quote" and not any(
+            _overlap((p.start, p.end), (q["start"], q["end"])) and same_speaker(p.speaker, q["speaker"])
+            for p in predicted
+        ):
             if k not in used:
                 score.errors.append(f"{labelled.source}: missed {q['text'][:50]!r} ({q['speaker'][0]})")
     return score

@@ -44,8 +44,9 @@ class Actors:
             for name in [actor.name, *actor.aliases]:
                 self._by_name.setdefault(_key(name), actor)
         names = sorted({n for a in self.entries for n in [a.name, *a.aliases] if n}, key=len, reverse=True)
-        self._pattern = re.compile(r"(?<![\w-])(" + "|".join(re.escape(n) for n in names) + r")(?![\w-])") \
-            if names else None
+        self._pattern = (
+            re.compile(r"(?<![\w-])(" + "|".join(re.escape(n) for n in names) + r")(?![\w-])") if names else None
+        )
 
     def find(self, name: str | None) -> ActorEntry | None:
         """The actor a speaker's name (or alias) is, ignoring case and a leading title."""

@@ -50,7 +50,7 @@ class Query:
     sides: list[str] = field(default_factory=list)
     stories: list[str] = field(default_factory=list)
     since: datetime | None = None
-    until: datetime | None = None       # exclusive: until:2026-03-31 takes in the whole 31st
+    until: datetime | None = None  # exclusive: until:2026-03-31 takes in the whole 31st
 
     @property
     def has_text(self) -> bool:
@@ -58,14 +58,24 @@ class Query:
 
     @property
     def is_empty(self) -> bool:
-        return not (self.groups or self.exclude or self.issues or self.sources or self.sides
-                    or self.stories or self.since or self.until)
+        return not (
+            self.groups
+            or self.exclude
+            or self.issues
+            or self.sources
+            or self.sides
+            or self.stories
+            or self.since
+            or self.until
+        )
 
 
 WORD = re.compile(r"\w+", re.UNICODE)
 # A token: -? then field:"quoted" | field:value | "quoted" | bare word; what is left is an error.
-TOKEN = re.compile(r'\s*(?P<neg>-)?(?:(?P<field>[A-Za-z_]+):(?:"(?P<fquoted>[^"]*)"|(?P<fvalue>[^\s"]+))'
-                   r'|"(?P<quoted>[^"]*)"|(?P<word>[^\s"]+))')
+TOKEN = re.compile(
+    r'\s*(?P<neg>-)?(?:(?P<field>[A-Za-z_]+):(?:"(?P<fquoted>[^"]*)"|(?P<fvalue>[^\s"]+))'
+    r'|"(?P<quoted>[^"]*)"|(?P<word>[^\s"]+))'
+)
 
 
 def _date(name: str, value: str, end: bool) -> datetime:
@@ -75,7 +85,7 @@ def _date(name: str, value: str, end: bool) -> datetime:
         raise QueryError(f"{name}:{value} is not a date (use YYYY-MM-DD, e.g. {name}:2026-03-01)") from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
-    if end and len(value) <= 10:        # a bare date ends at the end of that day
+    if end and len(value) <= 10:  # a bare date ends at the end of that day
         when += timedelta(days=1)
     return when
 
@@ -103,7 +113,7 @@ def parse(text: str) -> Query:
         m = TOKEN.match(text, pos)
         if m is None or m.end() == pos:
             if text[pos:].strip():
-                raise QueryError(f"cannot read the query at {text[pos:pos + 20]!r}")
+                raise QueryError(f"cannot read the query at {text[pos : pos + 20]!r}")
             break
         pos = m.end()
         neg = bool(m.group("neg"))
@@ -162,8 +172,14 @@ def _add(q: Query, term: Term, neg: bool, pending_or: bool) -> bool:
     return False
 
 
-_EXAMPLE = {"issue": "taiwan", "source": "xinhua", "side": "china", "since": "2026-03-01",
-            "until": "2026-03-31", "story": "ID"}
+_EXAMPLE = {
+    "issue": "taiwan",
+    "source": "xinhua",
+    "side": "china",
+    "since": "2026-03-01",
+    "until": "2026-03-31",
+    "story": "ID",
+}
 
 
 def _filter(q: Query, name: str, value: str) -> None:

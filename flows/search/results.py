@@ -18,7 +18,7 @@ from flows.search.query import Query, parse
 from flows.store import Store
 from flows.store.search import MARK_END, MARK_START, ItemHit, issue_scores, search_items, stories_info
 
-ITEMS_PER_STORY_FETCHED = 4     # item hits ranked per story asked for (stories have several items)
+ITEMS_PER_STORY_FETCHED = 4  # item hits ranked per story asked for (stories have several items)
 HITS_SHOWN_PER_STORY = 3
 MAX_ITEM_HITS = 1000
 
@@ -28,7 +28,7 @@ def marked_html(marked: str) -> Markup:
     out, depth = [], 0
     for n, part in enumerate(str(escape(marked)).replace(MARK_END, MARK_START + MARK_END).split(MARK_START)):
         if n and part.startswith(MARK_END):
-            part = part[len(MARK_END):]
+            part = part[len(MARK_END) :]
             if depth:
                 out.append("</mark>")
                 depth -= 1
@@ -72,19 +72,25 @@ class Hit:
         return self.url if self.url.startswith(("http://", "https://")) else None
 
     def to_dict(self) -> dict:
-        return {"item_id": self.item_id, "title": self.title, "source": self.source, "url": self.url,
-                "published": self.published.isoformat() if self.published else None,
-                "first_seen": self.first_seen.isoformat(), "rank": round(self.rank, 6),
-                "title_highlighted": marked_text(self.title_marked),
-                "snippet": marked_text(self.snippet_marked)}
+        return {
+            "item_id": self.item_id,
+            "title": self.title,
+            "source": self.source,
+            "url": self.url,
+            "published": self.published.isoformat() if self.published else None,
+            "first_seen": self.first_seen.isoformat(),
+            "rank": round(self.rank, 6),
+            "title_highlighted": marked_text(self.title_marked),
+            "snippet": marked_text(self.snippet_marked),
+        }
 
 
 @dataclass
 class StoryResult:
-    key: str                     # story id, or the item's id when it has no story
+    key: str  # story id, or the item's id when it has no story
     story_id: str | None
     title: str
-    n_items: int                 # items in the story, matching or not
+    n_items: int  # items in the story, matching or not
     first_seen: datetime
     rank: float
     hits: list[Hit] = field(default_factory=list)
@@ -95,9 +101,17 @@ class StoryResult:
         return sorted({h.source for h in self.hits})
 
     def to_dict(self) -> dict:
-        return {"key": self.key, "story_id": self.story_id, "title": self.title, "n_items": self.n_items,
-                "first_seen": self.first_seen.isoformat(), "rank": round(self.rank, 6),
-                "issues": self.issues, "sources": self.sources, "hits": [h.to_dict() for h in self.hits]}
+        return {
+            "key": self.key,
+            "story_id": self.story_id,
+            "title": self.title,
+            "n_items": self.n_items,
+            "first_seen": self.first_seen.isoformat(),
+            "rank": round(self.rank, 6),
+            "issues": self.issues,
+            "sources": self.sources,
+            "hits": [h.to_dict() for h in self.hits],
+        }
 
 
 @dataclass
@@ -105,11 +119,15 @@ class SearchResults:
     query: str
     parsed: Query
     stories: list[StoryResult]
-    n_items: int                 # matching items shown (at most HITS_SHOWN_PER_STORY a story)
+    n_items: int  # matching items shown (at most HITS_SHOWN_PER_STORY a story)
 
     def to_dict(self) -> dict:
-        return {"query": self.query, "n_stories": len(self.stories), "n_items": self.n_items,
-                "stories": [s.to_dict() for s in self.stories]}
+        return {
+            "query": self.query,
+            "n_stories": len(self.stories),
+            "n_items": self.n_items,
+            "stories": [s.to_dict() for s in self.stories],
+        }
 
 
 def group(store: Store, hits: list[ItemHit], limit: int) -> list[StoryResult]:
@@ -122,8 +140,11 @@ def group(store: Store, hits: list[ItemHit], limit: int) -> list[StoryResult]:
             if len(by_key) >= limit:
                 continue
             story = by_key[key] = StoryResult(key, h.story_id, h.title, 1, h.first_seen, h.rank)
-        story.hits.append(Hit(h.item_id, h.title, h.source, h.url, h.published, h.first_seen, h.rank,
-                              h.title_marked, h.snippet_marked))
+        story.hits.append(
+            Hit(
+                h.item_id, h.title, h.source, h.url, h.published, h.first_seen, h.rank, h.title_marked, h.snippet_marked
+            )
+        )
     info = stories_info(store, [s.story_id for s in by_key.values() if s.story_id])
     labels = issue_scores(store, [h.item_id for s in by_key.values() for h in s.hits])
     for story in by_key.values():
@@ -140,8 +161,13 @@ def group(store: Store, hits: list[ItemHit], limit: int) -> list[StoryResult]:
 
 def run_query(store: Store, parsed: Query, limit: int = 20, query: str = "") -> SearchResults:
     """Search with an already parsed query (saved searches parse theirs once)."""
-    hits = search_items(store, parsed, min(MAX_ITEM_HITS, max(1, limit) * ITEMS_PER_STORY_FETCHED),
-                        stories=limit, per_story=HITS_SHOWN_PER_STORY)
+    hits = search_items(
+        store,
+        parsed,
+        min(MAX_ITEM_HITS, max(1, limit) * ITEMS_PER_STORY_FETCHED),
+        stories=limit,
+        per_story=HITS_SHOWN_PER_STORY,
+    )
     return SearchResults(query, parsed, group(store, hits, limit), len(hits))
 
 

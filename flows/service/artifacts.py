@@ -42,17 +42,25 @@ def archive_link(result: dict, archive_url: str | None) -> str:
     return f"`{result['html_path']}` · archive index `{result['index_path']}`"
 
 
-def digest_markdown(result: dict, *, since: datetime | None, until: datetime | None, timezone: str,
-                    archive_url: str | None = None) -> str:
+def digest_markdown(
+    result: dict, *, since: datetime | None, until: datetime | None, timezone: str, archive_url: str | None = None
+) -> str:
     """The digest at a glance: window, counts, where to read it, and the top stories of each issue."""
     lines = [f"# Digest {result['id']}", ""]
     if since and until:
         tz = ZoneInfo(timezone)
-        lines += [f"**Window:** {since.astimezone(tz):%a %d %b %Y %H:%M} – "
-                  f"{until.astimezone(tz):%a %d %b %Y %H:%M} ({timezone})", ""]
-    lines += [f"**{_count(result['n_stories'], 'story', 'stories')}** from "
-              f"{_count(result['n_sources'], 'source')} ({_count(result['n_items'], 'item')})", "",
-              f"**Read it:** {archive_link(result, archive_url)}", ""]
+        lines += [
+            f"**Window:** {since.astimezone(tz):%a %d %b %Y %H:%M} – "
+            f"{until.astimezone(tz):%a %d %b %Y %H:%M} ({timezone})",
+            "",
+        ]
+    lines += [
+        f"**{_count(result['n_stories'], 'story', 'stories')}** from "
+        f"{_count(result['n_sources'], 'source')} ({_count(result['n_items'], 'item')})",
+        "",
+        f"**Read it:** {archive_link(result, archive_url)}",
+        "",
+    ]
     sent = [d for d in result.get("deliveries") or [] if d.get("status") == "sent"]
     if result.get("deliveries"):
         lines += [f"**Delivered:** {len(sent)} of {len(result['deliveries'])} recipients", ""]
@@ -69,10 +77,15 @@ def digest_markdown(result: dict, *, since: datetime | None, until: datetime | N
 
 def issue_table(result: dict) -> list[dict]:
     """One row per issue section of the digest: stories and items in it."""
-    return [{"issue": section["name"], "id": section["id"],
-             "stories": section.get("n_stories", len(section["stories"])),
-             "items": section.get("n_items", len(section["stories"]))}
-            for section in result.get("headlines") or []]
+    return [
+        {
+            "issue": section["name"],
+            "id": section["id"],
+            "stories": section.get("n_stories", len(section["stories"])),
+            "items": section.get("n_items", len(section["stories"])),
+        }
+        for section in result.get("headlines") or []
+    ]
 
 
 def feed_health_rows(sources: list[SourceReport], health: list[dict] | None = None) -> list[dict]:
@@ -83,29 +96,54 @@ def feed_health_rows(sources: list[SourceReport], health: list[dict] | None = No
         by_key.setdefault(row.get("name") or "", row)
     rows = []
     for report in sources:
-        row = {"source": report.source, "kind": report.kind, "status": report.status,
-               "new": report.items_new, "seen": report.items_seen, "error": report.error or ""}
+        row = {
+            "source": report.source,
+            "kind": report.kind,
+            "status": report.status,
+            "new": report.items_new,
+            "seen": report.items_seen,
+            "error": report.error or "",
+        }
         known = by_key.get(report.source)
         if known:
-            row.update({"health": known.get("health"), "failures": known.get("consecutive_failures"),
-                        "last_success": known.get("last_success"), "next_due": known.get("next_due"),
-                        "items_total": known.get("items_total")})
+            row.update(
+                {
+                    "health": known.get("health"),
+                    "failures": known.get("consecutive_failures"),
+                    "last_success": known.get("last_success"),
+                    "next_due": known.get("next_due"),
+                    "items_total": known.get("items_total"),
+                }
+            )
         rows.append(row)
     return rows
 
 
 def reports_from_rows(rows: list[dict]) -> list[SourceReport]:
     """Per-source results back from `feed_health_rows` rows (a shard's artifact, read by its parent)."""
-    return [SourceReport(str(r["source"]), str(r["status"]), int(r.get("new") or 0), int(r.get("seen") or 0),
-                         r.get("error") or None, kind=str(r.get("kind") or "feed")) for r in rows]
+    return [
+        SourceReport(
+            str(r["source"]),
+            str(r["status"]),
+            int(r.get("new") or 0),
+            int(r.get("seen") or 0),
+            r.get("error") or None,
+            kind=str(r.get("kind") or "feed"),
+        )
+        for r in rows
+    ]
 
 
 def ingest_markdown(result: dict) -> str:
     """New, already stored and classified counts, and each failing source with its error."""
     failed = [s for s in result["sources"] if s["status"] == "error"]
-    lines = ["# Ingest", "",
-             f"**{result['items_new']} new** items, {result['items_seen']} already stored, "
-             f"{result['classified']} classified, from {len(result['sources'])} sources.", ""]
+    lines = [
+        "# Ingest",
+        "",
+        f"**{result['items_new']} new** items, {result['items_seen']} already stored, "
+        f"{result['classified']} classified, from {len(result['sources'])} sources.",
+        "",
+    ]
     if failed:
         lines += [f"**{len(failed)} failed:**", ""]
         lines += [f"- {md_escape(s['source'])}: {md_escape(s.get('error') or 'error')}" for s in failed]

@@ -54,9 +54,13 @@ def _fix_parameter(deployment: "RunnerDeployment", name: str, value: str) -> Non
     """Pin a parameter to one value: the UI shows it read-only, the API refuses any other."""
     prop = deployment._parameter_openapi_schema.properties[name]
     deployment._parameter_openapi_schema.properties[name] = {
-        "title": prop.get("title", name), "position": prop.get("position"),
+        "title": prop.get("title", name),
+        "position": prop.get("position"),
         "description": "Fixed for this deployment: the file `uschina-digest serve` was started with.",
-        "type": "string", "enum": [value], "default": value, "readOnly": True,
+        "type": "string",
+        "enum": [value],
+        "default": value,
+        "readOnly": True,
     }
     deployment.parameters[name] = value
 
@@ -99,17 +103,29 @@ def deployments(settings: Settings) -> list["RunnerDeployment"]:
     every = timedelta(minutes=sched.ingest_interval_minutes)
 
     ingest_dep = ingest.to_deployment(
-        "scheduled", schedules=[Interval(every, anchor_date=local_midnight(tz), timezone=tz)],
+        "scheduled",
+        schedules=[Interval(every, anchor_date=local_midnight(tz), timezone=tz)],
         description=f"Ingest every {sched.ingest_interval_minutes} min ({tz}); a run already in progress "
-                    "makes the next one skip.", **common)
+        "makes the next one skip.",
+        **common,
+    )
     daily = digest.to_deployment(
-        "daily", schedules=[Cron(sched.daily_cron, timezone=tz)], parameters={"period": "daily"},
-        description=f"The daily digest at `{sched.daily_cron}` ({tz}).", **common)
+        "daily",
+        schedules=[Cron(sched.daily_cron, timezone=tz)],
+        parameters={"period": "daily"},
+        description=f"The daily digest at `{sched.daily_cron}` ({tz}).",
+        **common,
+    )
     weekly = digest.to_deployment(
-        "weekly", schedules=[Cron(sched.weekly_cron, timezone=tz)], parameters={"period": "weekly"},
-        description=f"The weekly digest at `{sched.weekly_cron}` ({tz}).", **common)
+        "weekly",
+        schedules=[Cron(sched.weekly_cron, timezone=tz)],
+        parameters={"period": "weekly"},
+        description=f"The weekly digest at `{sched.weekly_cron}` ({tz}).",
+        **common,
+    )
     shard = ingest_shard.to_deployment(
-        "served", description="One shard of a fanned-out ingest (started by `ingest` with shards > 1).", **common)
+        "served", description="One shard of a fanned-out ingest (started by `ingest` with shards > 1).", **common
+    )
 
     for dep in (ingest_dep, daily, weekly, shard):
         _one_input(dep)
@@ -124,14 +140,16 @@ def deployments(settings: Settings) -> list["RunnerDeployment"]:
 
 def describe(settings: Settings) -> str:
     sched = settings.schedule
-    return (f"ingest/scheduled every {sched.ingest_interval_minutes} min; digest/daily '{sched.daily_cron}'; "
-            f"digest/weekly '{sched.weekly_cron}' ({sched.timezone}); config {settings.config_path}")
+    return (
+        f"ingest/scheduled every {sched.ingest_interval_minutes} min; digest/daily '{sched.daily_cron}'; "
+        f"digest/weekly '{sched.weekly_cron}' ({sched.timezone}); config {settings.config_path}"
+    )
 
 
 def serve(settings: Settings, limit: int | None = None) -> None:
     """Register the deployments and run their flow runs until interrupted."""
     from prefect import serve as prefect_serve
 
-    logging.getLogger("httpx").setLevel(logging.WARNING)   # not one line per API request
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not one line per API request
     log.info("serving %s", describe(settings))
     prefect_serve(*deployments(settings), pause_on_shutdown=False, limit=limit)

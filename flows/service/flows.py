@@ -65,7 +65,7 @@ RETRIES: dict[str, tuple[int, list[float]]] = {
 }
 
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
-FEED_HEALTH_KEY = "feed-health"          # artifact keys: lowercase letters, digits and dashes
+FEED_HEALTH_KEY = "feed-health"  # artifact keys: lowercase letters, digits and dashes
 SHARD_DEPLOYMENT = "ingest-shard/served"
 
 
@@ -81,8 +81,9 @@ class DefaultConfigChoices:
     def __init__(self, values: Callable[[Settings], list[str]]):
         self.values = values
 
-    def __get_pydantic_json_schema__(self, schema: core_schema.CoreSchema,
-                                     handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
         json_schema = handler(schema)
         try:
             json_schema["enum"] = self.values(load_settings(None))
@@ -111,18 +112,21 @@ Email = Annotated[str, Field(pattern=EMAIL_PATTERN, max_length=320)]
 # The server does not check `format: date-time`; a pattern makes it refuse what is not ISO 8601.
 ISO_DATETIME = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}(:?\d{2})?)?$"
 When = Annotated[datetime, Field(json_schema_extra={"pattern": ISO_DATETIME})]
-IssueIds = Annotated[list[Annotated[str, DefaultConfigChoices(issue_ids)]],
-                     Field(json_schema_extra={"uniqueItems": True})]
+IssueIds = Annotated[
+    list[Annotated[str, DefaultConfigChoices(issue_ids)]], Field(json_schema_extra={"uniqueItems": True})
+]
 Source = Annotated[str, DefaultConfigChoices(source_names)]
-FeedUrls = Annotated[list[Annotated[str, DefaultConfigChoices(feed_urls)]],
-                     Field(min_length=1, json_schema_extra={"uniqueItems": True})]
+FeedUrls = Annotated[
+    list[Annotated[str, DefaultConfigChoices(feed_urls)]], Field(min_length=1, json_schema_extra={"uniqueItems": True})
+]
 
 
 def prefect_step(fn: Callable, *args: Any, **kwargs: Any) -> Any:
     """Run one pipeline stage as a Prefect task run."""
     retries, delays = RETRIES.get(fn.__name__, (0, [0]))
-    wrapped = task(fn, name=fn.__name__.replace("_", "-"), cache_policy=NO_CACHE,
-                   retries=retries, retry_delay_seconds=delays)
+    wrapped = task(
+        fn, name=fn.__name__.replace("_", "-"), cache_policy=NO_CACHE, retries=retries, retry_delay_seconds=delays
+    )
     return wrapped(*args, **kwargs)
 
 
@@ -144,8 +148,9 @@ async def _in_thread(fn: Callable, *args: Any) -> Any:
 
 def _skipped(reason: str, report: pipeline.IngestReport | None = None) -> State:
     get_run_logger().warning("skipped: %s", reason)
-    return Completed(name="Skipped", message=reason,
-                     data={**(report or pipeline.IngestReport()).to_dict(), "skipped": reason})
+    return Completed(
+        name="Skipped", message=reason, data={**(report or pipeline.IngestReport()).to_dict(), "skipped": reason}
+    )
 
 
 # ------------------------------------------------------------------ ingest
@@ -162,35 +167,59 @@ def _feed_health(settings: Settings) -> list[dict] | None:
 
 async def _publish_ingest(settings: Settings, report: pipeline.IngestReport, *, summary: bool = True) -> None:
     rows = artifacts.feed_health_rows(report.sources, await asyncio.to_thread(_feed_health, settings))
-    await acreate_table_artifact(rows, key=FEED_HEALTH_KEY,
-                                 description="Each source in this run: status, new and known items, errors, health")
+    await acreate_table_artifact(
+        rows, key=FEED_HEALTH_KEY, description="Each source in this run: status, new and known items, errors, health"
+    )
     if summary:
-        await acreate_markdown_artifact(artifacts.ingest_markdown(report.to_dict()), key="ingest-summary",
-                                        description="What this ingest stored")
+        await acreate_markdown_artifact(
+            artifacts.ingest_markdown(report.to_dict()), key="ingest-summary", description="What this ingest stored"
+        )
 
 
-async def _shard_reports(deployment: str, parts: list[list[FeedSource]], force: bool,
-                         max_items: int | None, parent_lease: str | None) -> list[SourceReport]:
+async def _shard_reports(
+    deployment: str, parts: list[list[FeedSource]], force: bool, max_items: int | None, parent_lease: str | None
+) -> list[SourceReport]:
     """Run each shard as a flow run of `deployment` (any worker may pick it up), wait for all, and
     read back each one's per-source results from its feed-health artifact."""
     logger = get_run_logger()
     n = len(parts)
     logger.info("fanning %d feeds out to %d runs of %s", sum(map(len, parts)), n, deployment)
-    runs = await asyncio.gather(*(
-        arun_deployment(deployment, timeout=None, poll_interval=1, flow_run_name=f"shard-{k}-of-{n}",
-                        parameters=_given({"feeds": [f.url for f in part], "max_items": max_items,
-                                           "force": force, "parent_lease": parent_lease}))
-        for k, part in enumerate(parts, 1)))
+    runs = await asyncio.gather(
+        *(
+            arun_deployment(
+                deployment,
+                timeout=None,
+                poll_interval=1,
+                flow_run_name=f"shard-{k}-of-{n}",
+                parameters=_given(
+                    {
+                        "feeds": [f.url for f in part],
+                        "max_items": max_items,
+                        "force": force,
+                        "parent_lease": parent_lease,
+                    }
+                ),
+            )
+            for k, part in enumerate(parts, 1)
+        )
+    )
     reports: list[SourceReport] = []
     async with get_client() as client:
         for k, run in enumerate(runs, 1):
             if run.state is None or not run.state.is_completed():
                 state = run.state.name if run.state else "unknown"
-                reports += [SourceReport(f.label, "error", error=f"shard {k}/{n} ended {state}: "
-                                         f"{run.state.message if run.state else ''}") for f in parts[k - 1]]
+                reports += [
+                    SourceReport(
+                        f.label, "error", error=f"shard {k}/{n} ended {state}: {run.state.message if run.state else ''}"
+                    )
+                    for f in parts[k - 1]
+                ]
                 continue
-            found = await client.read_artifacts(artifact_filter=ArtifactFilter(
-                key=ArtifactFilterKey(any_=[FEED_HEALTH_KEY]), flow_run_id=ArtifactFilterFlowRunId(any_=[run.id])))
+            found = await client.read_artifacts(
+                artifact_filter=ArtifactFilter(
+                    key=ArtifactFilterKey(any_=[FEED_HEALTH_KEY]), flow_run_id=ArtifactFilterFlowRunId(any_=[run.id])
+                )
+            )
             reports += artifacts.reports_from_rows(json.loads(found[0].data) if found else [])
     return reports
 
@@ -217,9 +246,14 @@ def _fan_out(shards: int, deployment: str) -> pipeline.Step:
 
 
 @flow(name="ingest", log_prints=True)
-async def ingest(sources: Source = "all", max_items: MaxItems | None = None, force: bool = False,
-                 shards: Shards = 1, shard_deployment: str = SHARD_DEPLOYMENT,
-                 config_path: str | None = None) -> dict:
+async def ingest(
+    sources: Source = "all",
+    max_items: MaxItems | None = None,
+    force: bool = False,
+    shards: Shards = 1,
+    shard_deployment: str = SHARD_DEPLOYMENT,
+    config_path: str | None = None,
+) -> dict:
     """Fetch seeds and feeds into the store and classify what is new. Nothing is stored twice.
 
     Args:
@@ -240,14 +274,24 @@ async def ingest(sources: Source = "all", max_items: MaxItems | None = None, for
         return _skipped(str(e))
     await _publish_ingest(settings, report)
     failed = [s.source for s in report.sources if s.status == "error"]
-    logger.info("ingest done: %d new, %d already stored, %d classified%s", report.items_new,
-                report.items_seen, report.classified, f"; failed: {', '.join(failed)}" if failed else "")
+    logger.info(
+        "ingest done: %d new, %d already stored, %d classified%s",
+        report.items_new,
+        report.items_seen,
+        report.classified,
+        f"; failed: {', '.join(failed)}" if failed else "",
+    )
     return report.to_dict()
 
 
 @flow(name="ingest-shard", log_prints=True)
-async def ingest_shard(feeds: FeedUrls, max_items: MaxItems | None = None, force: bool = False,
-                       parent_lease: str | None = None, config_path: str | None = None) -> dict:
+async def ingest_shard(
+    feeds: FeedUrls,
+    max_items: MaxItems | None = None,
+    force: bool = False,
+    parent_lease: str | None = None,
+    config_path: str | None = None,
+) -> dict:
     """Fetch one shard of the feeds; started by an `ingest` run with shards > 1.
 
     Args:
@@ -271,8 +315,9 @@ async def ingest_shard(feeds: FeedUrls, max_items: MaxItems | None = None, force
 # ------------------------------------------------------------------ digest
 
 
-def _check_digest_parameters(settings: Settings, since: datetime | None, until: datetime | None,
-                             issues: list[str] | None) -> tuple[datetime | None, datetime | None]:
+def _check_digest_parameters(
+    settings: Settings, since: datetime | None, until: datetime | None, issues: list[str] | None
+) -> tuple[datetime | None, datetime | None]:
     """What the schema cannot say: the window's order, and issue ids of this config's taxonomy."""
     since, until = (None if t is None else t if t.tzinfo else t.replace(tzinfo=timezone.utc) for t in (since, until))
     if since and until and since >= until:
@@ -293,17 +338,33 @@ async def _publish_digest(settings: Settings, result: dict) -> None:
     if record is not None:
         since, until = (t if t.tzinfo else t.replace(tzinfo=timezone.utc) for t in (record.since, record.until))
     await acreate_markdown_artifact(
-        artifacts.digest_markdown(result, since=since, until=until, timezone=settings.schedule.timezone,
-                                  archive_url=settings.digest.archive_url),
-        key="digest-summary", description=f"Digest {result['id']}: top stories per issue")
-    await acreate_table_artifact(artifacts.issue_table(result), key="digest-issues",
-                                 description=f"Digest {result['id']}: stories and items per issue")
+        artifacts.digest_markdown(
+            result,
+            since=since,
+            until=until,
+            timezone=settings.schedule.timezone,
+            archive_url=settings.digest.archive_url,
+        ),
+        key="digest-summary",
+        description=f"Digest {result['id']}: top stories per issue",
+    )
+    await acreate_table_artifact(
+        artifacts.issue_table(result),
+        key="digest-issues",
+        description=f"Digest {result['id']}: stories and items per issue",
+    )
 
 
 @flow(name="digest", log_prints=True)
-async def digest(period: Literal["daily", "weekly"] | None = None, since: When | None = None,
-                 until: When | None = None, issues: IssueIds | None = None, send: bool = False,
-                 to: Email | None = None, config_path: str | None = None) -> dict:
+async def digest(
+    period: Literal["daily", "weekly"] | None = None,
+    since: When | None = None,
+    until: When | None = None,
+    issues: IssueIds | None = None,
+    send: bool = False,
+    to: Email | None = None,
+    config_path: str | None = None,
+) -> dict:
     """Write the digest of a period or a custom window, and send it when asked.
 
     Args:
@@ -318,12 +379,19 @@ async def digest(period: Literal["daily", "weekly"] | None = None, since: When |
     logger = get_run_logger()
     settings = load_settings(config_path)
     since, until = _check_digest_parameters(settings, since, until, issues)
-    options = pipeline.DigestOptions(period=period, since=since, until=until, issues=issues or None,
-                                     send=send or bool(to), to=to)
+    options = pipeline.DigestOptions(
+        period=period, since=since, until=until, issues=issues or None, send=send or bool(to), to=to
+    )
     result = (await _in_thread(pipeline.run_digest, settings, options, prefect_step)).to_dict()
     await _publish_digest(settings, result)
-    logger.info("digest %s: %d stories, %d items, %d sources; %s", result["id"], result["n_stories"],
-                result["n_items"], result["n_sources"], result["html_path"])
+    logger.info(
+        "digest %s: %d stories, %d items, %d sources; %s",
+        result["id"],
+        result["n_stories"],
+        result["n_items"],
+        result["n_sources"],
+        result["html_path"],
+    )
     if pipeline.undelivered(result):
         # The digest exists and its messages wait in the outbox, but a run that did not send what
         # it was asked to must not show as completed in the UI.

@@ -30,8 +30,11 @@ def configured_api_url() -> str | None:
     one's Prefect settings are not frozen before we choose."""
     if os.environ.get("PREFECT_API_URL"):
         return os.environ["PREFECT_API_URL"]
-    out = subprocess.run([sys.executable, "-c", "from prefect.settings import get_current_settings as s; "
-                          "print(s().api.url or '')"], capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", "from prefect.settings import get_current_settings as s; print(s().api.url or '')"],
+        capture_output=True,
+        text=True,
+    )
     return out.stdout.strip() or None
 
 
@@ -46,12 +49,22 @@ def start_server(port: int, home: Path) -> subprocess.Popen:
     """`prefect server start` on the loopback, its UI pointed at its own API."""
     home.mkdir(parents=True, exist_ok=True)
     url = f"http://{HOST}:{port}"
-    env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_API_URL": f"{url}/api",
-           "PREFECT_UI_API_URL": f"{url}/api", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(home),
+        "PREFECT_API_URL": f"{url}/api",
+        "PREFECT_UI_API_URL": f"{url}/api",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    }
     log = (home / "server.log").open("a")
     prefect = Path(sys.executable).with_name("prefect")
-    return subprocess.Popen([str(prefect), "server", "start", "--host", HOST, "--port", str(port)],
-                            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    return subprocess.Popen(
+        [str(prefect), "server", "start", "--host", HOST, "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def wait_healthy(api_url: str, server: subprocess.Popen, log: Path) -> None:
@@ -61,7 +74,9 @@ def wait_healthy(api_url: str, server: subprocess.Popen, log: Path) -> None:
             tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
             raise SystemExit(f"the Prefect server exited ({server.returncode}); {log}:\n{tail}")
         if time.monotonic() > deadline:
-            raise SystemExit(f"the Prefect server did not answer {api_url}/health in {HEALTH_TIMEOUT_S:.0f}s; see {log}")
+            raise SystemExit(
+                f"the Prefect server did not answer {api_url}/health in {HEALTH_TIMEOUT_S:.0f}s; see {log}"
+            )
         time.sleep(0.5)
 
 
@@ -89,11 +104,11 @@ def _die_with_parent() -> None:
     if sys.platform.startswith("linux"):
         import ctypes
 
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)   # PR_SET_PDEATHSIG
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def _terminate(signum: int, _frame) -> None:
-    raise SystemExit(128 + signum)        # unwind through `finally`: stop what we started
+    raise SystemExit(128 + signum)  # unwind through `finally`: stop what we started
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,16 +124,21 @@ def main(argv: list[str] | None = None) -> int:
         if healthy(api_url):
             print(f"Using the Prefect server already running at http://{HOST}:{port}", file=sys.stderr)
         else:
-            print(f"Starting a local Prefect server at http://{HOST}:{port} (database and log in {home}) …",
-                  file=sys.stderr)
+            print(
+                f"Starting a local Prefect server at http://{HOST}:{port} (database and log in {home}) …",
+                file=sys.stderr,
+            )
             server = start_server(port, home)
             wait_healthy(api_url, server, home / "server.log")
         env["PREFECT_API_URL"] = api_url
-        env.setdefault("PREFECT_RUNNER_POLL_FREQUENCY", "1")      # runs started in the UI begin within ~1 s
+        env.setdefault("PREFECT_RUNNER_POLL_FREQUENCY", "1")  # runs started in the UI begin within ~1 s
     ui = api_url.removesuffix("/api")
-    print(f"\nPrefect UI: {ui}  (the newer UI: {ui}/v2/)\n"
-          "  Deployments → digest/daily (or ingest/scheduled) → Run → Custom run → fill the form → Submit.\n"
-          "  Ctrl-C stops serving" + (" and the local server." if server else ".") + "\n", file=sys.stderr)
+    print(
+        f"\nPrefect UI: {ui}  (the newer UI: {ui}/v2/)\n"
+        "  Deployments → digest/daily (or ingest/scheduled) → Run → Custom run → fill the form → Submit.\n"
+        "  Ctrl-C stops serving" + (" and the local server." if server else ".") + "\n",
+        file=sys.stderr,
+    )
     serve = subprocess.Popen([sys.executable, "-m", "flows.cli.serve", *args], env=env)
     web, web_url = start_web(args, env)
     print(f"Web reader (archive, search, feeds): {web_url}\n", file=sys.stderr)

@@ -30,7 +30,7 @@ class PageText:
     text: str
     title: str | None = None
     author: str | None = None
-    date: str | None = None          # as the page gives it (trafilatura: YYYY-MM-DD)
+    date: str | None = None  # as the page gives it (trafilatura: YYYY-MM-DD)
     site_name: str | None = None
     language: str | None = None
 
@@ -55,15 +55,16 @@ def _page_language(tree) -> str | None:
 
 def _language_candidates(tree) -> Iterator[str | None]:
     yield tree.get("lang")
-    yield tree.get("xml:lang")   # the HTML parser keeps the prefix in the name (XHTML pages)
+    yield tree.get("xml:lang")  # the HTML parser keeps the prefix in the name (XHTML pages)
     yield tree.get("{http://www.w3.org/XML/1998/namespace}lang")
-    yield from tree.xpath("//meta[@http-equiv][translate(@http-equiv,'CONTENT-LANGUAGE',"
-                          "'content-language')='content-language']/@content")
+    yield from tree.xpath(
+        "//meta[@http-equiv][translate(@http-equiv,'CONTENT-LANGUAGE','content-language')='content-language']/@content"
+    )
     yield from tree.xpath("//meta[@property='og:locale']/@content")
 
 
-_NOT_XML_BYTES = bytes(c for c in range(32) if c not in (9, 10, 13))   # C0 controls but tab, LF, CR
-_NONCHARACTERS = (b"\xef\xbf\xbe", b"\xef\xbf\xbf")                    # U+FFFE, U+FFFF in UTF-8
+_NOT_XML_BYTES = bytes(c for c in range(32) if c not in (9, 10, 13))  # C0 controls but tab, LF, CR
+_NONCHARACTERS = (b"\xef\xbf\xbe", b"\xef\xbf\xbf")  # U+FFFE, U+FFFF in UTF-8
 _DOCTYPE_WITH_SLASH = re.compile(rb"^< ?! ?DOCTYPE[^>]*/[^<>]*>", re.I)
 
 
@@ -79,11 +80,17 @@ def _html_parser():
     from lxml import etree
     from lxml import html as lxml_html
 
-    parser = lxml_html.HTMLParser(collect_ids=False, default_doctype=False, encoding="utf-8",
-                                  remove_comments=True, remove_pis=True)
-    parser.set_element_class_lookup(etree.ElementDefaultClassLookup(
-        element=lxml_html.HtmlElement, comment=lxml_html.HtmlComment,
-        pi=lxml_html.HtmlProcessingInstruction, entity=lxml_html.HtmlEntity))
+    parser = lxml_html.HTMLParser(
+        collect_ids=False, default_doctype=False, encoding="utf-8", remove_comments=True, remove_pis=True
+    )
+    parser.set_element_class_lookup(
+        etree.ElementDefaultClassLookup(
+            element=lxml_html.HtmlElement,
+            comment=lxml_html.HtmlComment,
+            pi=lxml_html.HtmlProcessingInstruction,
+            entity=lxml_html.HtmlEntity,
+        )
+    )
     return parser
 
 
@@ -115,7 +122,7 @@ def parse_page(body: bytes, content_type: str | None = None):
         tree = None
     if tree is None or len(tree) < 1:
         return trafilatura.load_html(decode_html(body, content_type))
-    if b"html" not in beginning and len(tree) < 2:     # trafilatura's test: is it HTML at all?
+    if b"html" not in beginning and len(tree) < 2:  # trafilatura's test: is it HTML at all?
         return None
     return tree
 
@@ -130,11 +137,10 @@ def _drop_code(tree) -> None:
     on the 167 benchmark pages, for 3% less CPU.
     """
     for element in tree.xpath("//script[not(contains(@type, 'json'))]|//style"):
-        element.drop_tree()     # keeps the element's tail text
+        element.drop_tree()  # keeps the element's tail text
 
 
-def extract_page(body: bytes, url: str, content_type: str | None = None, *,
-                 want_date: bool = False) -> PageText | None:
+def extract_page(body: bytes, url: str, content_type: str | None = None, *, want_date: bool = False) -> PageText | None:
     """Main text and metadata of an HTML page; None when there is no article text in it.
 
     Metadata comes from the page's `<meta>`, OpenGraph and JSON-LD tags (trafilatura's

@@ -31,16 +31,20 @@ from flows.fetch.charset import (
 )
 
 FEED_LINK_TYPES = (
-    "application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/feed+json",
-    "application/json", "application/xml", "text/xml",
+    "application/rss+xml",
+    "application/atom+xml",
+    "application/rdf+xml",
+    "application/feed+json",
+    "application/json",
+    "application/xml",
+    "text/xml",
 )
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 _HTML_SNIFF = re.compile(rb"^\s*(?:<!--.*?-->\s*)*(?:<!doctype\s+html|<html[\s>])", re.I | re.S)
 _FEED_ROOT = re.compile(rb"<(?:rss|feed|rdf:RDF)[\s>]")
 _PREFIXED_TAG = re.compile(rb"<(/?)([A-Za-z_][\w.-]*):")
 _DECLARED_PREFIX = re.compile(rb"xmlns:([A-Za-z_][\w.-]*)\s*=")
-_SY_PERIODS = {"hourly": 3600, "daily": 86400, "weekly": 7 * 86400, "monthly": 30 * 86400,
-               "yearly": 365 * 86400}
+_SY_PERIODS = {"hourly": 3600, "daily": 86400, "weekly": 7 * 86400, "monthly": 30 * 86400, "yearly": 365 * 86400}
 
 
 _CHAR_REF = re.compile(rb"&#(?:[xX]([0-9a-fA-F]{1,16})|([0-9]{1,20}));?")
@@ -69,7 +73,7 @@ class FeedEntry:
     title: str
     guid: str | None = None
     link: str | None = None
-    published: datetime | None = None    # UTC, as the feed gives it (clamping happens later)
+    published: datetime | None = None  # UTC, as the feed gives it (clamping happens later)
     author: str | None = None
     summary_html: str | None = None
     content_html: str | None = None
@@ -79,14 +83,14 @@ class FeedEntry:
 
 @dataclass
 class ParsedFeed:
-    kind: str                            # feedparser's version (rss20, atom10, …), "json", or "html"
+    kind: str  # feedparser's version (rss20, atom10, …), "json", or "html"
     title: str | None = None
     link: str | None = None
     language: str | None = None
     entries: list[FeedEntry] = field(default_factory=list)
-    problem: str | None = None           # why the feed is ill-formed, when it is
-    ttl_s: int | None = None             # the feed's own minimum refresh interval
-    alternates: list[str] = field(default_factory=list)   # for an HTML page: feed links found
+    problem: str | None = None  # why the feed is ill-formed, when it is
+    ttl_s: int | None = None  # the feed's own minimum refresh interval
+    alternates: list[str] = field(default_factory=list)  # for an HTML page: feed links found
 
 
 def parse_feed(body: bytes, url: str, headers: dict[str, str]) -> ParsedFeed:
@@ -108,11 +112,11 @@ def parse_feed(body: bytes, url: str, headers: dict[str, str]) -> ParsedFeed:
             again.problem = f"repaired ill-formed feed ({parsed.problem or 'unreadable'})"
             return again
     if parsed.kind:
-        return parsed     # a feed, ill-formed, with no entries we can read: kept, problem recorded
+        return parsed  # a feed, ill-formed, with no entries we can read: kept, problem recorded
     if media_type(content_type) in HTML_TYPES or _HTML_SNIFF.match(body[:2048]):
         alternates = discover_feed_links(body, url, content_type)
         if not alternates:
-            raise NotAFeed("an HTML page with no <link rel=\"alternate\"> feed link")
+            raise NotAFeed('an HTML page with no <link rel="alternate"> feed link')
         return ParsedFeed(kind="html", alternates=alternates)
     raise NotAFeed(f"not a feed ({parsed.problem or 'no feed elements found'})")
 
@@ -130,7 +134,7 @@ def _feedparser_headers(body: bytes, headers: dict[str, str]) -> dict[str, str]:
         if header_charset(content_type) and chosen and chosen != header_charset(content_type):
             content_type = content_type_with_charset(content_type, chosen)
     guessed = undeclared_legacy_charset(body, content_type)
-    if guessed:      # feedparser would read these bytes as UTF-8/windows-1252 mojibake
+    if guessed:  # feedparser would read these bytes as UTF-8/windows-1252 mojibake
         content_type = content_type_with_charset(content_type or "application/xml", guessed)
     if content_type:
         out["content-type"] = content_type
@@ -197,8 +201,9 @@ def _parse_xml(body: bytes, url: str, headers: dict[str, str]) -> ParsedFeed:
     # is needed: entry HTML is reduced to text (`flows.sources.extract.fragment_text`), summaries are
     # sanitized with nh3 before storage, and links are resolved below.
     try:
-        result = feedparser.parse(body, response_headers=_feedparser_headers(body, headers),
-                                  resolve_relative_uris=False, sanitize_html=False)
+        result = feedparser.parse(
+            body, response_headers=_feedparser_headers(body, headers), resolve_relative_uris=False, sanitize_html=False
+        )
     except (UnicodeError, ValueError, LookupError) as e:
         # feedparser's encoding detection raises on some hostile declarations (a NUL in the
         # encoding name, a codec that cannot decode byte 0): the document is not a readable feed.
@@ -208,16 +213,18 @@ def _parse_xml(body: bytes, url: str, headers: dict[str, str]) -> ParsedFeed:
     for e in result.get("entries", []):
         contents = [c for c in e.get("content", []) if c.get("value")]
         content = max(contents, key=lambda c: len(c["value"]))["value"] if contents else None
-        entries.append(FeedEntry(
-            title=_plain(e.get("title")),
-            guid=(e.get("id") or "").strip() or None,
-            link=_http_link(url, e.get("link")),
-            published=_utc(e.get("published_parsed") or e.get("updated_parsed") or e.get("created_parsed")),
-            author=_plain(e.get("author")) or None,
-            summary_html=e.get("summary") or None,
-            content_html=content,
-            language=e.get("language") or None,
-        ))
+        entries.append(
+            FeedEntry(
+                title=_plain(e.get("title")),
+                guid=(e.get("id") or "").strip() or None,
+                link=_http_link(url, e.get("link")),
+                published=_utc(e.get("published_parsed") or e.get("updated_parsed") or e.get("created_parsed")),
+                author=_plain(e.get("author")) or None,
+                summary_html=e.get("summary") or None,
+                content_html=content,
+                language=e.get("language") or None,
+            )
+        )
     return ParsedFeed(
         kind=result.get("version") or "",
         title=_plain(feed.get("title")) or None,
@@ -235,8 +242,9 @@ def _repair(body: bytes) -> bytes | None:
     if root is None:
         return None
     declared = set(_DECLARED_PREFIX.findall(body))
-    fixed = _PREFIXED_TAG.sub(lambda m: m.group(0) if m.group(2) in declared else b"<" + m.group(1),
-                              body[root.start():])
+    fixed = _PREFIXED_TAG.sub(
+        lambda m: m.group(0) if m.group(2) in declared else b"<" + m.group(1), body[root.start() :]
+    )
     encoding = declared_encoding(body) or "utf-8"
     fixed = f'<?xml version="1.0" encoding="{encoding}"?>\n'.encode("ascii") + fixed
     return fixed if fixed != body else None
@@ -308,25 +316,30 @@ def parse_json_feed(body: bytes, url: str) -> ParsedFeed:
     if not isinstance(data, dict) or not isinstance(data.get("items"), list):
         raise NotAFeed("JSON without a JSON Feed `items` list")
     version = str(data.get("version") or "")
-    problem = None if version.startswith(("https://jsonfeed.org/version/", "http://jsonfeed.org/version/")) \
+    problem = (
+        None
+        if version.startswith(("https://jsonfeed.org/version/", "http://jsonfeed.org/version/"))
         else f"JSON Feed without a valid version ({version[:60] or 'none'})"
+    )
     entries = []
     for item in data["items"]:
         if not isinstance(item, dict):
             problem = problem or "JSON Feed item that is not an object"
             continue
         link = _text(item.get("url")) or _text(item.get("external_url"))
-        entries.append(FeedEntry(
-            title=_plain(_text(item.get("title"))),
-            guid=_text(item.get("id")),
-            link=_http_link(url, link),
-            published=_json_date(item.get("date_published")) or _json_date(item.get("date_modified")),
-            author=_json_author(item, data),
-            summary_html=_text(item.get("summary")),
-            content_html=_text(item.get("content_html")),
-            content_text=_text(item.get("content_text")),
-            language=_text(item.get("language")),
-        ))
+        entries.append(
+            FeedEntry(
+                title=_plain(_text(item.get("title"))),
+                guid=_text(item.get("id")),
+                link=_http_link(url, link),
+                published=_json_date(item.get("date_published")) or _json_date(item.get("date_modified")),
+                author=_json_author(item, data),
+                summary_html=_text(item.get("summary")),
+                content_html=_text(item.get("content_html")),
+                content_text=_text(item.get("content_text")),
+                language=_text(item.get("language")),
+            )
+        )
     return ParsedFeed(
         kind="json",
         title=_plain(_text(data.get("title"))) or None,
@@ -369,14 +382,21 @@ def parse_federal_register(data: dict, url: str) -> ParsedFeed:
         kind = _text(doc.get("type"))
         abstract = _text(doc.get("abstract"))
         summary = "".join(f"<p>{html.escape(part)}</p>" for part in (f"{kind}." if kind else None, abstract) if part)
-        entries.append(FeedEntry(
-            title=_plain(_text(doc.get("title"))),
-            guid=f"federalregister:{number}" if number else None,
-            link=_http_link(url, _text(doc.get("html_url"))),
-            published=_publication_day(doc.get("publication_date")),
-            author=", ".join(n for n in names if n) or None,
-            summary_html=summary or None,
-            content_text=abstract,
-        ))
-    return ParsedFeed(kind="federal-register", title=_text(data.get("description")) or "Federal Register",
-                      link="https://www.federalregister.gov/", entries=entries, problem=problem)
+        entries.append(
+            FeedEntry(
+                title=_plain(_text(doc.get("title"))),
+                guid=f"federalregister:{number}" if number else None,
+                link=_http_link(url, _text(doc.get("html_url"))),
+                published=_publication_day(doc.get("publication_date")),
+                author=", ".join(n for n in names if n) or None,
+                summary_html=summary or None,
+                content_text=abstract,
+            )
+        )
+    return ParsedFeed(
+        kind="federal-register",
+        title=_text(data.get("description")) or "Federal Register",
+        link="https://www.federalregister.gov/",
+        entries=entries,
+        problem=problem,
+    )

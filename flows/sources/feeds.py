@@ -38,8 +38,13 @@ from flows.sources.listpage import parse_list_page
 from flows.store.db import Store
 from flows.store.feeds import FeedState, is_due, load_states, mark_failure, mark_success, save_state
 from flows.store.items import known_ids, upsert_items, utcnow
-from flows.store.page_retries import (DuePage, due_page_retries, page_retry_failed, page_retry_succeeded,
-                                      schedule_page_retries)
+from flows.store.page_retries import (
+    DuePage,
+    due_page_retries,
+    page_retry_failed,
+    page_retry_succeeded,
+    schedule_page_retries,
+)
 from flows.sources.workers import CpuPool, WorkerError
 
 log = logging.getLogger(__name__)
@@ -48,9 +53,9 @@ PARSE_TIMEOUT_S = 60.0
 FUTURE_TOLERANCE = timedelta(minutes=10)
 MAX_DISCOVERED_TRIED = 3
 SUMMARY_MAX_CHARS = 20_000
-FEED_TEXT_PREFERRED_WORDS = 150   # feed content this long may be the whole article
-PAGE_RETRIES_PER_RUN = 200        # pages that failed in earlier runs, tried again per run
-PARSE_PRIORITY = 1 << 30          # a feed's parse goes first in the worker queue: it unblocks fetching
+FEED_TEXT_PREFERRED_WORDS = 150  # feed content this long may be the whole article
+PAGE_RETRIES_PER_RUN = 200  # pages that failed in earlier runs, tried again per run
+PARSE_PRIORITY = 1 << 30  # a feed's parse goes first in the worker queue: it unblocks fetching
 _TAG = re.compile(r"<[^>]*>")
 _MAX_AGE = re.compile(r"(?:^|[,\s])max-age\s*=\s*\"?(\d+)", re.I)
 
@@ -129,16 +134,23 @@ def _min_interval(headers: dict[str, str], parsed: ParsedFeed | None) -> int | N
 
 
 class _Run:
-    def __init__(self, settings: Settings, store: Store, fetcher: Fetcher, pool: CpuPool,
-                 max_items: int, on_progress: Callable[[SourceReport], None] | None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        fetcher: Fetcher,
+        pool: CpuPool,
+        max_items: int,
+        on_progress: Callable[[SourceReport], None] | None,
+    ) -> None:
         self.settings = settings
         self.store = store
         self.fetcher = fetcher
         self.pool = pool
         self.max_items = max_items
         self.on_progress = on_progress
-        self.claimed: set[str] = set()     # item ids some feed of this run is already handling
-        self.page_failures: dict[str, tuple[str, str]] = {}   # item id -> (page URL, why): try later
+        self.claimed: set[str] = set()  # item ids some feed of this run is already handling
+        self.page_failures: dict[str, tuple[str, str]] = {}  # item id -> (page URL, why): try later
         # Pages still to fetch per host. A site with many pages left gets its extractions done
         # first: at `max_per_host` requests at a time it is the one that would finish last.
         self.pages_left: Counter[str] = Counter()
@@ -157,8 +169,9 @@ class _Run:
                 log.exception("progress callback failed")
         return report
 
-    def _fail(self, state: FeedState, label: str, error: str, *, status: int | None = None,
-              retry_after: float | None = None) -> SourceReport:
+    def _fail(
+        self, state: FeedState, label: str, error: str, *, status: int | None = None, retry_after: float | None = None
+    ) -> SourceReport:
         error = " ".join(error.split())[:500]
         mark_failure(state, utcnow(), error=error, status=status, retry_after_s=retry_after)
         try:
@@ -167,12 +180,14 @@ class _Run:
             log.exception("could not save the state of feed %s", state.url)
         return SourceReport(source=label, status="error", error=error)
 
-    async def _fetch_and_parse(self, url: str, state: FeedState | None,
-                               page: FeedSource | None = None) -> tuple[FetchResult, ParsedFeed | None]:
+    async def _fetch_and_parse(
+        self, url: str, state: FeedState | None, page: FeedSource | None = None
+    ) -> tuple[FetchResult, ParsedFeed | None]:
         """Fetch (conditionally when `state` is given) and parse; parsed is None when unchanged.
         With `page` (a source of type page), the body is a list page whose article links are read."""
-        result = await self.fetcher.get(url, etag=state.etag if state else None,
-                                        last_modified=state.last_modified if state else None)
+        result = await self.fetcher.get(
+            url, etag=state.etag if state else None, last_modified=state.last_modified if state else None
+        )
         if result.not_modified:
             return result, None
         if state is not None and hashlib.sha256(result.body).hexdigest() == state.body_hash:
@@ -181,23 +196,31 @@ class _Run:
             parser = functools.partial(parse_list_page, links=page.links)
         else:
             parser = parse_feed
-        parsed = await self.pool.run(parser, result.body, result.final_url, result.headers,
-                                     timeout=PARSE_TIMEOUT_S, passthrough=(NotAFeed,), priority=PARSE_PRIORITY)
+        parsed = await self.pool.run(
+            parser,
+            result.body,
+            result.final_url,
+            result.headers,
+            timeout=PARSE_TIMEOUT_S,
+            passthrough=(NotAFeed,),
+            priority=PARSE_PRIORITY,
+        )
         return result, parsed
 
     async def _feed(self, feed: FeedSource, state: FeedState) -> SourceReport:
         label = feed.name or state.title or feed.url
         state.name = feed.name
         try:
-            result, parsed = await self._fetch_and_parse(state.fetch_url, state,
-                                                         page=feed if feed.type == "page" else None)
+            result, parsed = await self._fetch_and_parse(
+                state.fetch_url, state, page=feed if feed.type == "page" else None
+            )
             if parsed is not None and parsed.kind == "html":
                 result, parsed = await self._discover(parsed.alternates)
             if parsed is not None and parsed.problem and not state.parse_problem and feed.type == "feed":
                 result, parsed = await self._confirm_ill_formed(result, parsed)
         except FetchError as exc:
             if state.resolved_url and exc.kind == "http" and exc.status in (404, 410):
-                state.resolved_url = None          # the discovered address is gone: look again next time
+                state.resolved_url = None  # the discovered address is gone: look again next time
             return self._fail(state, label, str(exc), status=exc.status, retry_after=exc.retry_after)
         except NotAFeed as exc:
             return self._fail(state, label, f"not a feed: {exc}")
@@ -206,7 +229,7 @@ class _Run:
 
         if result.permanent_url:
             state.resolved_url = result.permanent_url
-        if parsed is None:                          # 304, or the same bytes as last time
+        if parsed is None:  # 304, or the same bytes as last time
             state.etag = result.headers.get("etag") or state.etag
             state.last_modified = result.headers.get("last-modified") or state.last_modified
             mark_success(state, utcnow(), status=result.status, min_interval_s=_min_interval(result.headers, None))
@@ -220,8 +243,13 @@ class _Run:
         state.last_modified = result.headers.get("last-modified")
         state.body_hash = hashlib.sha256(result.body).hexdigest()
         state.parse_problem = parsed.problem
-        mark_success(state, utcnow(), status=result.status, min_interval_s=_min_interval(result.headers, parsed),
-                     new_items=new_ids)
+        mark_success(
+            state,
+            utcnow(),
+            status=result.status,
+            min_interval_s=_min_interval(result.headers, parsed),
+            new_items=new_ids,
+        )
         save_state(self.store, state)
         return SourceReport(source=label, status="ok", items_new=new_ids, items_seen=seen)
 
@@ -238,8 +266,11 @@ class _Run:
             return again, reparsed
         if again.body == result.body:
             return result, parsed
-        raise FetchError("network", f"two fetches gave different ill-formed bodies ({parsed.problem}); "
-                         "not trusted this run", url=result.url)
+        raise FetchError(
+            "network",
+            f"two fetches gave different ill-formed bodies ({parsed.problem}); not trusted this run",
+            url=result.url,
+        )
 
     async def _discover(self, alternates: list[str]) -> tuple[FetchResult, ParsedFeed]:
         """The first feed among an HTML page's declared feed links; its URL becomes the feed's."""
@@ -274,11 +305,13 @@ class _Run:
         page_slots = asyncio.Semaphore(2 * self.settings.fetch.max_per_host)
         if self.settings.fetch.full_text:
             self.pages_left.update(host_key(entry.link) for _, entry in fresh.values() if entry.link)
-        articles = await asyncio.gather(*(self._article(feed, label, parsed, entry, key, page_slots)
-                                          for key, entry in fresh.values()))
+        articles = await asyncio.gather(
+            *(self._article(feed, label, parsed, entry, key, page_slots) for key, entry in fresh.values())
+        )
         stored = upsert_items(self.store, articles)
-        schedule_page_retries(self.store, [(i, *self.page_failures.pop(i)) for i in stored.new_ids
-                                           if i in self.page_failures], utcnow())
+        schedule_page_retries(
+            self.store, [(i, *self.page_failures.pop(i)) for i in stored.new_ids if i in self.page_failures], utcnow()
+        )
         return len(stored.new_ids), len(keyed) - len(stored.new_ids)
 
     async def _page(self, link: str, want_date: bool) -> tuple[PageText | None, str | None, str | None, bool]:
@@ -291,17 +324,29 @@ class _Run:
         if kind and kind not in HTML_TYPES:
             return None, result.final_url, f"page is {kind}, not HTML", False
         try:
-            page = await self.pool.run(functools.partial(extract_page, want_date=want_date),
-                                       result.body, result.final_url, result.content_type, timeout=EXTRACT_TIMEOUT_S,
-                                       priority=self.pages_left[host_key(link)])
+            page = await self.pool.run(
+                functools.partial(extract_page, want_date=want_date),
+                result.body,
+                result.final_url,
+                result.content_type,
+                timeout=EXTRACT_TIMEOUT_S,
+                priority=self.pages_left[host_key(link)],
+            )
         except WorkerError as exc:
             return None, result.final_url, f"extraction failed: {exc}", False
         if page is None:
             return None, result.final_url, "no article text found on the page", False
         return page, result.final_url, None, False
 
-    async def _article(self, feed: FeedSource, label: str, parsed: ParsedFeed, entry: FeedEntry,
-                       key: str, page_slots: asyncio.Semaphore) -> Article:
+    async def _article(
+        self,
+        feed: FeedSource,
+        label: str,
+        parsed: ParsedFeed,
+        entry: FeedEntry,
+        key: str,
+        page_slots: asyncio.Semaphore,
+    ) -> Article:
         page, final_url, note = None, None, None
         if not self.settings.fetch.full_text:
             note = "full text is off (fetch.full_text: false)"
@@ -324,8 +369,9 @@ class _Run:
         raw_words = len(_TAG.sub(" ", raw).split())
         if page is None or prefer_feed_text(page_words, raw_words):
             try:
-                own_text = await self.pool.run(feed_text, entry.content_html, entry.content_text, entry.summary_html,
-                                               timeout=EXTRACT_TIMEOUT_S)
+                own_text = await self.pool.run(
+                    feed_text, entry.content_html, entry.content_text, entry.summary_html, timeout=EXTRACT_TIMEOUT_S
+                )
             except WorkerError as exc:
                 own_text = ""
                 note = (note + "; " if note else "") + f"the feed's own text could not be cleaned: {exc}"
@@ -333,7 +379,9 @@ class _Run:
             if page is None:
                 text = own_text
             elif prefer_feed_text(page_words, feed_words):
-                note = f"the feed's content is longer than the page's extracted text ({feed_words} vs {page_words} words)"
+                note = (
+                    f"the feed's content is longer than the page's extracted text ({feed_words} vs {page_words} words)"
+                )
                 text, extraction = own_text, "feed"
         if not text:
             text = entry.title
@@ -376,13 +424,19 @@ class _Run:
         page, final_url, note, temporary = await self._page(due.url, want_date=due.undated)
         page_words, feed_words = (len(page.text.split()) if page else 0), len(due.text.split())
         if page is None or prefer_feed_text(page_words, feed_words):
-            why = note or (f"the feed's content is longer than the page's extracted text "
-                           f"({feed_words} vs {page_words} words)")
+            why = note or (
+                f"the feed's content is longer than the page's extracted text ({feed_words} vs {page_words} words)"
+            )
             gave_up = page_retry_failed(self.store, due, why, now, temporary)
             return "given up" if gave_up else "failing"
         values = {"extraction": "trafilatura", "extraction_note": None}
-        values.update({k: v for k, v in (("language", page.language), ("author", page.author),
-                                         ("site_name", page.site_name)) if v})
+        values.update(
+            {
+                k: v
+                for k, v in (("language", page.language), ("author", page.author), ("site_name", page.site_name))
+                if v
+            }
+        )
         published = clamp_published(_page_date(page), now) if due.undated else None
         if published is not None:
             values.update(published=published, undated=False)
@@ -396,8 +450,14 @@ def prefer_feed_text(page_words: int, feed_words: int) -> bool:
     return feed_words >= FEED_TEXT_PREFERRED_WORDS and page_words < 0.6 * feed_words
 
 
-async def _ingest(settings: Settings, store: Store, feeds: list[FeedSource], force: bool, max_items: int,
-                  on_progress: Callable[[SourceReport], None] | None) -> list[SourceReport]:
+async def _ingest(
+    settings: Settings,
+    store: Store,
+    feeds: list[FeedSource],
+    force: bool,
+    max_items: int,
+    on_progress: Callable[[SourceReport], None] | None,
+) -> list[SourceReport]:
     unique = list({f.url: f for f in feeds}.values())
     states = load_states(store, [f.url for f in unique])
     now = utcnow()
@@ -407,8 +467,7 @@ async def _ingest(settings: Settings, store: Store, feeds: list[FeedSource], for
         if force or is_due(states[feed.url], now):
             due.append(feed)
         else:
-            reports[feed.url] = SourceReport(source=feed.name or states[feed.url].title or feed.url,
-                                             status="skipped")
+            reports[feed.url] = SourceReport(source=feed.name or states[feed.url].title or feed.url, status="skipped")
             if on_progress is not None:
                 on_progress(reports[feed.url])
     with CpuPool() as pool:
@@ -417,15 +476,21 @@ async def _ingest(settings: Settings, store: Store, feeds: list[FeedSource], for
             done = await asyncio.gather(*(run.feed(f, states[f.url]) for f in due))
             try:
                 await run.retry_pages(utcnow())
-            except Exception as exc:   # the feeds are done and stored; a retry pass never fails the run
+            except Exception as exc:  # the feeds are done and stored; a retry pass never fails the run
                 log.warning("pages of earlier items could not be tried again: %s: %s", type(exc).__name__, exc)
     reports.update({f.url: r for f, r in zip(due, done)})
     return [reports[f.url] for f in unique]
 
 
-def ingest_feeds(settings: Settings, store: Store, feeds: list[FeedSource], *,
-                 force: bool = False, max_items: int | None = None,
-                 on_progress: Callable[[SourceReport], None] | None = None) -> list[SourceReport]:
+def ingest_feeds(
+    settings: Settings,
+    store: Store,
+    feeds: list[FeedSource],
+    *,
+    force: bool = False,
+    max_items: int | None = None,
+    on_progress: Callable[[SourceReport], None] | None = None,
+) -> list[SourceReport]:
     """Fetch every due feed concurrently and store its new entries; one report per feed.
 
     `force` fetches feeds that are not due yet (still conditionally: unchanged feeds cost a 304).

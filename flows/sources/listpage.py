@@ -46,13 +46,21 @@ def parse_list_page(body: bytes, url: str, headers: dict[str, str], links: str |
                 continue
         else:
             target = urlsplit(href)
-            if target.hostname != page.hostname or len([p for p in target.path.split("/") if p]) <= depth \
-                    or len(title.split()) < MIN_TITLE_WORDS:
+            if (
+                target.hostname != page.hostname
+                or len([p for p in target.path.split("/") if p]) <= depth
+                or len(title.split()) < MIN_TITLE_WORDS
+            ):
                 continue
         seen.add(href)
         entries.append(FeedEntry(title=title[:500], guid=None, link=href))
         if len(entries) >= MAX_LINKS:
             break
     title = " ".join((doc.findtext(".//title") or "").split()) or None
-    return ParsedFeed(kind="page", title=title, link=url, entries=entries,
-                      problem=None if entries else "no article links found on the list page")
+    return ParsedFeed(
+        kind="page",
+        title=title,
+        link=url,
+        entries=entries,
+        problem=None if entries else "no article links found on the list page",
+    )

@@ -38,11 +38,11 @@ def read_opml(path: str | Path) -> list[FeedSource]:
             continue
         name = (outline.get("title") or outline.get("text") or "").strip() or None
         try:
-            feed = FeedSource(url=url, name=name,
-                              enabled=(outline.get("isDisabled") or "").lower() != "true")
+            feed = FeedSource(url=url, name=name, enabled=(outline.get("isDisabled") or "").lower() != "true")
         except ValidationError:
-            raise ConfigError(f"{path}: line {outline.sourceline}: xmlUrl {url!r} must be an http:// or "
-                              "https:// URL") from None
+            raise ConfigError(
+                f"{path}: line {outline.sourceline}: xmlUrl {url!r} must be an http:// or https:// URL"
+            ) from None
         if feed.url not in seen:
             seen.add(feed.url)
             feeds.append(feed)
@@ -61,8 +61,10 @@ def opml_text(feeds: list[FeedSource], title: str = "uschina-digest feeds") -> s
     for feed in feeds:
         name = feed.name or feed.url
         extra = ' isDisabled="true"' if not feed.enabled else ""
-        lines.append(f'    <outline type="rss" text={quoteattr(name)} title={quoteattr(name)} '
-                     f'xmlUrl={quoteattr(feed.url)}{extra}/>')
+        lines.append(
+            f'    <outline type="rss" text={quoteattr(name)} title={quoteattr(name)} '
+            f"xmlUrl={quoteattr(feed.url)}{extra}/>"
+        )
     lines += ["  </body>", "</opml>", ""]
     return "\n".join(lines)
 

@@ -42,8 +42,7 @@ def html_to_title_and_text(html: str) -> tuple[str | None, str]:
     import trafilatura
     from lxml import html as lxml_html
 
-    extracted = trafilatura.bare_extraction(html, with_metadata=True, include_comments=False,
-                                            favor_precision=True)
+    extracted = trafilatura.bare_extraction(html, with_metadata=True, include_comments=False, favor_precision=True)
     if extracted is not None:
         data = extracted.as_dict() if hasattr(extracted, "as_dict") else dict(extracted)
         if (data.get("text") or "").strip():
@@ -56,8 +55,22 @@ def html_to_title_and_text(html: str) -> tuple[str | None, str]:
 
 
 # Encodings real files use; among equally plausible guesses these win over DOS code pages.
-_COMMON_ENCODINGS = ("cp1252", "latin_1", "iso8859_15", "cp1250", "cp1251", "gb18030", "gbk", "big5",
-                     "shift_jis", "euc_jp", "euc_kr", "koi8_r", "utf_16", "iso8859_2")
+_COMMON_ENCODINGS = (
+    "cp1252",
+    "latin_1",
+    "iso8859_15",
+    "cp1250",
+    "cp1251",
+    "gb18030",
+    "gbk",
+    "big5",
+    "shift_jis",
+    "euc_jp",
+    "euc_kr",
+    "koi8_r",
+    "utf_16",
+    "iso8859_2",
+)
 
 
 def decode_bytes(raw: bytes) -> str:
@@ -111,8 +124,9 @@ def read_seed(path: Path) -> Article:
 
 
 def seed_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in SEED_SUFFIXES
-                  and not p.name.startswith("."))
+    return sorted(
+        p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in SEED_SUFFIXES and not p.name.startswith(".")
+    )
 
 
 def read_seeds(folder: Path) -> tuple[list[Article], list[str]]:

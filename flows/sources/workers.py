@@ -40,8 +40,8 @@ def available_cpus() -> int:
         return os.cpu_count() or 1
 
 
-PR_SET_PDEATHSIG = 1          # linux/prctl.h
-OWNER_POLL_S = 1.0            # the owner check's period where no pidfd can be had
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+OWNER_POLL_S = 1.0  # the owner check's period where no pidfd can be had
 
 
 def die_with_owner(owner: int) -> None:
@@ -65,7 +65,7 @@ def die_with_owner(owner: int) -> None:
     try:
         pidfd = os.pidfd_open(owner)
     except ProcessLookupError:
-        os._exit(1)                   # the owner is already gone
+        os._exit(1)  # the owner is already gone
     except (AttributeError, OSError):
         pidfd = None
     threading.Thread(target=_watch_owner, args=(owner, pidfd), name="owner-watch", daemon=True).start()
@@ -80,7 +80,7 @@ def _watch_owner(owner: int, pidfd: int | None) -> None:
             os.kill(owner, 0)
         except ProcessLookupError:
             os._exit(1)
-        except PermissionError:       # alive, under another user (a reused pid would be too: rare)
+        except PermissionError:  # alive, under another user (a reused pid would be too: rare)
             pass
         time.sleep(OWNER_POLL_S)
 
@@ -113,13 +113,13 @@ class PrioritySlots:
             await future
         except asyncio.CancelledError:
             if future.done() and not future.cancelled():
-                self.release()          # the slot was handed over just as we were cancelled
+                self.release()  # the slot was handed over just as we were cancelled
             raise
 
     def release(self) -> None:
         while self._waiters:
             _, _, future = heapq.heappop(self._waiters)
-            if not future.done():       # skip waiters that were cancelled meanwhile
+            if not future.done():  # skip waiters that were cancelled meanwhile
                 future.set_result(None)
                 return
         self._free += 1
@@ -146,9 +146,10 @@ class CpuPool:
     def _start(self) -> ProcessPoolExecutor:
         """A new executor with every worker already running (blocks: call it in a thread)."""
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(PRELOAD)   # no effect once the fork server runs
-        pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context,
-                                   initializer=die_with_owner, initargs=(os.getpid(),))
+        context.set_forkserver_preload(PRELOAD)  # no effect once the fork server runs
+        pool = ProcessPoolExecutor(
+            max_workers=self.workers, mp_context=context, initializer=die_with_owner, initargs=(os.getpid(),)
+        )
         for future in [pool.submit(available_cpus) for _ in range(self.workers)]:
             future.result()
         return pool
@@ -173,8 +174,14 @@ class CpuPool:
                 process.kill()
         pool.shutdown(wait=False, cancel_futures=True)
 
-    async def run(self, fn: Callable[..., Any], *args: Any, timeout: float,
-                  passthrough: tuple[type[Exception], ...] = (), priority: int = 0) -> Any:
+    async def run(
+        self,
+        fn: Callable[..., Any],
+        *args: Any,
+        timeout: float,
+        passthrough: tuple[type[Exception], ...] = (),
+        priority: int = 0,
+    ) -> Any:
         """fn(*args) in a worker. Exceptions of the `passthrough` types are raised as they are;
         anything else that goes wrong (crash, timeout, another exception) is a WorkerError.
         Jobs waiting for a worker start in order of `priority` (highest first), then arrival."""
@@ -184,8 +191,9 @@ class CpuPool:
         finally:
             self._slots.release()
 
-    async def _run(self, fn: Callable[..., Any], args: tuple, timeout: float,
-                   passthrough: tuple[type[Exception], ...]) -> Any:
+    async def _run(
+        self, fn: Callable[..., Any], args: tuple, timeout: float, passthrough: tuple[type[Exception], ...]
+    ) -> Any:
         if self.restarts > MAX_RESTARTS:
             raise WorkerError("worker pool disabled after repeated crashes")
         pool = await self._executor()

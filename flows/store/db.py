@@ -69,7 +69,7 @@ def is_transient(exc: BaseException) -> bool:
     if exc.connection_invalidated:
         return True
     if isinstance(exc, OperationalError) and not isinstance(exc.orig, sqlite3.Error):
-        return True            # PostgreSQL: refused, dropped, shutting down, out of connections
+        return True  # PostgreSQL: refused, dropped, shutting down, out of connections
     message = str(exc.orig).lower()
     if "database is locked" in message or "database table is locked" in message or "busy" in message:
         return True
@@ -90,10 +90,18 @@ def with_retries(work: Callable[[], T], what: str, store: "Store | None" = None)
             reason = " ".join(str(exc.orig).split())[:200]
             if attempt == RETRY_ATTEMPTS:
                 where = f" {store.engine.url.render_as_string(hide_password=True)}" if store else ""
-                raise StoreUnavailable(f"the store{where} stayed unavailable through {attempt} tries ({reason}); "
-                                       f"{what}: nothing written, run again later") from None
-            log.warning("store unavailable during %s (%s); try %d of %d in %.1f s",
-                        what, reason, attempt + 1, RETRY_ATTEMPTS, delay)
+                raise StoreUnavailable(
+                    f"the store{where} stayed unavailable through {attempt} tries ({reason}); "
+                    f"{what}: nothing written, run again later"
+                ) from None
+            log.warning(
+                "store unavailable during %s (%s); try %d of %d in %.1f s",
+                what,
+                reason,
+                attempt + 1,
+                RETRY_ATTEMPTS,
+                delay,
+            )
             time.sleep(delay * random.uniform(0.8, 1.2))
             delay = min(delay * 2, RETRY_MAX_DELAY_S)
     raise AssertionError("unreachable")
@@ -117,9 +125,10 @@ def _sqlite_pragmas(busy_timeout_s: float) -> Callable:
     again: in the 100k-item benchmark, commits and checkpoints were most of the growth in cost
     per item.
     """
+
     def on_connect(dbapi_conn, _record) -> None:
         cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA page_size=16384")   # a new store only: fixed once the file has tables
+        cur.execute("PRAGMA page_size=16384")  # a new store only: fixed once the file has tables
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA cache_size=-65536")

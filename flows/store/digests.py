@@ -57,5 +57,8 @@ def list_digests(store: Store) -> list[Digest]:
 def digest_story_keys(store: Store, digest_id: str) -> list[str]:
     """The story keys a digest covered."""
     with store.session() as s:
-        return list(s.scalars(select(DigestStory.story_key).where(DigestStory.digest_id == digest_id)
-                              .order_by(DigestStory.story_key)))
+        return list(
+            s.scalars(
+                select(DigestStory.story_key).where(DigestStory.digest_id == digest_id).order_by(DigestStory.story_key)
+            )
+        )

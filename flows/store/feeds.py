@@ -34,7 +34,7 @@ class FeedState:
     url: str
     name: str | None = None
     title: str | None = None
-    resolved_url: str | None = None      # where the feed really is (HTML discovery, permanent redirect)
+    resolved_url: str | None = None  # where the feed really is (HTML discovery, permanent redirect)
     etag: str | None = None
     last_modified: str | None = None
     body_hash: str | None = None
@@ -64,8 +64,9 @@ def backoff_seconds(consecutive_failures: int) -> int:
     return min(BACKOFF_BASE_S * 2 ** min(consecutive_failures - 1, 20), BACKOFF_MAX_S)
 
 
-def mark_success(state: FeedState, now: datetime, *, status: int, min_interval_s: int | None,
-                 new_items: int = 0) -> None:
+def mark_success(
+    state: FeedState, now: datetime, *, status: int, min_interval_s: int | None, new_items: int = 0
+) -> None:
     """A 200 or 304: the feed is healthy; next fetch no sooner than the publisher asked."""
     state.last_fetch = state.last_success = now
     state.last_status = status
@@ -77,8 +78,9 @@ def mark_success(state: FeedState, now: datetime, *, status: int, min_interval_s
     state.items_total += new_items
 
 
-def mark_failure(state: FeedState, now: datetime, *, error: str, status: int | None = None,
-                 retry_after_s: float | None = None) -> None:
+def mark_failure(
+    state: FeedState, now: datetime, *, error: str, status: int | None = None, retry_after_s: float | None = None
+) -> None:
     """A failed fetch or an unreadable feed: count it and back off."""
     state.last_fetch = now
     state.last_status = status
@@ -108,7 +110,7 @@ def load_states(store: Store, urls: Sequence[str]) -> dict[str, FeedState]:
     states = {url: FeedState(url=url) for url in urls}
     with store.session() as s:
         for start in range(0, len(urls), 500):
-            chunk = list(urls[start:start + 500])
+            chunk = list(urls[start : start + 500])
             for row in s.scalars(select(Feed).where(Feed.url.in_(chunk))):
                 states[row.url] = _to_state(row)
     return states
@@ -157,19 +159,21 @@ def feed_health(store: Store, configured: Sequence | None = None, now: datetime 
             health = "never fetched"
         else:
             health = "ok"
-        rows.append({
-            "url": st.url,
-            "name": name or st.name or st.title or st.url,
-            "health": health,
-            "last_success": _iso(st.last_success),
-            "last_status": st.last_status,
-            "last_error": st.last_error,
-            "parse_problem": st.parse_problem,
-            "consecutive_failures": st.consecutive_failures,
-            "next_due": _iso(st.next_due),
-            "due_now": is_due(st, now),
-            "items_total": st.items_total,
-            "resolved_url": st.resolved_url,
-            "configured": is_configured,
-        })
+        rows.append(
+            {
+                "url": st.url,
+                "name": name or st.name or st.title or st.url,
+                "health": health,
+                "last_success": _iso(st.last_success),
+                "last_status": st.last_status,
+                "last_error": st.last_error,
+                "parse_problem": st.parse_problem,
+                "consecutive_failures": st.consecutive_failures,
+                "next_due": _iso(st.next_due),
+                "due_now": is_due(st, now),
+                "items_total": st.items_total,
+                "resolved_url": st.resolved_url,
+                "configured": is_configured,
+            }
+        )
     return rows

@@ -91,7 +91,7 @@ def known_ids(store: Store, ids: Sequence[str]) -> set[str]:
     found: set[str] = set()
     with store.session() as s:
         for start in range(0, len(ids), 500):
-            chunk = list(ids[start:start + 500])
+            chunk = list(ids[start : start + 500])
             found.update(s.scalars(select(Item.id).where(Item.id.in_(chunk))))
     return found
 
@@ -105,9 +105,7 @@ def items_to_classify(store: Store, classifier_version: str, all_items: bool = F
         return list(s.scalars(q.order_by(Item.first_seen, Item.id)))
 
 
-def save_classifications(
-    store: Store, results: Iterable[tuple[str, Classification]], classifier_version: str
-) -> int:
+def save_classifications(store: Store, results: Iterable[tuple[str, Classification]], classifier_version: str) -> int:
     """Replace the model's labels of these items; analysts' corrections are re-applied on top.
 
     The results are all computed before the write transaction opens (classifying inside it
@@ -115,12 +113,12 @@ def save_classifications(
     store is busy or restarting.
     """
     batch = list(results)
-    return with_retries(lambda: _save_classifications_once(store, batch, classifier_version),
-                        "saving classifications", store)
+    return with_retries(
+        lambda: _save_classifications_once(store, batch, classifier_version), "saving classifications", store
+    )
 
 
-def _save_classifications_once(store: Store, results: list[tuple[str, Classification]],
-                               classifier_version: str) -> int:
+def _save_classifications_once(store: Store, results: list[tuple[str, Classification]], classifier_version: str) -> int:
     now = utcnow()
     count = 0
     with store.session() as s:
@@ -134,8 +132,15 @@ def _save_classifications_once(store: Store, results: list[tuple[str, Classifica
             item.classifier_version = classifier_version
             s.execute(delete(ItemIssue).where(ItemIssue.item_id == item_id))
             for label in result.issues:
-                s.add(ItemIssue(item_id=item_id, issue_id=label.id, score=label.score,
-                                evidence=[e.to_dict() for e in label.evidence], origin="model"))
+                s.add(
+                    ItemIssue(
+                        item_id=item_id,
+                        issue_id=label.id,
+                        score=label.score,
+                        evidence=[e.to_dict() for e in label.evidence],
+                        origin="model",
+                    )
+                )
             s.flush()
             _apply_corrections(s, item)
             count += 1
@@ -144,9 +149,7 @@ def _save_classifications_once(store: Store, results: list[tuple[str, Classifica
 
 def _apply_corrections(s, item: Item) -> None:
     """Apply an item's corrections in order: the latest word of an analyst wins."""
-    corrections = s.scalars(
-        select(Correction).where(Correction.item_id == item.id).order_by(Correction.id)
-    ).all()
+    corrections = s.scalars(select(Correction).where(Correction.item_id == item.id).order_by(Correction.id)).all()
     for c in corrections:
         if c.issue_id == "relevant":
             item.relevant = c.action == "add"
@@ -156,8 +159,7 @@ def _apply_corrections(s, item: Item) -> None:
             if existing is not None:
                 s.delete(existing)
         elif existing is None:
-            s.add(ItemIssue(item_id=item.id, issue_id=c.issue_id, score=1.0, evidence=[],
-                            origin="correction"))
+            s.add(ItemIssue(item_id=item.id, issue_id=c.issue_id, score=1.0, evidence=[], origin="correction"))
             item.relevant = True
         else:
             existing.origin = "correction"
@@ -186,7 +188,7 @@ def labels_for(store: Store, item_ids: Sequence[str]) -> dict[str, list[ItemIssu
     out: dict[str, list[ItemIssue]] = {i: [] for i in item_ids}
     with store.session() as s:
         for start in range(0, len(item_ids), 500):
-            chunk = list(item_ids[start:start + 500])
+            chunk = list(item_ids[start : start + 500])
             for row in s.scalars(select(ItemIssue).where(ItemIssue.item_id.in_(chunk))):
                 out[row.item_id].append(row)
     for rows in out.values():
@@ -197,7 +199,6 @@ def labels_for(store: Store, item_ids: Sequence[str]) -> dict[str, list[ItemIssu
 def get_item(store: Store, item_id: str) -> Item | None:
     with store.session() as s:
         return s.get(Item, item_id)
-
 
 
 def iter_items(store: Store, batch: int = 500) -> Iterator[Item]:

@@ -19,11 +19,13 @@ def corrected_items(store: Store) -> list[dict]:
     """
     out: dict[str, dict] = {}
     with store.session() as s:
-        rows = s.execute(select(Correction, Item.title, Item.text).join(Item, Item.id == Correction.item_id)
-                         .order_by(Correction.id)).all()
+        rows = s.execute(
+            select(Correction, Item.title, Item.text).join(Item, Item.id == Correction.item_id).order_by(Correction.id)
+        ).all()
         for c, title, text in rows:
-            entry = out.setdefault(c.item_id, {"id": c.item_id, "title": title, "text": text,
-                                               "state": {}, "relevant": None})
+            entry = out.setdefault(
+                c.item_id, {"id": c.item_id, "title": title, "text": text, "state": {}, "relevant": None}
+            )
             if c.issue_id == "relevant":
                 entry["relevant"] = c.action == "add"
             else:
@@ -54,8 +56,9 @@ def current_labels(store: Store, item_id: str) -> tuple[bool | None, list[tuple[
         return item.relevant, sorted(((r.issue_id, r.score, r.origin) for r in rows), key=lambda r: -r[1])
 
 
-def record_corrections(store: Store, item_id: str, add: Iterable[str] = (), remove: Iterable[str] = (),
-                       note: str | None = None) -> None:
+def record_corrections(
+    store: Store, item_id: str, add: Iterable[str] = (), remove: Iterable[str] = (), note: str | None = None
+) -> None:
     """Record removals then additions for one item; each applies to the stored labels at once."""
     for issue in remove:
         add_correction(store, item_id, issue, "remove", note)

@@ -29,11 +29,11 @@ class Item(Base):
     __tablename__ = "items"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    key: Mapped[str] = mapped_column(Text)                 # identity key the id derives from
+    key: Mapped[str] = mapped_column(Text)  # identity key the id derives from
     source: Mapped[str] = mapped_column(String(300), index=True)
-    source_kind: Mapped[str] = mapped_column(String(16))   # seed | feed
+    source_kind: Mapped[str] = mapped_column(String(16))  # seed | feed
     feed_url: Mapped[str | None] = mapped_column(Text, nullable=True)
-    url: Mapped[str] = mapped_column(Text)                 # canonical URL or seed file name
+    url: Mapped[str] = mapped_column(Text)  # canonical URL or seed file name
     guid: Mapped[str | None] = mapped_column(Text, nullable=True)
     title: Mapped[str] = mapped_column(Text)
     text: Mapped[str] = mapped_column(Text)
@@ -80,8 +80,8 @@ class ItemQuotes(Base):
 
     item_id: Mapped[str] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), primary_key=True)
     version: Mapped[str] = mapped_column(String(64))
-    quotes: Mapped[list] = mapped_column(JSON, default=list)     # [{speaker, role, text, start, end}]
-    actors: Mapped[dict] = mapped_column(JSON, default=dict)     # actor name -> mentions in the item
+    quotes: Mapped[list] = mapped_column(JSON, default=list)  # [{speaker, role, text, start, end}]
+    actors: Mapped[dict] = mapped_column(JSON, default=dict)  # actor name -> mentions in the item
 
 
 class Correction(Base):
@@ -91,8 +91,8 @@ class Correction(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     item_id: Mapped[str] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
-    issue_id: Mapped[str] = mapped_column(String(64))      # an issue id, or "relevant"
-    action: Mapped[str] = mapped_column(String(8))         # add | remove
+    issue_id: Mapped[str] = mapped_column(String(64))  # an issue id, or "relevant"
+    action: Mapped[str] = mapped_column(String(8))  # add | remove
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
 
@@ -118,7 +118,7 @@ class StoryFingerprint(Base):
     __tablename__ = "story_fingerprints"
 
     item_id: Mapped[str] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), primary_key=True)
-    story_id: Mapped[str] = mapped_column(String(32))   # read with the row, never searched by
+    story_id: Mapped[str] = mapped_column(String(32))  # read with the row, never searched by
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     day: Mapped[int] = mapped_column(Integer)
     data: Mapped[bytes] = mapped_column(LargeBinary)
@@ -128,7 +128,7 @@ class StoryKey(Base):
     """Exact identity keys (canonical URL, feed guid, content hash) of assigned items."""
 
     __tablename__ = "story_keys"
-    __table_args__ = {"sqlite_with_rowid": False}   # the key is the row: one B-tree, not two
+    __table_args__ = {"sqlite_with_rowid": False}  # the key is the row: one B-tree, not two
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     item_id: Mapped[str] = mapped_column(String(32))
@@ -142,7 +142,7 @@ class StoryBand(Base):
     """
 
     __tablename__ = "story_bands"
-    __table_args__ = {"sqlite_with_rowid": False}   # the key is the row: one B-tree, not two
+    __table_args__ = {"sqlite_with_rowid": False}  # the key is the row: one B-tree, not two
 
     period: Mapped[int] = mapped_column(Integer, primary_key=True)
     band: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -155,7 +155,7 @@ class StoryTerm(Base):
     period first, like `StoryBand`)."""
 
     __tablename__ = "story_terms"
-    __table_args__ = {"sqlite_with_rowid": False}   # the key is the row: one B-tree, not two
+    __table_args__ = {"sqlite_with_rowid": False}  # the key is the row: one B-tree, not two
 
     period: Mapped[int] = mapped_column(Integer, primary_key=True)
     term: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -171,7 +171,7 @@ class PageRetry(Base):
 
     item_id: Mapped[str] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), primary_key=True)
     url: Mapped[str] = mapped_column(Text)
-    attempts: Mapped[int] = mapped_column(Integer, default=1)      # tries so far, the first included
+    attempts: Mapped[int] = mapped_column(Integer, default=1)  # tries so far, the first included
     next_attempt: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     last_error: Mapped[str] = mapped_column(Text)
 
@@ -202,8 +202,8 @@ class Feed(Base):
 class Digest(Base):
     __tablename__ = "digests"
 
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)   # e.g. daily-2026-11-22
-    period: Mapped[str] = mapped_column(String(16), index=True)     # daily | weekly | custom
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # e.g. daily-2026-11-22
+    period: Mapped[str] = mapped_column(String(16), index=True)  # daily | weekly | custom
     since: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     until: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -222,7 +222,7 @@ class DigestStory(Base):
     __tablename__ = "digest_stories"
 
     digest_id: Mapped[str] = mapped_column(ForeignKey("digests.id", ondelete="CASCADE"), primary_key=True)
-    story_key: Mapped[str] = mapped_column(String(32), primary_key=True)   # story id, else item id
+    story_key: Mapped[str] = mapped_column(String(32), primary_key=True)  # story id, else item id
     n_items: Mapped[int] = mapped_column(Integer, default=1)
 
 
@@ -235,7 +235,7 @@ class Delivery(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     digest_id: Mapped[str] = mapped_column(String(64), index=True)
     recipient: Mapped[str] = mapped_column(String(320))
-    status: Mapped[str] = mapped_column(String(16))        # pending | sending | sent | failed
+    status: Mapped[str] = mapped_column(String(16))  # pending | sending | sent | failed
     message_id: Mapped[str | None] = mapped_column(Text, nullable=True)
     eml_path: Mapped[str | None] = mapped_column(Text, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

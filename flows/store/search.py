@@ -31,7 +31,7 @@ from flows.store.search_index import PG_TEXT_CHARS
 
 MARK_START, MARK_END = "\x02", "\x03"
 SNIPPET_TOKENS = 28
-RANKED_CANDIDATES = 2000    # a query matching more ranks its newest 2,000 matches (see _search_sqlite)
+RANKED_CANDIDATES = 2000  # a query matching more ranks its newest 2,000 matches (see _search_sqlite)
 
 
 def rebuild_search_index(store: Store) -> None:
@@ -51,9 +51,9 @@ class ItemHit:
     url: str
     published: datetime | None
     first_seen: datetime
-    rank: float                 # higher is better
-    title_marked: str           # the title, matches between MARK_START and MARK_END
-    snippet_marked: str         # a passage of the text, marked the same way
+    rank: float  # higher is better
+    title_marked: str  # the title, matches between MARK_START and MARK_END
+    snippet_marked: str  # a passage of the text, marked the same way
 
 
 # ------------------------------------------------------------------ query translation
@@ -159,7 +159,9 @@ def _filters(store: Store, q: Query, params: dict, alias: str = "i") -> list[str
         names = [name for name, host in catalogue.items() if any(w in name.lower() or w in host for w in wanted)]
         where.append(_in(f"{alias}.source", names, params, "source"))
     if q.sides:
-        where.append("(" + " OR ".join(_side_condition(store, side, params, alias, catalogue) for side in q.sides) + ")")
+        where.append(
+            "(" + " OR ".join(_side_condition(store, side, params, alias, catalogue) for side in q.sides) + ")"
+        )
     return where
 
 
@@ -182,8 +184,9 @@ def _side_condition(store: Store, side: str, params: dict, alias: str, catalogue
 # ------------------------------------------------------------------ search
 
 
-def search_items(store: Store, q: Query, limit: int = 200, stories: int | None = None,
-                 per_story: int = 3) -> list[ItemHit]:
+def search_items(
+    store: Store, q: Query, limit: int = 200, stories: int | None = None, per_story: int = 3
+) -> list[ItemHit]:
     """The best `limit` items for a query, best first; with no words, the newest matching ones.
 
     With `stories`, only the items shown when grouped by story are returned (and given
@@ -225,11 +228,19 @@ def _sql(sql: str, params: dict):
 
 def _hit(row, rank: float, title_marked: str | None, snippet_marked: str | None) -> ItemHit:
     if snippet_marked is not None:
-        snippet_marked = " ".join(snippet_marked.split())      # a passage across paragraphs reads as one line
-    return ItemHit(row.id, row.story_id, row.title or "", row.source or "", row.url or "",
-                   None if row.undated else _when(row.published), _when(row.first_seen), rank,
-                   title_marked if title_marked is not None else (row.title or ""),
-                   snippet_marked if snippet_marked is not None else _lead(row.text or ""))
+        snippet_marked = " ".join(snippet_marked.split())  # a passage across paragraphs reads as one line
+    return ItemHit(
+        row.id,
+        row.story_id,
+        row.title or "",
+        row.source or "",
+        row.url or "",
+        None if row.undated else _when(row.published),
+        _when(row.first_seen),
+        rank,
+        title_marked if title_marked is not None else (row.title or ""),
+        snippet_marked if snippet_marked is not None else _lead(row.text or ""),
+    )
 
 
 def _lead(body: str, words: int = SNIPPET_TOKENS) -> str:
@@ -242,13 +253,14 @@ _ROW = "i.id, i.story_id, i.title, i.source, i.url, i.published, i.undated, i.fi
 
 def _newest(store: Store, conn, q: Query, limit: int, params: dict, where: list[str]) -> list[ItemHit]:
     params["limit"] = limit
-    sql = (f"SELECT {_ROW}, i.text FROM items i {'WHERE ' + ' AND '.join(where) if where else ''} "
-           "ORDER BY i.published DESC, i.id LIMIT :limit")
+    sql = (
+        f"SELECT {_ROW}, i.text FROM items i {'WHERE ' + ' AND '.join(where) if where else ''} "
+        "ORDER BY i.published DESC, i.id LIMIT :limit"
+    )
     return [_hit(r, 0.0, None, None) for r in conn.execute(_sql(sql, params), params)]
 
 
-def _search_sqlite(store: Store, q: Query, limit: int, stories: int | None = None,
-                   per_story: int = 3) -> list[ItemHit]:
+def _search_sqlite(store: Store, q: Query, limit: int, stories: int | None = None, per_story: int = 3) -> list[ItemHit]:
     params: dict = {}
     where = _filters(store, q, params)
     expr = fts5_expression(q.groups, q.exclude)
@@ -265,39 +277,63 @@ def _search_sqlite(store: Store, q: Query, limit: int, stories: int | None = Non
         # BM25 (and the filters' look-up of each row) cost a few microseconds per matching row:
         # past RANKED_CANDIDATES matches only the newest that many are ranked. They are found
         # newest first along the index's own order, which costs no ranking and no look-up.
-        bound = conn.execute(text("SELECT rowid FROM items_fts WHERE items_fts MATCH :match "
-                                  "ORDER BY rowid DESC LIMIT 1 OFFSET :cap"), params).scalar()
-        params["bound"] = bound if bound is not None else -(2 ** 62)
-        top = conn.execute(_sql(f"SELECT f.rowid AS rid, f.rank AS rank FROM items_fts f {join}"
-                                f"WHERE items_fts MATCH :match AND f.rowid > :bound {filters}"
-                                "ORDER BY f.rank LIMIT :limit", params), params).all()
+        bound = conn.execute(
+            text("SELECT rowid FROM items_fts WHERE items_fts MATCH :match ORDER BY rowid DESC LIMIT 1 OFFSET :cap"),
+            params,
+        ).scalar()
+        params["bound"] = bound if bound is not None else -(2**62)
+        top = conn.execute(
+            _sql(
+                f"SELECT f.rowid AS rid, f.rank AS rank FROM items_fts f {join}"
+                f"WHERE items_fts MATCH :match AND f.rowid > :bound {filters}"
+                "ORDER BY f.rank LIMIT :limit",
+                params,
+            ),
+            params,
+        ).all()
         if len(top) < limit and bound is not None:
             # Too few of the newest matches pass the filters: older ones follow, newest first.
             params["rest"] = limit - len(top)
-            older = conn.execute(_sql(f"SELECT f.rowid AS rid, f.rank AS rank FROM items_fts f {join}"
-                                      f"WHERE items_fts MATCH :match AND f.rowid <= :bound {filters}"
-                                      "ORDER BY f.rowid DESC LIMIT :rest", params), params).all()
+            older = conn.execute(
+                _sql(
+                    f"SELECT f.rowid AS rid, f.rank AS rank FROM items_fts f {join}"
+                    f"WHERE items_fts MATCH :match AND f.rowid <= :bound {filters}"
+                    "ORDER BY f.rowid DESC LIMIT :rest",
+                    params,
+                ),
+                params,
+            ).all()
         else:
             older = []
         if not top and not older:
             return []
-        ranks = {r.rid: -r.rank for r in top}          # bm25 is lower-is-better
+        ranks = {r.rid: -r.rank for r in top}  # bm25 is lower-is-better
         floor = min(ranks.values(), default=0.0)
-        ranks.update({r.rid: floor - 1.0 - n for n, r in enumerate(older)})   # after the ranked, newest first
+        ranks.update({r.rid: floor - 1.0 - n for n, r in enumerate(older)})  # after the ranked, newest first
         if stories is not None:
             order = sorted(ranks, key=lambda rid: -ranks[rid])
-            keys = dict(conn.execute(text(
-                "SELECT rowid, coalesce(story_id, id) FROM items WHERE rowid IN ("
-                + ", ".join(str(int(r)) for r in order) + ")")).all())
+            keys = dict(
+                conn.execute(
+                    text(
+                        "SELECT rowid, coalesce(story_id, id) FROM items WHERE rowid IN ("
+                        + ", ".join(str(int(r)) for r in order)
+                        + ")"
+                    )
+                ).all()
+            )
             ranks = {rid: ranks[rid] for rid in _shown(order, stories, per_story, keys.get)}
         marks = {"ms": MARK_START, "me": MARK_END, "match": expr}
         # Snippets for the best rows alone: snippet() on every match before the sort would cost
         # more than the search.
-        rows = conn.execute(text(
-            f"SELECT f.rowid AS rid, {_ROW}, i.text, highlight(items_fts, 0, :ms, :me) AS hl, "
-            f"snippet(items_fts, 1, :ms, :me, ' … ', {SNIPPET_TOKENS}) AS snip "
-            "FROM items_fts f JOIN items i ON i.rowid = f.rowid "
-            f"WHERE items_fts MATCH :match AND f.rowid IN ({', '.join(str(int(r)) for r in ranks)})"), marks).all()
+        rows = conn.execute(
+            text(
+                f"SELECT f.rowid AS rid, {_ROW}, i.text, highlight(items_fts, 0, :ms, :me) AS hl, "
+                f"snippet(items_fts, 1, :ms, :me, ' … ', {SNIPPET_TOKENS}) AS snip "
+                "FROM items_fts f JOIN items i ON i.rowid = f.rowid "
+                f"WHERE items_fts MATCH :match AND f.rowid IN ({', '.join(str(int(r)) for r in ranks)})"
+            ),
+            marks,
+        ).all()
     hits = [_hit(r, ranks[r.rid], r.hl, r.snip if MARK_START in (r.snip or "") else None) for r in rows]
     hits.sort(key=lambda h: (-h.rank, h.item_id))
     return hits
@@ -314,18 +350,25 @@ def _search_pg(store: Store, q: Query, limit: int) -> list[ItemHit]:
                 ex = pg_tsquery([q.exclude], [], params)
                 where.append(f"NOT (i.search_tsv @@ ({ex}))")
             return _newest(store, conn, q, limit, params, where)
-        params.update(limit=limit, cap=RANKED_CANDIDATES, opts=f"StartSel={MARK_START}, StopSel={MARK_END}, MaxWords={SNIPPET_TOKENS}, "
-                                        "MinWords=12, MaxFragments=2, FragmentDelimiter=\" … \"",
-                      topts=f"StartSel={MARK_START}, StopSel={MARK_END}, HighlightAll=true")
-        sql = (f"WITH q AS (SELECT {tsq} AS query), candidates AS ("
-               f"SELECT {_ROW}, i.text, i.search_tsv FROM items i, q "
-               "WHERE i.search_tsv @@ q.query " + "".join(f"AND {w} " for w in where)
-               + "ORDER BY i.published DESC LIMIT :cap), ranked AS ("
-               f"SELECT {_ROW.replace('i.', 'c.')}, c.text, ts_rank(ARRAY[0.1, 0.1, 0.1, 1.0]::float4[], c.search_tsv, q.query) AS rank "
-               "FROM candidates c, q ORDER BY rank DESC, c.id LIMIT :limit) "
-               "SELECT r.*, ts_headline('english', coalesce(r.title, ''), q.query, :topts) AS hl, "
-               f"ts_headline('english', left(coalesce(r.text, ''), {PG_TEXT_CHARS}), q.query, :opts) AS snip "
-               "FROM ranked r, q ORDER BY r.rank DESC, r.id")
+        params.update(
+            limit=limit,
+            cap=RANKED_CANDIDATES,
+            opts=f"StartSel={MARK_START}, StopSel={MARK_END}, MaxWords={SNIPPET_TOKENS}, "
+            'MinWords=12, MaxFragments=2, FragmentDelimiter=" … "',
+            topts=f"StartSel={MARK_START}, StopSel={MARK_END}, HighlightAll=true",
+        )
+        sql = (
+            f"WITH q AS (SELECT {tsq} AS query), candidates AS ("
+            f"SELECT {_ROW}, i.text, i.search_tsv FROM items i, q "
+            "WHERE i.search_tsv @@ q.query "
+            + "".join(f"AND {w} " for w in where)
+            + "ORDER BY i.published DESC LIMIT :cap), ranked AS ("
+            f"SELECT {_ROW.replace('i.', 'c.')}, c.text, ts_rank(ARRAY[0.1, 0.1, 0.1, 1.0]::float4[], c.search_tsv, q.query) AS rank "
+            "FROM candidates c, q ORDER BY rank DESC, c.id LIMIT :limit) "
+            "SELECT r.*, ts_headline('english', coalesce(r.title, ''), q.query, :topts) AS hl, "
+            f"ts_headline('english', left(coalesce(r.text, ''), {PG_TEXT_CHARS}), q.query, :opts) AS snip "
+            "FROM ranked r, q ORDER BY r.rank DESC, r.id"
+        )
         rows = conn.execute(_sql(sql, params), params).all()
     return [_hit(r, float(r.rank), r.hl, r.snip if MARK_START in (r.snip or "") else None) for r in rows]
 
@@ -348,9 +391,12 @@ def stories_info(store: Store, story_ids: list[str]) -> dict[str, StoryInfo]:
     out: dict[str, StoryInfo] = {}
     with store.session() as s:
         for start in range(0, len(story_ids), 500):
-            chunk = story_ids[start:start + 500]
-            for r in s.execute(select(Story.id, Story.title, Story.n_items, Story.first_seen, Story.last_seen)
-                               .where(Story.id.in_(chunk))):
+            chunk = story_ids[start : start + 500]
+            for r in s.execute(
+                select(Story.id, Story.title, Story.n_items, Story.first_seen, Story.last_seen).where(
+                    Story.id.in_(chunk)
+                )
+            ):
                 out[r.id] = StoryInfo(r.id, r.title or "", r.n_items, as_utc(r.first_seen), as_utc(r.last_seen))
     return out
 
@@ -361,7 +407,7 @@ def issue_scores(store: Store, item_ids: list[str]) -> dict[str, dict[str, float
     with store.session() as s:
         conn = s.connection()
         for start in range(0, len(item_ids), 500):
-            chunk = item_ids[start:start + 500]
+            chunk = item_ids[start : start + 500]
             params = {f"i{n}": v for n, v in enumerate(chunk)}
             sql = f"SELECT item_id, issue_id, score FROM item_issues WHERE item_id IN ({', '.join(':' + k for k in params)})"
             for item_id, issue, score in conn.execute(text(sql), params):

@@ -10,7 +10,7 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 
 TITLE_WEIGHT, TEXT_WEIGHT = 10.0, 1.0
-PG_TEXT_CHARS = 300_000      # a tsvector holds at most 1 MB: index the first 300,000 characters
+PG_TEXT_CHARS = 300_000  # a tsvector holds at most 1 MB: index the first 300,000 characters
 
 _SQLITE_DDL = [
     "CREATE VIRTUAL TABLE IF NOT EXISTS items_fts USING fts5(title, text, content='items', "
@@ -41,19 +41,22 @@ def ensure_search_index(conn: Connection) -> bool:
     """
     dialect = conn.dialect.name
     if dialect == "sqlite":
-        exists = conn.exec_driver_sql(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'items_fts'").first() is not None
+        exists = (
+            conn.exec_driver_sql("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'items_fts'").first()
+            is not None
+        )
         for ddl in _SQLITE_DDL:
             conn.exec_driver_sql(ddl)
         if not exists:
-            conn.exec_driver_sql(f"INSERT INTO items_fts(items_fts, rank) VALUES ('rank', "
-                                 f"'bm25({TITLE_WEIGHT}, {TEXT_WEIGHT})')")
-            conn.exec_driver_sql("INSERT INTO items_fts(items_fts) VALUES ('rebuild')")   # the backfill
+            conn.exec_driver_sql(
+                f"INSERT INTO items_fts(items_fts, rank) VALUES ('rank', 'bm25({TITLE_WEIGHT}, {TEXT_WEIGHT})')"
+            )
+            conn.exec_driver_sql("INSERT INTO items_fts(items_fts) VALUES ('rebuild')")  # the backfill
         return not exists
     if dialect == "postgresql":
         columns = {c["name"] for c in inspect(conn).get_columns("items")}
         if "search_tsv" not in columns:
-            conn.exec_driver_sql(_PG_COLUMN)     # computed for every stored row as it is added
+            conn.exec_driver_sql(_PG_COLUMN)  # computed for every stored row as it is added
         conn.exec_driver_sql(_PG_INDEX)
         return "search_tsv" not in columns
     return False

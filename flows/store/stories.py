@@ -18,13 +18,13 @@ from flows.store.items import as_utc
 from flows.store.schema import Item, Story, StoryBand, StoryFingerprint, StoryKey, StoryTerm
 
 CHUNK = 500
-PERIOD_DAYS = 16    # postings are clustered by period: a batch's inserts land in one small region
+PERIOD_DAYS = 16  # postings are clustered by period: a batch's inserts land in one small region
 
 
 def _chunks(values: Sequence, size: int = CHUNK) -> Iterator[list]:
     values = list(values)
     for start in range(0, len(values), size):
-        yield values[start:start + size]
+        yield values[start : start + size]
 
 
 @dataclass(frozen=True)
@@ -39,8 +39,8 @@ class ItemForStory:
     feed_url: str | None
     content_hash: str
     word_count: int
-    at: datetime                 # published, else first seen
-    assigned_story: str | None   # set when the item already has a fingerprint
+    at: datetime  # published, else first seen
+    assigned_story: str | None  # set when the item already has a fingerprint
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ class NewAssignment:
     story_id: str
     at: datetime
     day: int
-    data: bytes          # the fingerprint; empty for an exact copy, which is not indexed for matching
+    data: bytes  # the fingerprint; empty for an exact copy, which is not indexed for matching
     keys: list[str]
     bands: list[int]
     terms: list[str]
@@ -95,23 +95,51 @@ def items_for_story(store: Store, item_ids: Sequence[str]) -> list[ItemForStory]
     with store.session() as s:
         for chunk in _chunks(dict.fromkeys(item_ids)):
             q = (
-                select(Item.id, Item.title, Item.text, Item.url, Item.guid, Item.feed_url, Item.content_hash,
-                       Item.word_count, Item.published, Item.first_seen, StoryFingerprint.story_id)
+                select(
+                    Item.id,
+                    Item.title,
+                    Item.text,
+                    Item.url,
+                    Item.guid,
+                    Item.feed_url,
+                    Item.content_hash,
+                    Item.word_count,
+                    Item.published,
+                    Item.first_seen,
+                    StoryFingerprint.story_id,
+                )
                 .outerjoin(StoryFingerprint, StoryFingerprint.item_id == Item.id)
                 .where(Item.id.in_(chunk))
             )
             for row in s.execute(q):
                 at = as_utc(row.published) or as_utc(row.first_seen)
-                out.append(ItemForStory(row.id, row.title or "", row.text or "", row.url or "", row.guid,
-                                        row.feed_url, row.content_hash, row.word_count or 0, at, row.story_id))
+                out.append(
+                    ItemForStory(
+                        row.id,
+                        row.title or "",
+                        row.text or "",
+                        row.url or "",
+                        row.guid,
+                        row.feed_url,
+                        row.content_hash,
+                        row.word_count or 0,
+                        at,
+                        row.story_id,
+                    )
+                )
     return out
 
 
 def unassigned_item_ids(store: Store, limit: int) -> list[str]:
     """Items stored but not yet assigned to a story, oldest first (for catching up after a crash)."""
     with store.session() as s:
-        q = (select(Item.id).outerjoin(StoryFingerprint, StoryFingerprint.item_id == Item.id)
-             .where(StoryFingerprint.item_id.is_(None)).order_by(Item.first_seen, Item.id).limit(limit))
+        q = (
+            select(Item.id)
+            .outerjoin(StoryFingerprint, StoryFingerprint.item_id == Item.id)
+            .where(StoryFingerprint.item_id.is_(None))
+            .order_by(Item.first_seen, Item.id)
+            .limit(limit)
+        )
         return list(s.scalars(q))
 
 
@@ -120,9 +148,11 @@ def stories_for_keys(store: Store, keys: Iterable[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     with store.session() as s:
         for chunk in _chunks(set(keys)):
-            q = (select(StoryKey.key, StoryFingerprint.story_id)
-                 .join(StoryFingerprint, StoryFingerprint.item_id == StoryKey.item_id)
-                 .where(StoryKey.key.in_(chunk)))
+            q = (
+                select(StoryKey.key, StoryFingerprint.story_id)
+                .join(StoryFingerprint, StoryFingerprint.item_id == StoryKey.item_id)
+                .where(StoryKey.key.in_(chunk))
+            )
             out.update({k: sid for k, sid in s.execute(q)})
     return out
 
@@ -142,8 +172,10 @@ def _postings(store: Store, table: str, column: str, keys: Iterable, first_day: 
     with store.session() as s:
         conn = s.connection()
         for chunk in _chunks(set(keys)):
-            sql = (f"SELECT {column}, day, item_id FROM {table} WHERE period IN ({', '.join([mark] * len(periods))}) "
-                   f"AND {column} IN ({', '.join([mark] * len(chunk))}) AND day >= {mark} AND day <= {mark}")
+            sql = (
+                f"SELECT {column}, day, item_id FROM {table} WHERE period IN ({', '.join([mark] * len(periods))}) "
+                f"AND {column} IN ({', '.join([mark] * len(chunk))}) AND day >= {mark} AND day <= {mark}"
+            )
             out.extend(conn.exec_driver_sql(sql, (*periods, *chunk, first_day, last_day)).fetchall())
     return out
 
@@ -162,8 +194,11 @@ def _insert_rows(store: Store, conn, table: str, columns: tuple[str, ...], rows:
     """Insert rows into an index table, skipping those already there (a re-run adds nothing)."""
     if rows:
         mark = _placeholder(store)
-        conn.exec_driver_sql(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))}) "
-                             "ON CONFLICT DO NOTHING", rows)
+        conn.exec_driver_sql(
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))}) "
+            "ON CONFLICT DO NOTHING",
+            rows,
+        )
 
 
 def _insert_postings(store: Store, conn, postings: Iterable[tuple[str, int, Iterable[int], Iterable[str]]]) -> None:
@@ -185,8 +220,10 @@ def postings_outdated(store: Store) -> bool:
     table and every commit rewrote most of its pages; keyed by period first they land together.
     """
     inspector = inspect(store.engine)
-    return any("period" not in {c["name"] for c in inspector.get_columns(table.__tablename__)}
-               for table in (StoryBand, StoryTerm))
+    return any(
+        "period" not in {c["name"] for c in inspector.get_columns(table.__tablename__)}
+        for table in (StoryBand, StoryTerm)
+    )
 
 
 def rebuild_postings(store: Store, derive: Callable[[bytes], tuple[list[int], list[str]]]) -> int:
@@ -203,8 +240,11 @@ def rebuild_postings(store: Store, derive: Callable[[bytes], tuple[list[int], li
             table.create(conn)
         ids = list(conn.execute(select(StoryFingerprint.item_id).where(StoryFingerprint.data != b"")).scalars())
         for chunk in _chunks(ids):
-            rows = conn.execute(select(StoryFingerprint.item_id, StoryFingerprint.day, StoryFingerprint.data)
-                                .where(StoryFingerprint.item_id.in_(chunk))).all()
+            rows = conn.execute(
+                select(StoryFingerprint.item_id, StoryFingerprint.day, StoryFingerprint.data).where(
+                    StoryFingerprint.item_id.in_(chunk)
+                )
+            ).all()
             _insert_postings(store, conn, ((item_id, day, *derive(data)) for item_id, day, data in rows))
             done += len(rows)
     return done
@@ -214,10 +254,17 @@ def indexed_items(store: Store, item_ids: Iterable[str]) -> dict[str, IndexedIte
     out: dict[str, IndexedItem] = {}
     with store.session() as s:
         for chunk in _chunks(set(item_ids)):
-            q = (select(StoryFingerprint.item_id, StoryFingerprint.story_id, StoryFingerprint.at,
-                        StoryFingerprint.data, Item.feed_url)
-                 .join(Item, Item.id == StoryFingerprint.item_id)
-                 .where(StoryFingerprint.item_id.in_(chunk)))
+            q = (
+                select(
+                    StoryFingerprint.item_id,
+                    StoryFingerprint.story_id,
+                    StoryFingerprint.at,
+                    StoryFingerprint.data,
+                    Item.feed_url,
+                )
+                .join(Item, Item.id == StoryFingerprint.item_id)
+                .where(StoryFingerprint.item_id.in_(chunk))
+            )
             for row in s.execute(q):
                 out[row.item_id] = IndexedItem(row.item_id, row.story_id, as_utc(row.at), row.data, row.feed_url)
     return out
@@ -232,10 +279,14 @@ def save_assignments(store: Store, assignments: Sequence[NewAssignment]) -> None
     if not assignments:
         return
     with store.session() as s:
-        conn = s.connection()   # Core executemany: the ORM's per-row bookkeeping costs more than the SQL
-        conn.execute(store.insert(StoryFingerprint.__table__).on_conflict_do_nothing(index_elements=["item_id"]),
-                     [{"item_id": a.item_id, "story_id": a.story_id, "at": a.at, "day": a.day, "data": a.data}
-                      for a in assignments])
+        conn = s.connection()  # Core executemany: the ORM's per-row bookkeeping costs more than the SQL
+        conn.execute(
+            store.insert(StoryFingerprint.__table__).on_conflict_do_nothing(index_elements=["item_id"]),
+            [
+                {"item_id": a.item_id, "story_id": a.story_id, "at": a.at, "day": a.day, "data": a.data}
+                for a in assignments
+            ],
+        )
         first_holder = {k: a.item_id for a in reversed(assignments) for k in a.keys}
         _insert_rows(store, conn, StoryKey.__tablename__, ("key", "item_id"), list(first_holder.items()))
         _insert_postings(store, conn, ((a.item_id, a.day, a.bands, a.terms) for a in assignments))
@@ -256,21 +307,32 @@ def _refresh_stories(store: Store, conn, story_ids: set[str]) -> None:
     members: dict[str, list] = {}
     for chunk in _chunks(sorted(story_ids)):
         q = select(Item.story_id, Item.id, Item.title, Item.word_count, Item.published, Item.first_seen).where(
-            Item.story_id.in_(chunk))
+            Item.story_id.in_(chunk)
+        )
         for row in conn.execute(q):
             members.setdefault(row.story_id, []).append(row)
     rows = []
     for story_id, items in members.items():
         rep = min(items, key=lambda r: (-(r.word_count or 0), as_utc(r.published) or as_utc(r.first_seen), r.id))
         seen = [as_utc(r.first_seen) for r in items]
-        rows.append({"id": story_id, "representative_id": rep.id, "title": rep.title or "",
-                     "first_seen": min(seen), "last_seen": max(seen), "n_items": len(items)})
+        rows.append(
+            {
+                "id": story_id,
+                "representative_id": rep.id,
+                "title": rep.title or "",
+                "first_seen": min(seen),
+                "last_seen": max(seen),
+                "n_items": len(items),
+            }
+        )
     if rows:
         stmt = store.insert(Story.__table__)
         stmt = stmt.on_conflict_do_update(
             index_elements=["id"],
-            set_={c: getattr(stmt.excluded, c)
-                  for c in ("representative_id", "title", "first_seen", "last_seen", "n_items")},
+            set_={
+                c: getattr(stmt.excluded, c)
+                for c in ("representative_id", "title", "first_seen", "last_seen", "n_items")
+            },
         )
         conn.execute(stmt, rows)
 
@@ -280,8 +342,14 @@ def get_story(store: Store, story_id: str) -> StoryRow | None:
         story = s.get(Story, story_id)
         if story is None:
             return None
-        return StoryRow(story.id, story.representative_id, story.title, as_utc(story.first_seen),
-                        as_utc(story.last_seen), story.n_items)
+        return StoryRow(
+            story.id,
+            story.representative_id,
+            story.title,
+            as_utc(story.first_seen),
+            as_utc(story.last_seen),
+            story.n_items,
+        )
 
 
 def story_sources(store: Store, story_id: str) -> list[StorySource]:
@@ -290,9 +358,20 @@ def story_sources(store: Store, story_id: str) -> list[StorySource]:
         story = s.get(Story, story_id)
         rep_id = story.representative_id if story else None
         q = select(Item.id, Item.source, Item.title, Item.url, Item.published, Item.undated, Item.first_seen).where(
-            Item.story_id == story_id)
+            Item.story_id == story_id
+        )
         rows = list(s.execute(q))
-    sources = [StorySource(r.id, r.source, r.title, r.url, None if r.undated else as_utc(r.published),
-                           as_utc(r.first_seen), r.id == rep_id) for r in rows]
+    sources = [
+        StorySource(
+            r.id,
+            r.source,
+            r.title,
+            r.url,
+            None if r.undated else as_utc(r.published),
+            as_utc(r.first_seen),
+            r.id == rep_id,
+        )
+        for r in rows
+    ]
     sources.sort(key=lambda x: (not x.is_representative, x.first_seen, x.item_id))
     return sources

@@ -21,7 +21,7 @@ _EXTRA_TRACKERS = re.compile(
     re.IGNORECASE,
 )
 _HOST_PREFIX = re.compile(r"^(?:www\d?|m|mobile|amp)\.")
-_AMP_SEGMENT = re.compile(r"/amp(?=/|$)")        # every /amp segment, /amp/amp included, in one pass
+_AMP_SEGMENT = re.compile(r"/amp(?=/|$)")  # every /amp segment, /amp/amp included, in one pass
 _AMP_SUFFIX = re.compile(r"\.amp(\.html?)?$")
 
 

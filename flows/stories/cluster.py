@@ -94,7 +94,7 @@ class _Prepared:
     item: repo.ItemForStory
     day: int
     keys: list[str]
-    fp: Fingerprint | None = None     # computed unless the item is an exact copy
+    fp: Fingerprint | None = None  # computed unless the item is an exact copy
     bands: list[int] = field(default_factory=list)
 
     def fingerprint(self) -> None:
@@ -113,7 +113,7 @@ def _postings(data: bytes) -> tuple[list[int], list[str]]:
     return _bands(fp), list(fp.salient)
 
 
-_CURRENT_LAYOUT: "weakref.WeakSet" = weakref.WeakSet()   # engines whose index tables were checked
+_CURRENT_LAYOUT: "weakref.WeakSet" = weakref.WeakSet()  # engines whose index tables were checked
 
 
 def _ensure_index_layout(store: Store) -> None:
@@ -139,7 +139,7 @@ class _Index:
     """Exact keys, LSH bands and salient-term postings: a slice of the stored index, or the new
     items of this batch (indexed as they are assigned; the store sees them at commit)."""
 
-    keys: dict[str, str] = field(default_factory=dict)                 # key -> story id
+    keys: dict[str, str] = field(default_factory=dict)  # key -> story id
     bands: dict[int, list[tuple[int, str]]] = field(default_factory=lambda: defaultdict(list))
     terms: dict[str, dict[int, list[str]]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(list)))
 
@@ -246,8 +246,9 @@ def _assign(store: Store, item_ids: list[str]) -> dict[str, str]:
         known[p.item.id] = _Known(story_id, p.item.at, p.fp, p.item.feed_url)
         blob = p.fp.to_bytes()
         _RECENT.put(blob, p.fp)
-        assignments.append(repo.NewAssignment(p.item.id, story_id, p.item.at, p.day, blob, p.keys,
-                                              p.bands, list(p.fp.salient)))
+        assignments.append(
+            repo.NewAssignment(p.item.id, story_id, p.item.at, p.day, blob, p.keys, p.bands, list(p.fp.salient))
+        )
     repo.save_assignments(store, assignments)
     return result
 
@@ -285,8 +286,10 @@ _RECENT = _FingerprintCache(FINGERPRINT_CACHE)
 
 
 def _load_known(store: Store, item_ids: set[str]) -> dict[str, _Known]:
-    return {row.item_id: _Known(row.story_id, row.at, _RECENT.decode(row.data), row.feed_url)
-            for row in repo.indexed_items(store, item_ids).values()}
+    return {
+        row.item_id: _Known(row.story_id, row.at, _RECENT.decode(row.data), row.feed_url)
+        for row in repo.indexed_items(store, item_ids).values()
+    }
 
 
 def _stored_index(store: Store, prepared: list[_Prepared]) -> _Index:

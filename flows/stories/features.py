@@ -43,12 +43,12 @@ PART = re.compile(r"\bpart ([ivx]+|\d+)\b")
 _WORD = re.compile(r"[^\W_]+(?:['’](?!s\b)[^\W_]+)*")  # possessive 's is not part of the word
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?”\"])\s+|\n+")
 
-SALIENT_TERMS = 8          # top-weighted terms per item in the rewrite index
-TITLE_INDEX_TERMS = 4      # plus this many of its rarest title terms
-TITLE_TERM_MIN_IDF = 3.5   # a title term in more than ~3 % of documents is too common to index
-LONG_TEXT_WORDS = 150      # texts this long are compared sentence by sentence
+SALIENT_TERMS = 8  # top-weighted terms per item in the rewrite index
+TITLE_INDEX_TERMS = 4  # plus this many of its rarest title terms
+TITLE_TERM_MIN_IDF = 3.5  # a title term in more than ~3 % of documents is too common to index
+LONG_TEXT_WORDS = 150  # texts this long are compared sentence by sentence
 MIN_SENTENCE_WORDS = 6
-FORMAT = 2                 # version of Fingerprint.to_bytes
+FORMAT = 2  # version of Fingerprint.to_bytes
 
 _local = threading.local()
 
@@ -64,8 +64,8 @@ def _stemmer() -> Stemmer.Stemmer:
 @dataclass(frozen=True)
 class IdfTable:
     n_docs: int
-    weights: dict[str, float]   # term -> idf, precomputed
-    unseen: float               # idf of a term the corpus never had
+    weights: dict[str, float]  # term -> idf, precomputed
+    unseen: float  # idf of a term the corpus never had
 
     def idf(self, term: str) -> float:
         return self.weights.get(term, self.unseen)
@@ -125,8 +125,7 @@ def tfidf(counts: dict[str, int]) -> dict[str, float]:
         return {}
     table = idf_table()
     known, unseen, log = table.weights, table.unseen, math.log
-    weights = {t: (1.0 + log(n)) * known.get(t, unseen) if n > 1 else known.get(t, unseen)
-               for t, n in counts.items()}
+    weights = {t: (1.0 + log(n)) * known.get(t, unseen) if n > 1 else known.get(t, unseen) for t, n in counts.items()}
     norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
     return {t: w / norm for t, w in weights.items()}
 
@@ -150,8 +149,10 @@ def title_marks(title: str) -> frozenset[str]:
     "Your Friday Briefing") are different installments, however alike their text.
     """
     low = unicodedata.normalize("NFKC", title).casefold()
-    return frozenset(WEEKDAYS.findall(low)) | frozenset(TITLE_NUMBER.findall(low)) | frozenset(
-        "part " + p for p in PART.findall(low)
+    return (
+        frozenset(WEEKDAYS.findall(low))
+        | frozenset(TITLE_NUMBER.findall(low))
+        | frozenset("part " + p for p in PART.findall(low))
     )
 
 
@@ -163,11 +164,11 @@ class Fingerprint:
     fingerprint is small and always weighted with the shipped IDF table.
     """
 
-    title_terms: frozenset[str]                 # title stems (only glue words dropped)
-    marks: frozenset[str]                       # see title_marks
+    title_terms: frozenset[str]  # title stems (only glue words dropped)
+    marks: frozenset[str]  # see title_marks
     body_words: int
-    shingles: np.ndarray                        # sorted unique uint32 hashes of body word 3-grams
-    counts: dict[str, int]                      # content-stem counts of title + body
+    shingles: np.ndarray  # sorted unique uint32 hashes of body word 3-grams
+    counts: dict[str, int]  # content-stem counts of title + body
     sentence_terms: list[list[str]] = field(default_factory=list)  # per sentence, long texts only
 
     @cached_property
@@ -187,15 +188,23 @@ class Fingerprint:
         # sorted() is stable: equal weights keep the text's order, so the result is deterministic.
         top = sorted(vector, key=vector.__getitem__, reverse=True)[:SALIENT_TERMS]
         idf = idf_table().idf
-        rare = sorted((t for t in sorted(self.title_terms) if idf(t) >= TITLE_TERM_MIN_IDF),
-                      key=idf, reverse=True)[:TITLE_INDEX_TERMS]
+        rare = sorted((t for t in sorted(self.title_terms) if idf(t) >= TITLE_TERM_MIN_IDF), key=idf, reverse=True)[
+            :TITLE_INDEX_TERMS
+        ]
         return tuple(dict.fromkeys(top + rare))
 
     def to_bytes(self) -> bytes:
         """The stored form: marshal of plain values, version-tagged. (zlib would save a quarter of
         the bytes – the shingle hashes do not compress – at a quarter of the fingerprinting time.)"""
-        payload = (FORMAT, sorted(self.title_terms), sorted(self.marks), self.body_words,
-                   self.shingles.astype("<u4").tobytes(), self.counts, self.sentence_terms)
+        payload = (
+            FORMAT,
+            sorted(self.title_terms),
+            sorted(self.marks),
+            self.body_words,
+            self.shingles.astype("<u4").tobytes(),
+            self.counts,
+            self.sentence_terms,
+        )
         return marshal.dumps(payload)
 
     @classmethod

@@ -51,7 +51,7 @@ def shingle_hashes(tokens: list[str], k: int = SHINGLE_WORDS) -> np.ndarray:
     n = len(tokens) - k + 1
     mixed = np.zeros(n, dtype=np.uint64)
     for i in range(k):
-        mixed = (mixed ^ w[i:i + n]) * _MIX[i]     # wraps modulo 2**64, as intended
+        mixed = (mixed ^ w[i : i + n]) * _MIX[i]  # wraps modulo 2**64, as intended
         mixed ^= mixed >> np.uint64(29)
     hashes = np.sort((mixed >> np.uint64(32)).astype(np.uint32))
     # np.unique, without its general-purpose overhead (a third of this function's time)
@@ -102,7 +102,7 @@ def band_keys(sig: np.ndarray | None) -> list[int]:
         return []
     keys = []
     for band in range(BANDS):
-        chunk = sig[band * ROWS:(band + 1) * ROWS].astype("<u4").tobytes()
+        chunk = sig[band * ROWS : (band + 1) * ROWS].astype("<u4").tobytes()
         digest = hashlib.blake2b(bytes([band]) + chunk, digest_size=8).digest()
         keys.append(int.from_bytes(digest, "little", signed=True))
     return keys

@@ -51,8 +51,8 @@ MIN_SENTENCES = 3
 @dataclass(frozen=True)
 class Verdict:
     same: bool
-    score: float      # strength of the evidence (for choosing among several matching stories)
-    reason: str       # which test decided
+    score: float  # strength of the evidence (for choosing among several matching stories)
+    reason: str  # which test decided
 
 
 def sentence_alignment(a: list[dict[str, float]], b: list[dict[str, float]]) -> float:

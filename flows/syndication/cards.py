@@ -21,15 +21,15 @@ from flows.store.stories import get_story, story_sources
 class Card:
     key: str
     title: str
-    link: str | None                 # the representative item's http(s) URL
+    link: str | None  # the representative item's http(s) URL
     summary: str
     sources: list[str]
-    sides: dict[str, list[str]]      # side -> sources
-    issues: list[str]                # issue ids, strongest first
+    sides: dict[str, list[str]]  # side -> sources
+    issues: list[str]  # issue ids, strongest first
     published: datetime
     updated: datetime
     n_items: int = 1
-    links: dict[str, str] = field(default_factory=dict)   # source -> its item's link
+    links: dict[str, str] = field(default_factory=dict)  # source -> its item's link
 
     @property
     def urn(self) -> str:
@@ -71,9 +71,19 @@ def card(store: Store, key: str) -> Card | None:
     sides: dict[str, list[str]] = {}
     for source in sources:
         sides.setdefault(side_of(source, links.get(source) or ""), []).append(source)
-    return Card(key, story.title if story else rep.title, _link(rep.url), summarize(rep.title, rep.text or ""),
-                sources, sides, sorted(scores, key=lambda i: -scores[i]), published, updated, n,
-                {s: u for s, u in links.items() if _link(u)})
+    return Card(
+        key,
+        story.title if story else rep.title,
+        _link(rep.url),
+        summarize(rep.title, rep.text or ""),
+        sources,
+        sides,
+        sorted(scores, key=lambda i: -scores[i]),
+        published,
+        updated,
+        n,
+        {s: u for s, u in links.items() if _link(u)},
+    )
 
 
 def cards(store: Store, keys: list[str], cache: dict[str, Card | None] | None = None) -> list[Card]:

@@ -35,7 +35,7 @@ EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)
 
 @dataclass
 class Feed:
-    name: str                      # file stem: latest, issue-taiwan, search-entity-list
+    name: str  # file stem: latest, issue-taiwan, search-entity-list
     title: str
     subtitle: str
     cards: list[Card]
@@ -99,20 +99,37 @@ def atom(feed: Feed, self_url: str | None = None, site_url: str | None = None) -
 
 def json_feed(feed: Feed, self_url: str | None = None, site_url: str | None = None) -> bytes:
     """The feed as JSON Feed 1.1 (https://jsonfeed.org/version/1.1)."""
-    doc: dict = {"version": "https://jsonfeed.org/version/1.1", "title": feed.title,
-                 "description": feed.subtitle, "authors": [{"name": "US–China Digest"}], "language": "en"}
+    doc: dict = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": feed.title,
+        "description": feed.subtitle,
+        "authors": [{"name": "US–China Digest"}],
+        "language": "en",
+    }
     if self_url:
         doc["feed_url"] = self_url
     if site_url:
         doc["home_page_url"] = site_url
     doc["items"] = []
     for c in feed.cards:
-        item = {"id": c.urn, "title": c.title, "content_text": _summary(c, feed.issue_names),
-                "summary": c.summary or c.title, "date_published": _iso(c.published),
-                "date_modified": _iso(c.updated), "tags": [feed.issue_names.get(i, i) for i in c.issues],
-                "authors": [{"name": s} for s in c.sources],
-                "_uschina_digest": {"story": c.key, "issues": c.issues, "sources": c.sources, "sides": c.sides,
-                                    "links": c.links, "n_items": c.n_items}}
+        item = {
+            "id": c.urn,
+            "title": c.title,
+            "content_text": _summary(c, feed.issue_names),
+            "summary": c.summary or c.title,
+            "date_published": _iso(c.published),
+            "date_modified": _iso(c.updated),
+            "tags": [feed.issue_names.get(i, i) for i in c.issues],
+            "authors": [{"name": s} for s in c.sources],
+            "_uschina_digest": {
+                "story": c.key,
+                "issues": c.issues,
+                "sources": c.sources,
+                "sides": c.sides,
+                "links": c.links,
+                "n_items": c.n_items,
+            },
+        }
         if c.link:
             item["url"] = c.link
         doc["items"].append(item)
@@ -144,8 +161,9 @@ def latest_feed(store: Store, settings: Settings, cache: dict | None = None) -> 
     return Feed("latest", "US–China Digest · latest", "The stories of the latest digests", found, _names(settings))
 
 
-def query_feed(store: Store, settings: Settings, name: str, title: str, subtitle: str, query: Query,
-               cache: dict | None = None) -> Feed:
+def query_feed(
+    store: Store, settings: Settings, name: str, title: str, subtitle: str, query: Query, cache: dict | None = None
+) -> Feed:
     """The newest stories matching a query (an issue's, or a saved search's)."""
     results = run_query(store, query, FEED_STORIES)
     found = cards(store, [s.key for s in results.stories], cache)
@@ -157,19 +175,33 @@ def issue_feed(store: Store, settings: Settings, issue_id: str, cache: dict | No
     names = _names(settings)
     if issue_id not in names:
         raise KeyError(issue_id)
-    return query_feed(store, settings, f"issue-{issue_id}", f"US–China Digest · {names[issue_id]}",
-                      f"The newest stories on {names[issue_id]}", Query(issues=[issue_id]), cache)
+    return query_feed(
+        store,
+        settings,
+        f"issue-{issue_id}",
+        f"US–China Digest · {names[issue_id]}",
+        f"The newest stories on {names[issue_id]}",
+        Query(issues=[issue_id]),
+        cache,
+    )
 
 
 def search_feed(store: Store, settings: Settings, alert, cache: dict | None = None) -> Feed:
-    return query_feed(store, settings, f"search-{alert.name}", f"US–China Digest · saved search {alert.name}",
-                      f"Stories matching {alert.query}", alert.parsed, cache)
+    return query_feed(
+        store,
+        settings,
+        f"search-{alert.name}",
+        f"US–China Digest · saved search {alert.name}",
+        f"Stories matching {alert.query}",
+        alert.parsed,
+        cache,
+    )
 
 
 def all_feeds(store: Store, settings: Settings) -> list[Feed]:
     from flows.alerts.config import load_alerts
 
-    cache: dict = {}                      # a story in several feeds is read once
+    cache: dict = {}  # a story in several feeds is read once
     feeds = [latest_feed(store, settings, cache)]
     feeds += [issue_feed(store, settings, i, cache) for i in _names(settings)]
     feeds += [search_feed(store, settings, a, cache) for a in load_alerts(settings).alerts]

@@ -11,7 +11,9 @@ from __future__ import annotations
 import re
 import unicodedata
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\u200e\u200f\ufeff\ud800-\udfff]")  # + lone surrogates (JSON "\\ud800"): unstorable
+_CONTROL = re.compile(
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\u200e\u200f\ufeff\ud800-\udfff]"
+)  # + lone surrogates (JSON "\\ud800"): unstorable
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 
 _HASH_STUB = re.compile(r"^\s*[0-9a-f]{16,}(?:[_-][\w-]+)?\s*$", re.I)
@@ -30,8 +32,10 @@ _CREDIT = re.compile(
     r"\(reuters\)|\(ap\)|\(afp\))",
     re.I,
 )
-_BYLINE = re.compile(r"^\s*[Bb]y\s+[A-Z][\w.'-]+(?:\s+[A-Z][\w.'-]+){0,3}(?:\s*(?:,|and|&)\s*[A-Z][\w.'-]+(?:\s+[A-Z][\w.'-]+){0,3})*\s*$")
-_BROKEN_START = re.compile(r"^[A-Za-z]{1,2},\s+[a-z]")     # "P, noting the…": cut mid-word
+_BYLINE = re.compile(
+    r"^\s*[Bb]y\s+[A-Z][\w.'-]+(?:\s+[A-Z][\w.'-]+){0,3}(?:\s*(?:,|and|&)\s*[A-Z][\w.'-]+(?:\s+[A-Z][\w.'-]+){0,3})*\s*$"
+)
+_BROKEN_START = re.compile(r"^[A-Za-z]{1,2},\s+[a-z]")  # "P, noting the…": cut mid-word
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*(?:\s|$)")
 _TERMINAL = re.compile(r"[.!?…:;\"'”’)\]]\s*$")
 
@@ -39,7 +43,7 @@ _TERMINAL = re.compile(r"[.!?…:;\"'”’)\]]\s*$")
 def normalize_text(text: str) -> str:
     """Unicode NFC, no control characters, single spaces, Unix newlines."""
     text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
-    text = _SPACES.sub(" ", _CONTROL.sub("", text))     # neither pattern matches a newline
+    text = _SPACES.sub(" ", _CONTROL.sub("", text))  # neither pattern matches a newline
     return "\n".join(line.strip() for line in text.split("\n"))
 
 
@@ -89,7 +93,7 @@ def repair_fragment(paragraph: str) -> str:
     """Drop a broken leading sentence cut mid-word ("P, noting the importance …. Despite …")."""
     if _BROKEN_START.match(paragraph):
         m = _SENTENCE_END.search(paragraph)
-        return paragraph[m.end():].strip() if m else ""
+        return paragraph[m.end() :].strip() if m else ""
     return paragraph
 
 
@@ -102,7 +106,7 @@ def clean_paragraphs(paragraphs: list[str]) -> list[str]:
         p = _SPACES.sub(" ", _SHORTCODE.sub("", p) if "[" in p else p).strip()
         if is_junk(p):
             continue
-        repaired = repair_fragment(p)   # the same object when there was nothing to repair
+        repaired = repair_fragment(p)  # the same object when there was nothing to repair
         if repaired is p or (repaired and not is_junk(repaired)):
             kept.append(repaired)
     return drop_repeated_passages(kept)

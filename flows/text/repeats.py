@@ -31,9 +31,10 @@ from flows.stories.features import cosine, idf_table, terms, tfidf
 
 RESTATES = 0.5
 ALREADY_SAID = 0.85
-MIN_PARAGRAPH_WORDS = 12      # shorter ones (list lines, captions) are only dropped when verbatim
+MIN_PARAGRAPH_WORDS = 12  # shorter ones (list lines, captions) are only dropped when verbatim
 MIN_VERBATIM_WORDS = 4
 MIN_SENTENCE_WORDS = 5
+
 
 def split_sentences(paragraph: str) -> list[str]:
     """The paragraph's sentences, by the rule the classifier's evidence uses."""
@@ -41,8 +42,11 @@ def split_sentences(paragraph: str) -> list[str]:
 
 
 def _sentence_vectors(paragraph: str) -> list[dict[str, float]]:
-    return [v for v in (tfidf(Counter(terms(s))) for s in split_sentences(paragraph)
-                        if len(s.split()) >= MIN_SENTENCE_WORDS) if v]
+    return [
+        v
+        for v in (tfidf(Counter(terms(s))) for s in split_sentences(paragraph) if len(s.split()) >= MIN_SENTENCE_WORDS)
+        if v
+    ]
 
 
 def drop_repeated_passages(paragraphs: list[str]) -> list[str]:
@@ -50,10 +54,10 @@ def drop_repeated_passages(paragraphs: list[str]) -> list[str]:
     table = idf_table()
     idf, unseen = table.weights.get, table.unseen
     kept: list[str] = []
-    earlier: list[dict[str, float]] = []   # sentence vectors of kept paragraphs, computed when first needed
-    by_term: dict[str, list[int]] = {}     # term -> positions in `earlier` of the sentences using it
-    vectorized = 0                         # how many kept paragraphs `earlier` covers
-    said: set[str] = set()                 # content terms of kept paragraphs
+    earlier: list[dict[str, float]] = []  # sentence vectors of kept paragraphs, computed when first needed
+    by_term: dict[str, list[int]] = {}  # term -> positions in `earlier` of the sentences using it
+    vectorized = 0  # how many kept paragraphs `earlier` covers
+    said: set[str] = set()  # content terms of kept paragraphs
     verbatim: set[tuple[str, ...]] = set()  # content-term sequences of kept paragraphs
     for paragraph in paragraphs:
         content = terms(paragraph)
@@ -79,8 +83,9 @@ def drop_repeated_passages(paragraphs: list[str]) -> list[str]:
     return kept
 
 
-def _mostly_restated(vectors: list[dict[str, float]], earlier: list[dict[str, float]],
-                     by_term: dict[str, list[int]]) -> bool:
+def _mostly_restated(
+    vectors: list[dict[str, float]], earlier: list[dict[str, float]], by_term: dict[str, list[int]]
+) -> bool:
     """Whether at least half of the sentences restate an earlier one (stops once it is decided)."""
     needed = (len(vectors) + 1) // 2
     restated = 0
@@ -89,7 +94,7 @@ def _mostly_restated(vectors: list[dict[str, float]], earlier: list[dict[str, fl
             restated += 1
             if restated >= needed:
                 return True
-        elif restated + len(vectors) - i - 1 < needed:   # even if every remaining one does
+        elif restated + len(vectors) - i - 1 < needed:  # even if every remaining one does
             return False
     return False
 

@@ -32,16 +32,19 @@ from flows.config import Settings, load_taxonomy
 from flows.digest.render import _env as digest_env
 from flows.web import csrf
 
-CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; base-uri 'none'; "
-       "frame-ancestors 'none'")
+CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; base-uri 'none'; "
+    "frame-ancestors 'none'"
+)
 HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
 DIGEST_FILE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*\.(html|txt)$")
 FEED_NAME = re.compile(r"^(latest|issue-[a-z0-9_]+|search-[a-z0-9_-]+)\.(atom|json)$")
 TREND_WEEKS = 12
 MAX_FORM_BYTES = 4096
 
-env = digest_env.overlay(loader=ChoiceLoader([PackageLoader("flows.web", "templates"),
-                                              PackageLoader("flows.digest", "templates")]))
+env = digest_env.overlay(
+    loader=ChoiceLoader([PackageLoader("flows.web", "templates"), PackageLoader("flows.digest", "templates")])
+)
 
 
 class Reader:
@@ -69,9 +72,12 @@ class Reader:
 
         digests = list_digests(self.store)
         tz = self.settings.schedule.timezone
-        titles = {g.id: f"{heading(g.period)} · {dateline(g.period, _aware(g.since), _aware(g.until), tz)}"
-                  for g in digests}
-        return self.page("web_archive.html.j2", digests=digests, titles=titles, alerts=load_alerts(self.settings).alerts)
+        titles = {
+            g.id: f"{heading(g.period)} · {dateline(g.period, _aware(g.since), _aware(g.until), tz)}" for g in digests
+        }
+        return self.page(
+            "web_archive.html.j2", digests=digests, titles=titles, alerts=load_alerts(self.settings).alerts
+        )
 
     def digest_file(self, request: Request) -> Response:
         name = request.path_params["name"]
@@ -112,7 +118,7 @@ class Reader:
         else:
             ids = [key]
         items = [get_item(self.store, i) for i in ids]
-        for item in items:                       # SQLite hands back naive UTC times
+        for item in items:  # SQLite hands back naive UTC times
             item.first_seen, item.published = as_utc(item.first_seen), as_utc(item.published)
         labels = labels_for(self.store, ids)
         from flows.search.sides import side_of
@@ -121,9 +127,16 @@ class Reader:
         for item in items:
             by_side.setdefault(side_of(item.source, item.url), []).append(item)
         tokens = {i: csrf.token(self.secret, f"label:{i}") for i in ids}
-        return self.page("web_story.html.j2", card=found, items=items, labels=labels, by_side=by_side,
-                         tokens=tokens, issues=self.taxonomy.issues,
-                         corrected=request.query_params.get("corrected"))
+        return self.page(
+            "web_story.html.j2",
+            card=found,
+            items=items,
+            labels=labels,
+            by_side=by_side,
+            tokens=tokens,
+            issues=self.taxonomy.issues,
+            corrected=request.query_params.get("corrected"),
+        )
 
     async def correct(self, request: Request) -> Response:
         from flows.store.labels import record_corrections
@@ -138,14 +151,20 @@ class Reader:
         form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
         item_id, issue, action = form.get("item", ""), form.get("issue", ""), form.get("action", "")
         if not csrf.valid(self.secret, f"label:{item_id}", form.get("token")):
-            return PlainTextResponse("the form's token is missing or wrong: reload the story and try again",
-                                     403, headers=HEADERS)
+            return PlainTextResponse(
+                "the form's token is missing or wrong: reload the story and try again", 403, headers=HEADERS
+            )
         if action not in ("add", "remove") or issue not in set(self.names) | {"relevant"}:
             return PlainTextResponse("unknown issue or action", 400, headers=HEADERS)
         try:
-            await run_in_threadpool(record_corrections, self.store, item_id,
-                                    [issue] if action == "add" else [], [issue] if action == "remove" else [],
-                                    "web reader")
+            await run_in_threadpool(
+                record_corrections,
+                self.store,
+                item_id,
+                [issue] if action == "add" else [],
+                [issue] if action == "remove" else [],
+                "web reader",
+            )
         except KeyError:
             return PlainTextResponse("no such item", 404, headers=HEADERS)
         target = f"/story/{quote(key, safe='')}?corrected={quote(issue)}#item-{quote(item_id, safe='')}"
@@ -174,8 +193,9 @@ class Reader:
     def alerts(self, request: Request) -> Response:
         from flows.alerts.config import alerts_path, load_alerts
 
-        return self.page("web_alerts.html.j2", alerts=load_alerts(self.settings).alerts,
-                         path=alerts_path(self.settings))
+        return self.page(
+            "web_alerts.html.j2", alerts=load_alerts(self.settings).alerts, path=alerts_path(self.settings)
+        )
 
     def feed(self, request: Request) -> Response:
         from flows.alerts.config import load_alerts
@@ -229,13 +249,15 @@ def _aware(value: datetime) -> datetime:
 
 def create_app(settings: Settings) -> Starlette:
     r = Reader(settings)
-    return Starlette(routes=[
-        Route("/", r.archive),
-        Route("/digests/{name}", r.digest_file),
-        Route("/search", r.search),
-        Route("/story/{key}", r.story),
-        Route("/story/{key}/label", r.correct, methods=["POST"]),
-        Route("/issue/{id}", r.issue),
-        Route("/alerts", r.alerts),
-        Route("/feeds/{name}", r.feed),
-    ])
+    return Starlette(
+        routes=[
+            Route("/", r.archive),
+            Route("/digests/{name}", r.digest_file),
+            Route("/search", r.search),
+            Route("/story/{key}", r.story),
+            Route("/story/{key}/label", r.correct, methods=["POST"]),
+            Route("/issue/{id}", r.issue),
+            Route("/alerts", r.alerts),
+            Route("/feeds/{name}", r.feed),
+        ]
+    )

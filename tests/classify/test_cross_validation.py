@@ -50,9 +50,10 @@ def test_cross_validation_scores_every_item_once_with_refitted_thresholds():
     assert sorted(result) == [0, 1] and len(seen) == 6
     for pairs in result.values():
         assert [item["id"] for item, _ in pairs] == [i["id"] for i in items]
-        hits = sum(set(item["issues"]) == set(pred.issue_ids) and item["relevant"] == pred.relevant
-                   for item, pred in pairs)
-        assert hits >= 0.8 * len(items)       # the made-up topics are easy: a broken fold would show
+        hits = sum(
+            set(item["issues"]) == set(pred.issue_ids) and item["relevant"] == pred.relevant for item, pred in pairs
+        )
+        assert hits >= 0.8 * len(items)  # the made-up topics are easy: a broken fold would show
 
 
 def test_evaluate_cv_over_draws_prints_each_draw_and_their_spread(tmp_path):

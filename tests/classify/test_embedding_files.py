@@ -8,7 +8,7 @@ from flows.classify.embedding import WORDLLAMA_SHA256, WORDLLAMA_WEIGHTS, Embedd
 
 
 def test_the_installed_files_match_their_pinned_hashes():
-    weights, tokenizer = wordllama_files()          # raises if either differs
+    weights, tokenizer = wordllama_files()  # raises if either differs
     assert weights.name.endswith(".safetensors") and tokenizer.suffix == ".json"
 
 

@@ -30,8 +30,7 @@ TRAINING_SET_FLOOR = {"macro_f1": 0.93, "relevance_f1": 0.98}
 
 @pytest.fixture(scope="module")
 def labelled():
-    return (read_labelled(shared_path("eval", "nyt-train.jsonl"))
-            + read_labelled(shared_path("eval", "nyt-dev.jsonl")))
+    return read_labelled(shared_path("eval", "nyt-train.jsonl")) + read_labelled(shared_path("eval", "nyt-dev.jsonl"))
 
 
 @pytest.fixture(scope="module")

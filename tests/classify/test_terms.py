@@ -17,12 +17,20 @@ def classifier():
 
 
 def test_longest_phrase_claims_its_span_and_prefix_terms_match_endings():
-    m = PhraseMatcher([("China", "c"), ("South China Sea", "scs"), ("tariff*", "t"), ("anti-dumping", "ad"),
-                       ("US", "us")])
-    found = [(x.text, x.payloads) for x in m.find("Tariffs rose; the South China Sea and China; "
-                                                  "antidumping duties; tell us about the US.")]
-    assert found == [("Tariffs", ("t",)), ("South China Sea", ("scs",)), ("China", ("c",)),
-                     ("antidumping", ("ad",)), ("US", ("us",))]       # lower-case "us" is not the US
+    m = PhraseMatcher(
+        [("China", "c"), ("South China Sea", "scs"), ("tariff*", "t"), ("anti-dumping", "ad"), ("US", "us")]
+    )
+    found = [
+        (x.text, x.payloads)
+        for x in m.find("Tariffs rose; the South China Sea and China; antidumping duties; tell us about the US.")
+    ]
+    assert found == [
+        ("Tariffs", ("t",)),
+        ("South China Sea", ("scs",)),
+        ("China", ("c",)),
+        ("antidumping", ("ad",)),
+        ("US", ("us",)),
+    ]  # lower-case "us" is not the US
 
 
 def test_negative_phrase_vetoes_only_its_issue():
@@ -37,12 +45,14 @@ def test_negative_phrase_vetoes_only_its_issue():
 def test_negative_context_vetoes_an_issue_in_its_whole_sentence_only():
     tax = load_taxonomy(ISSUES)
     index = TermIndex(tax)
-    text = ("A Navy officer was charged with espionage for passing documents to China. "
-            "A Chinese warship shadowed a US destroyer in the South China Sea.")
+    text = (
+        "A Navy officer was charged with espionage for passing documents to China. "
+        "A Chinese warship shadowed a US destroyer in the South China Sea."
+    )
     sents = sentences("", text)
     ev = issue_evidence(index.scan(text, sents), tax.ids)
     assert [h.sentence.text for h in ev["military"].hits] == [sents[1].text]
-    assert [h.sentence.text for h in ev["cyber"].hits] == [sents[0].text]     # only military is vetoed
+    assert [h.sentence.text for h in ev["cyber"].hits] == [sents[0].text]  # only military is vetoed
     assert "negative_context" in tax.get("military").model_dump()
 
 
@@ -57,19 +67,23 @@ def test_title_and_lead_count_more_than_the_body():
 
 
 def test_passing_mention_in_a_list_does_not_label(classifier):
-    text = ("Taiwan's president met a delegation of American lawmakers in Taipei on Tuesday, drawing an angry "
-            "response from Beijing, which claims the self-governing island as its territory. "
-            "The visit came amid tensions over trade, tech and human rights. "
-            "China sent warplanes toward Taiwan after the meeting, and its foreign ministry warned Washington "
-            "against arms sales to the island and against any contact with Taiwan's government.")
+    text = (
+        "Taiwan's president met a delegation of American lawmakers in Taipei on Tuesday, drawing an angry "
+        "response from Beijing, which claims the self-governing island as its territory. "
+        "The visit came amid tensions over trade, tech and human rights. "
+        "China sent warplanes toward Taiwan after the meeting, and its foreign ministry warned Washington "
+        "against arms sales to the island and against any contact with Taiwan's government."
+    )
     result = classifier.classify("Taiwan's leader welcomes U.S. lawmakers", text)
     assert result.relevant and "taiwan" in result.issue_ids
     assert not {"trade", "technology", "human_rights"} & set(result.issue_ids), result.issue_ids
 
 
 def test_the_same_topics_discussed_for_real_do_label(classifier):
-    text = ("Washington raised tariffs on $200 billion of Chinese goods on Friday, and Beijing said it "
-            "would retaliate with tariffs on American soybeans, deepening the trade war.")
+    text = (
+        "Washington raised tariffs on $200 billion of Chinese goods on Friday, and Beijing said it "
+        "would retaliate with tariffs on American soybeans, deepening the trade war."
+    )
     result = classifier.classify("U.S. raises tariffs on Chinese goods", text)
     assert "trade" in result.issue_ids
 
@@ -84,9 +98,11 @@ TAIWAN_PARAGRAPHS = [
     "Analysts in Taipei said voters in Taiwan's coming election were weighing how close the island "
     "should move to the United States, and the opposition Kuomintang called for more talks with Beijing.",
 ]
-TRADE_PARAGRAPH = ("In a separate development, Washington raised tariffs on $200 billion of Chinese goods, "
-                   "and Beijing said it would retaliate with tariffs on American soybeans, deepening the "
-                   "trade war between the two countries.")
+TRADE_PARAGRAPH = (
+    "In a separate development, Washington raised tariffs on $200 billion of Chinese goods, "
+    "and Beijing said it would retaliate with tariffs on American soybeans, deepening the "
+    "trade war between the two countries."
+)
 
 
 def long_taiwan_article(words: int = 3000) -> str:
@@ -110,7 +126,7 @@ def test_long_article_is_classified_by_passage_with_evidence_for_each_issue(clas
     trade = next(i for i in result.issues if i.id == "trade")
     para_start = full.index(TRADE_PARAGRAPH)
     for ev in trade.evidence:
-        assert full[ev.start:ev.end] == ev.text
+        assert full[ev.start : ev.end] == ev.text
         assert para_start <= ev.start < para_start + len(TRADE_PARAGRAPH)
     taiwan = next(i for i in result.issues if i.id == "taiwan")
     assert all("tariffs" not in ev.text for ev in taiwan.evidence)
@@ -134,7 +150,7 @@ def test_a_negative_phrase_hides_nothing_of_other_issues():
     index = TermIndex(tax)
     text = "Shares of Taiwan Semiconductor fell as export controls on chips tightened."
     ev = issue_evidence(index.scan(text, sentences("", text)), tax.ids)
-    assert ev["taiwan"].raw == 0                       # vetoed: the company, not the island
+    assert ev["taiwan"].raw == 0  # vetoed: the company, not the island
     assert "Semiconductor" in ev["technology"].hits[0].terms
 
 
@@ -143,22 +159,26 @@ def test_only_the_items_of_an_enumeration_are_passing_mentions():
     sentence's own subject outside the list."""
     tax = load_taxonomy(ISSUES)
     index = TermIndex(tax)
-    text = ("The administration plans to realign its relationship with China by putting more emphasis "
-            "on climate change, energy and human rights.")
+    text = (
+        "The administration plans to realign its relationship with China by putting more emphasis "
+        "on climate change, energy and human rights."
+    )
     [st] = index.scan(text, sentences("", text))
     assert st.passing("climate") and st.passing("human_rights")
-    assert not st.passing("diplomacy")             # "relationship with China" is not a list item
+    assert not st.passing("diplomacy")  # "relationship with China" is not a list item
     ev = issue_evidence([st], tax.ids)
     assert ev["diplomacy"].raw > 2 * ev["human_rights"].raw > 0
 
 
 def test_several_cues_in_one_item_of_a_list_are_still_a_passing_mention():
-    """"Russia's war against Ukraine" is one item of the list with two cues of its issue: still a
+    """ "Russia's war against Ukraine" is one item of the list with two cues of its issue: still a
     topic named in passing. Cues of one issue in two items of the list are not."""
     tax = load_taxonomy(ISSUES)
     index = TermIndex(tax)
-    text = ("The two sides remain entrenched in their positions on various issues, including Taiwan, "
-            "trade, human rights, and Russia's war against Ukraine.")
+    text = (
+        "The two sides remain entrenched in their positions on various issues, including Taiwan, "
+        "trade, human rights, and Russia's war against Ukraine."
+    )
     [st] = index.scan(text, sentences("", text))
     assert len(st.by_issue["ukraine_russia"]) == 2
     assert st.passing("ukraine_russia") and st.passing("taiwan") and st.passing("trade")
@@ -199,8 +219,10 @@ def test_later_passages_carry_issues_only_where_they_are_about_the_two(classifie
     """A long article's later passage counts for an issue only when, read with the title as a news
     lead, it is relevant itself: Washington's tariffs on Europe, in a piece on chip curbs, are not a
     US–China trade matter; the same paragraph naming China is."""
-    europe = ("Separately, Washington imposed tariffs of 25 percent on steel and aluminum imports from "
-              "European allies, and the trade talks with Brussels collapsed.")
+    europe = (
+        "Separately, Washington imposed tariffs of 25 percent on steel and aluminum imports from "
+        "European allies, and the trade talks with Brussels collapsed."
+    )
     china = europe.replace("European allies", "China").replace("Brussels", "Beijing")
     labels = {}
     for name, paragraph in (("europe", europe), ("china", china)):
@@ -216,8 +238,9 @@ def test_a_long_comma_separated_run_is_scanned_in_linear_time(classifier):
     quadratic (it took seconds before the enumeration pattern was bounded)."""
     text = ", ".join(["tariffs on chips", "Taiwan arms", "human rights", "climate talks"] * 250) + "."
     full = joined_text("China and the U.S.", text)
-    evidence = issue_evidence(classifier.terms.scan(full, sentences("China and the U.S.", text)),
-                              classifier.taxonomy.ids)
+    evidence = issue_evidence(
+        classifier.terms.scan(full, sentences("China and the U.S.", text)), classifier.taxonomy.ids
+    )
     assert all(evidence[i].raw > 0 for i in ("trade", "taiwan", "human_rights", "climate"))
     result = classifier.classify("China and the U.S.", text)
-    assert result.relevant and all(full[e.start:e.end] == e.text for lab in result.issues for e in lab.evidence)
+    assert result.relevant and all(full[e.start : e.end] == e.text for lab in result.issues for e in lab.evidence)

@@ -27,4 +27,3 @@ def newsroom(settings):
 
     build_newsroom(store_for(settings))
     return settings
-

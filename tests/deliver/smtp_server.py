@@ -70,10 +70,17 @@ def configure(settings, server: SmtpServer | None = None, **email):
     """Point the settings' email at `server` (None: no SMTP) with three recipients."""
     from flows.config import EmailSettings
 
-    values = dict(smtp_host="127.0.0.1" if server else None, smtp_port=server.port if server else 587,
-                  security="none", from_address="digest@news.example.org", recipients=RECIPIENTS,
-                  unsubscribe_url="https://news.example.org/unsubscribe?u={address}",
-                  retries=2, retry_backoff=0.01, timeout=5)
+    values = dict(
+        smtp_host="127.0.0.1" if server else None,
+        smtp_port=server.port if server else 587,
+        security="none",
+        from_address="digest@news.example.org",
+        recipients=RECIPIENTS,
+        unsubscribe_url="https://news.example.org/unsubscribe?u={address}",
+        retries=2,
+        retry_backoff=0.01,
+        timeout=5,
+    )
     values.update(email)
     settings.email = EmailSettings(**values)
     settings.digest.archive_url = "https://news.example.org/digests/"

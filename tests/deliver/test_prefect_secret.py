@@ -30,14 +30,20 @@ def test_password_from_secret_block_in_the_digest_flow(prefect_server, newsroom,
 
     server = SmtpServer(authenticator=auth, auth_require_tls=False).start()
     try:
-        settings = configure(newsroom, server, username="digest", password_block="uschina-smtp-password",
-                             recipients=[{"address": "all@example.org"}], allow_plaintext_auth=True)
+        settings = configure(
+            newsroom,
+            server,
+            username="digest",
+            password_block="uschina-smtp-password",
+            recipients=[{"address": "all@example.org"}],
+            allow_plaintext_auth=True,
+        )
         # The flow loads its settings from the file; point it at this server through the environment.
         monkeypatch.setenv("USCHINA_DIGEST_SMTP_HOST", "127.0.0.1")
         monkeypatch.setenv("USCHINA_DIGEST_SMTP_PORT", str(server.port))
         monkeypatch.setenv("USCHINA_DIGEST_SMTP_SECURITY", "none")
         monkeypatch.setenv("USCHINA_DIGEST_SMTP_USERNAME", "digest")
-        monkeypatch.setenv("USCHINA_DIGEST_EMAIL__ALLOW_PLAINTEXT_AUTH", "true")     # a loopback relay
+        monkeypatch.setenv("USCHINA_DIGEST_EMAIL__ALLOW_PLAINTEXT_AUTH", "true")  # a loopback relay
         monkeypatch.setenv("USCHINA_DIGEST_EMAIL__PASSWORD_BLOCK", "uschina-smtp-password")
         monkeypatch.setenv("USCHINA_DIGEST_EMAIL__RECIPIENTS", '[{"address": "all@example.org"}]')
         state = asyncio.run(digest(config_path=str(settings.config_path), until=UNTIL, send=True, return_state=True))

@@ -32,7 +32,10 @@ def test_digest_arrives_once_per_recipient_with_their_sections(newsroom, smtp_se
     result = send(settings)
     inbox = smtp_server.inbox
     assert sorted(r for m in inbox.messages for r in m.rcpt_tos) == [
-        "all@example.org", "taiwan@example.org", "trade@example.org"]
+        "all@example.org",
+        "taiwan@example.org",
+        "trade@example.org",
+    ]
     assert [d["status"] for d in result.deliveries] == ["sent"] * 3
     assert result.outbox is None
 
@@ -44,8 +47,10 @@ def test_digest_arrives_once_per_recipient_with_their_sections(newsroom, smtp_se
     assert msg["Subject"] == "US–China daily · 12 May 2026 · Taiwan, Trade & tariffs, Technology & export controls"
     assert msg["Date"] and msg["Date"].datetime.tzinfo is not None
     assert re.fullmatch(r"<daily-2026-05-12\.[0-9a-f]{16}@news\.example\.org>", msg["Message-ID"])
-    assert msg["List-Unsubscribe"] == ("<https://news.example.org/unsubscribe?u=all%40example.org>, "
-                                       "<mailto:digest@news.example.org?subject=unsubscribe%20all%40example.org>")
+    assert msg["List-Unsubscribe"] == (
+        "<https://news.example.org/unsubscribe?u=all%40example.org>, "
+        "<mailto:digest@news.example.org?subject=unsubscribe%20all%40example.org>"
+    )
     assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 
     text = msg.get_body(("plain",)).get_content()
@@ -65,8 +70,8 @@ def test_digest_arrives_once_per_recipient_with_their_sections(newsroom, smtp_se
     assert alt.startswith("Trend chart of stories per issue") and "Taiwan 3" in alt
     assert len(html.encode()) < 100_000
     assert "data:" not in html and "<link" not in html
-    assert re.findall(r"<img\b", html) == ['<img']                      # the chart, nothing remote
-    assert 'style="' in html                                             # css-inline did its work
+    assert re.findall(r"<img\b", html) == ["<img"]  # the chart, nothing remote
+    assert 'style="' in html  # css-inline did its work
 
     # Each recipient sees their issues only, each story once.
     tw = parse(inbox.to("taiwan@example.org")[0].data)
@@ -92,7 +97,7 @@ def test_digest_arrives_once_per_recipient_with_their_sections(newsroom, smtp_se
 
 
 def test_smtp_down_keeps_message_in_outbox_and_sends_it_next_run_once(newsroom):
-    server = SmtpServer()                                   # its port, with nothing listening yet
+    server = SmtpServer()  # its port, with nothing listening yet
     settings = configure(newsroom, server, recipients=[{"address": "all@example.org"}])
     first = send(settings)
     assert [d["status"] for d in first.deliveries] == ["failed"]
@@ -106,7 +111,7 @@ def test_smtp_down_keeps_message_in_outbox_and_sends_it_next_run_once(newsroom):
     try:
         second = send(settings)
         assert [m.rcpt_tos for m in server.inbox.messages] == [["all@example.org"]]
-        assert server.inbox.messages[0].data.rstrip(b"\r\n") == stored.rstrip(b"\r\n")   # the very bytes kept
+        assert server.inbox.messages[0].data.rstrip(b"\r\n") == stored.rstrip(b"\r\n")  # the very bytes kept
         assert [d["status"] for d in second.deliveries] == ["sent"]
         assert not kept[0].exists()
         third = send(settings)
@@ -155,12 +160,19 @@ def test_the_cli_exits_1_when_a_message_could_not_be_sent_and_keeps_it(newsroom)
 
     from flows.cli import main
 
-    dead = SmtpServer()                                     # its port, with nothing listening
+    dead = SmtpServer()  # its port, with nothing listening
     cfg = newsroom.config_path
     data = yaml.safe_load(cfg.read_text())
-    data["email"] = {"smtp_host": "127.0.0.1", "smtp_port": dead.port, "security": "none",
-                     "from_address": "digest@news.example.org", "recipients": [{"address": "ops@example.org"}],
-                     "retries": 1, "retry_backoff": 0.01, "timeout": 5}
+    data["email"] = {
+        "smtp_host": "127.0.0.1",
+        "smtp_port": dead.port,
+        "security": "none",
+        "from_address": "digest@news.example.org",
+        "recipients": [{"address": "ops@example.org"}],
+        "retries": 1,
+        "retry_backoff": 0.01,
+        "timeout": 5,
+    }
     cfg.write_text(yaml.safe_dump(data))
     out = CliRunner().invoke(main, ["digest", "--config", str(cfg), "--send", "--until", UNTIL.isoformat()])
     assert out.exit_code == 1, out.output
@@ -182,12 +194,12 @@ def test_to_sends_one_test_message_with_all_issues(newsroom, smtp_server):
 def test_a_test_send_does_not_use_up_the_subscribers_copy(newsroom, smtp_server):
     settings = configure(newsroom, smtp_server, recipients=[{"address": "editor@example.org"}])
     run_digest(settings, DigestOptions(until=UNTIL, to="editor@example.org"))
-    run_digest(settings, DigestOptions(until=UNTIL, to="editor@example.org"))   # a test send is once, too
+    run_digest(settings, DigestOptions(until=UNTIL, to="editor@example.org"))  # a test send is once, too
     send(settings)
     send(settings)
     ids = [parse(m.data)["Message-ID"] for m in smtp_server.inbox.messages]
     assert [m.rcpt_tos for m in smtp_server.inbox.messages] == [["editor@example.org"]] * 2
-    assert len(set(ids)) == 2                       # receivers must not drop the real copy as a duplicate
+    assert len(set(ids)) == 2  # receivers must not drop the real copy as a duplicate
 
 
 def test_one_click_header_only_with_an_https_unsubscribe_url(newsroom, smtp_server):

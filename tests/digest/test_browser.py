@@ -21,11 +21,21 @@ from flows.pipeline import store_for
 from tests.material import chromium_path, unavailable
 
 CHROMIUM = chromium_path()
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--no-first-run", "--hide-scrollbars", "--mute-audio"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--hide-scrollbars",
+    "--mute-audio",
+]
 ACCENT = (0x8A, 0x1C, 0x1C)
-MEASURE = ("<script>parent.postMessage(window.name + ':' + document.documentElement.scrollWidth + 'x' + "
-           "document.documentElement.scrollHeight, '*');</script>")
+MEASURE = (
+    "<script>parent.postMessage(window.name + ':' + document.documentElement.scrollWidth + 'x' + "
+    "document.documentElement.scrollHeight, '*');</script>"
+)
 GAP = 20
 
 
@@ -37,12 +47,17 @@ def host(frames: list[tuple[str, str, int, int]], out: Path) -> Path:
     """
     x, parts = 0, []
     for name, src, width, height in frames:
-        parts.append(f"<iframe name='{name}' src='{src}' style='position:absolute;top:0;left:{x}px;border:0;"
-                     f"width:{width}px;height:{height}px'></iframe>")
+        parts.append(
+            f"<iframe name='{name}' src='{src}' style='position:absolute;top:0;left:{x}px;border:0;"
+            f"width:{width}px;height:{height}px'></iframe>"
+        )
         x += width + GAP
-    out.write_text("<!doctype html><html><head><title></title></head><body style='margin:0;background:#fff'>"
-                   "<script>addEventListener('message', e => document.title += e.data + '|')</script>"
-                   + "".join(parts) + "</body></html>")
+    out.write_text(
+        "<!doctype html><html><head><title></title></head><body style='margin:0;background:#fff'>"
+        "<script>addEventListener('message', e => document.title += e.data + '|')</script>"
+        + "".join(parts)
+        + "</body></html>"
+    )
     return out
 
 
@@ -54,8 +69,12 @@ def _need_chromium() -> None:
 
 def chromium(args: list[str], workdir: Path) -> subprocess.Popen:
     profile = tempfile.mkdtemp(dir=workdir, prefix="profile-")
-    return subprocess.Popen([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    return subprocess.Popen(
+        [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
 
 
 def pages(settings, tmp_path: Path) -> dict[str, Path]:
@@ -103,8 +122,15 @@ def test_archive_and_email_render_in_chromium_at_700_and_380(newsroom, tmp_path)
         path.with_name(f"{name}-measure.html").write_text(path.read_text().replace("</body>", MEASURE + "</body>"))
     frames = [(f"{n}-{w}", f"{n}-measure.html", w, 900) for n, w in keys]
     total = sum(w for _, w in keys) + GAP * len(keys)
-    dom = run([f"--window-size={total},900", "--virtual-time-budget=3000", "--dump-dom",
-               host(frames, tmp_path / "measure.html").as_uri()], tmp_path)
+    dom = run(
+        [
+            f"--window-size={total},900",
+            "--virtual-time-budget=3000",
+            "--dump-dom",
+            host(frames, tmp_path / "measure.html").as_uri(),
+        ],
+        tmp_path,
+    )
     dims = {}
     for name, width in keys:
         m = re.search(rf"{name}-{width}:(\d+)x(\d+)\|", dom)
@@ -118,8 +144,10 @@ def test_archive_and_email_render_in_chromium_at_700_and_380(newsroom, tmp_path)
     tallest = max(h for _, h in dims.values())
     frames = [(f"{n}-{w}", files[n].name, w, dims[(n, w)][1]) for n, w in keys]
     sheet = tmp_path / "sheet.png"
-    run([f"--window-size={total},{tallest}", f"--screenshot={sheet}", host(frames, tmp_path / "shoot.html").as_uri()],
-        tmp_path)
+    run(
+        [f"--window-size={total},{tallest}", f"--screenshot={sheet}", host(frames, tmp_path / "shoot.html").as_uri()],
+        tmp_path,
+    )
     keep = os.environ.get("DIGEST_SCREENSHOTS")
     x = 0
     for name, width in keys:

@@ -22,13 +22,13 @@ def test_each_story_once_under_its_strongest_issue_in_taxonomy_order(newsroom):
     ids = [s.id for s in d.sections]
     taxonomy = load_taxonomy(newsroom.issues_file).ids
     assert ids[-1] == "other" and ids[:-1] == [i for i in taxonomy if i in ids]
-    assert "diplomacy" not in ids                       # only ever a secondary issue today: left out
+    assert "diplomacy" not in ids  # only ever a secondary issue today: left out
     keys = [s.key for sec in d.sections for s in sec.stories]
     assert len(keys) == len(set(keys)) == d.n_stories == 13
     taiwan = next(s for s in d.sections if s.id == "taiwan")
     titles = [s.title for s in taiwan.stories]
-    assert titles[0].startswith("US approves $2 billion arms package")          # 4 sources first
-    assert "PLA aircraft cross Taiwan Strait median line in record numbers" in titles   # not under military
+    assert titles[0].startswith("US approves $2 billion arms package")  # 4 sources first
+    assert "PLA aircraft cross Taiwan Strait median line in record numbers" in titles  # not under military
     arms = taiwan.stories[0]
     assert arms.sources == ["AP", "BBC News", "Reuters", "The Guardian"] and arms.n_items == 4
     assert arms.evidence["taiwan"].startswith("The State Department approved")
@@ -51,7 +51,10 @@ def test_top_stories_rank_by_sources_then_relevance(newsroom):
 def test_movers_changes_and_trend_against_the_periods_before(newsroom):
     d = content_for(newsroom)
     assert [(m.name, m.change) for m in d.movers] == [
-        ("Trade & tariffs", "▼"), ("Taiwan", "▲ 3×"), ("Military & maritime security", "▲ new")]
+        ("Trade & tariffs", "▼"),
+        ("Taiwan", "▲ 3×"),
+        ("Military & maritime security", "▲ new"),
+    ]
     changes = {s.id: s.change for s in d.sections}
     assert changes["taiwan"] == "▲ 3×" and changes["cyber"] == "steady" and changes["other"] == ""
     assert len(d.trend.labels) == newsroom.digest.trend_periods == 8
@@ -72,7 +75,7 @@ def test_a_reader_gets_only_their_issues(newsroom):
     d = content_for(newsroom).for_issues(["trade", "technology"])
     assert [(s.id, s.count) for s in d.sections] == [("trade", 2), ("technology", 1)]
     trade = d.sections[0]
-    assert [s.title for s in trade.stories][1] == "China's exports slow as US demand weakens"   # economy not followed
+    assert [s.title for s in trade.stories][1] == "China's exports slow as US demand weakens"  # economy not followed
     assert {m.id for m in d.movers} <= {"trade", "technology"}
     assert [s.issue_id for s in d.trend.series] == ["trade", "technology"]
     assert d.subscribed_names == ["Trade & tariffs", "Technology & export controls"]
@@ -103,12 +106,28 @@ def test_next_digest_repeats_nothing_and_marks_a_story_with_new_sources_updated(
     first = run_digest(newsroom, DigestOptions(until=UNTIL))
     assert first.n_stories == 13
     tomorrow = UNTIL + timedelta(days=1)
-    add_pieces(store_for(newsroom), [
-        Piece("Nikkei Asia", "Japan watches as US arms Taiwan", ["Tokyo is watching closely as the US arms Taiwan, "
-              "officials in Japan said on Tuesday."], {"taiwan": 0.9}, story="s-taiwan-arms", hours_ago=5),
-        Piece("AP", "US trade envoy to visit Beijing next month", ["The US trade representative will visit "
-              "Beijing next month to discuss tariffs, officials said."], {"trade": 0.9}, hours_ago=4),
-    ], tomorrow, start=500)
+    add_pieces(
+        store_for(newsroom),
+        [
+            Piece(
+                "Nikkei Asia",
+                "Japan watches as US arms Taiwan",
+                ["Tokyo is watching closely as the US arms Taiwan, officials in Japan said on Tuesday."],
+                {"taiwan": 0.9},
+                story="s-taiwan-arms",
+                hours_ago=5,
+            ),
+            Piece(
+                "AP",
+                "US trade envoy to visit Beijing next month",
+                ["The US trade representative will visit Beijing next month to discuss tariffs, officials said."],
+                {"trade": 0.9},
+                hours_ago=4,
+            ),
+        ],
+        tomorrow,
+        start=500,
+    )
     second = run_digest(newsroom, DigestOptions(until=tomorrow))
     assert second.id == "daily-2026-05-13" and second.n_stories == 2
     d = content_for(newsroom, since=UNTIL, until=tomorrow, ident=second.id)
@@ -122,9 +141,16 @@ def test_next_digest_repeats_nothing_and_marks_a_story_with_new_sources_updated(
 
 
 def test_change_labels():
-    assert [change_label(3, 1), change_label(2, 1), change_label(3, 2), change_label(1, 4), change_label(2, 2),
-            change_label(1, 0), change_label(0, 0), change_label(4, None)] == \
-        ["▲ 3×", "▲ 2×", "▲", "▼", "steady", "▲ new", "steady", ""]
+    assert [
+        change_label(3, 1),
+        change_label(2, 1),
+        change_label(3, 2),
+        change_label(1, 4),
+        change_label(2, 2),
+        change_label(1, 0),
+        change_label(0, 0),
+        change_label(4, None),
+    ] == ["▲ 3×", "▲ 2×", "▲", "▼", "steady", "▲ new", "steady", ""]
 
 
 def test_trend_labels_at_the_edges_of_the_calendar_do_not_crash():

@@ -31,7 +31,7 @@ def test_at_most_two_sentences_and_the_length_limit():
     assert len(out) <= 200
     assert out.count(". ") <= 1
     long = "word " * 80
-    assert summarize("x", f"{long}end.") == ""                   # 80 words is not a sentence to quote
+    assert summarize("x", f"{long}end.") == ""  # 80 words is not a sentence to quote
     one = summarize("x", "Officials in Beijing and Washington met for four hours on Monday. " + "Then " * 400 + "more.")
     assert one == "Officials in Beijing and Washington met for four hours on Monday."
 

@@ -23,10 +23,12 @@ def web():
 @pytest.fixture
 def make_settings(tmp_path: Path) -> Callable[..., Settings]:
     """Settings with short timeouts and private addresses allowed (the server is on 127.0.0.1)."""
+
     def make(**fetch) -> Settings:
         values = dict(allow_private_addresses=True, connect_timeout=1.0, read_timeout=0.5)
         values.update(fetch)
         return Settings(data_dir=tmp_path, seeds_dir=None, fetch=FetchSettings(**values))
+
     return make
 
 

@@ -12,13 +12,16 @@ def page(name: str) -> bytes:
     return (TESTDATA / "pages" / name).read_bytes()
 
 
-def rss(items: list[dict], *, title: str = "Example Wire – China", extra_channel: str = "",
-        encoding: str = "utf-8") -> bytes:
+def rss(
+    items: list[dict], *, title: str = "Example Wire – China", extra_channel: str = "", encoding: str = "utf-8"
+) -> bytes:
     """A small RSS 2.0 document; each item dict may give title, link, guid, pubDate, description."""
-    parts = [f'<?xml version="1.0" encoding="{encoding}"?>',
-             '<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel>',
-             f"<title>{title}</title><link>https://wire.example/</link><language>en-us</language>",
-             extra_channel]
+    parts = [
+        f'<?xml version="1.0" encoding="{encoding}"?>',
+        '<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel>',
+        f"<title>{title}</title><link>https://wire.example/</link><language>en-us</language>",
+        extra_channel,
+    ]
     for item in items:
         parts.append("<item>")
         for tag in ("title", "link", "guid", "pubDate", "description", "author"):
@@ -32,6 +35,7 @@ def rss(items: list[dict], *, title: str = "Example Wire – China", extra_chann
 
 
 # Jobs for the worker-pool tests (module-level so worker processes can unpickle them).
+
 
 def crash_worker() -> None:
     import os

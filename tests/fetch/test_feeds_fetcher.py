@@ -21,6 +21,7 @@ def fetch(settings: FetchSettings, url: str, **kwargs):
     async def go():
         async with Fetcher(settings) as fetcher:
             return await fetcher.get(url, **kwargs)
+
     return asyncio.run(go())
 
 
@@ -28,6 +29,7 @@ def fetch_page(settings: FetchSettings, url: str):
     async def go():
         async with Fetcher(settings) as fetcher:
             return await fetcher.get_page(url)
+
     return asyncio.run(go())
 
 
@@ -82,7 +84,7 @@ def test_long_retry_after_fails_fast_and_holds_off_the_host(web, settings):
     first, second = asyncio.run(go())
     assert time.monotonic() - started < 2
     assert first.status == 503 and first.retry_after == 120
-    assert second.kind == "deferred"            # same host: not contacted again this run
+    assert second.kind == "deferred"  # same host: not contacted again this run
     assert web.hits("/busy") == 1 and web.hits("/other") == 0
 
 
@@ -119,7 +121,7 @@ def test_slow_server_times_out(web, settings):
 
 
 def test_dripping_server_hits_the_overall_deadline(web, make_settings):
-    settings = make_settings(read_timeout=0.3)     # deadline = 1 + 3 * 0.3 s
+    settings = make_settings(read_timeout=0.3)  # deadline = 1 + 3 * 0.3 s
     web.route("/drip", Response(200, chunks=(b"x" for _ in range(100)), chunk_delay=0.2))
     started = time.monotonic()
     error = fetch_error(settings.fetch, web.url("/drip"))
@@ -172,13 +174,25 @@ def test_ssrf_guard_refuses_loopback_before_any_request(web, make_settings):
     assert web.requests == []
 
 
-@pytest.mark.parametrize("address, reason", [
-    ("127.0.0.1", "loopback"), ("10.1.2.3", "private"), ("192.168.0.10", "private"),
-    ("172.16.5.4", "private"), ("169.254.169.254", "link-local"), ("::1", "loopback"),
-    ("fe80::1", "link-local"), ("fc00::5", "private"), ("::ffff:10.0.0.1", "private"),
-    ("0.0.0.0", "unspecified"), ("100.64.0.1", "reserved"), ("224.0.0.1", "multicast"),
-    ("8.8.8.8", None), ("2606:4700::1111", None),
-])
+@pytest.mark.parametrize(
+    "address, reason",
+    [
+        ("127.0.0.1", "loopback"),
+        ("10.1.2.3", "private"),
+        ("192.168.0.10", "private"),
+        ("172.16.5.4", "private"),
+        ("169.254.169.254", "link-local"),
+        ("::1", "loopback"),
+        ("fe80::1", "link-local"),
+        ("fc00::5", "private"),
+        ("::ffff:10.0.0.1", "private"),
+        ("0.0.0.0", "unspecified"),
+        ("100.64.0.1", "reserved"),
+        ("224.0.0.1", "multicast"),
+        ("8.8.8.8", None),
+        ("2606:4700::1111", None),
+    ],
+)
 def test_guard_classifies_addresses(address, reason):
     assert forbidden_reason(ipaddress.ip_address(address)) == reason
 
@@ -194,7 +208,7 @@ def test_per_host_and_global_limits_hold(web, make_settings):
     started = time.monotonic()
     asyncio.run(go())
     assert web.max_active == 2
-    assert time.monotonic() - started >= 0.55       # three waves of two
+    assert time.monotonic() - started >= 0.55  # three waves of two
 
 
 def test_robots_txt_is_obeyed_for_pages_only(web, settings):
@@ -206,7 +220,7 @@ def test_robots_txt_is_obeyed_for_pages_only(web, settings):
     error = info.value
     assert error.kind == "robots" and "disallows" in str(error)
     assert fetch_page(settings.fetch, web.url("/public/page")).body == b"<html>yes</html>"
-    assert fetch(settings.fetch, web.url("/private/page")).status == 200   # feeds are not crawled
+    assert fetch(settings.fetch, web.url("/private/page")).status == 200  # feeds are not crawled
     assert web.hits("/private/page") == 1
 
 
@@ -247,7 +261,7 @@ def test_idle_host_pools_are_closed_beyond_the_limit(monkeypatch, make_settings)
                 for _ in range(2):
                     bodies = await asyncio.gather(*(fetcher.get(s.url("/doc")) for s in servers for _ in range(3)))
                     assert [b.body for b in bodies] == [b"ok"] * 9
-                    assert fetcher.open_hosts == 1     # not 3: two hosts' sockets closed
+                    assert fetcher.open_hosts == 1  # not 3: two hosts' sockets closed
                 await fetcher.get(servers[0].url("/doc"))
                 return fetcher.open_hosts
 

@@ -26,8 +26,7 @@ _EXPECT = re.compile(rb"Expect:\s*([^\r\n]*)")
 
 def _expected_pairs(folder: Path) -> list[tuple[Path, Path, str]]:
     pairs = [(xml, xml.with_suffix(".json"), "application/xml") for xml in sorted(folder.glob("*.xml"))]
-    pairs.append((folder / "json_feed_sample.json", folder / "json_feed_sample.expected.json",
-                  "application/feed+json"))
+    pairs.append((folder / "json_feed_sample.json", folder / "json_feed_sample.expected.json", "application/feed+json"))
     return pairs
 
 
@@ -77,8 +76,14 @@ def _edge_cases(folder: Path) -> list[tuple[str, bytes, str | None, str]]:
         body = path.read_bytes()
         header = _HEADER.search(body[:3000])
         expect = _EXPECT.search(body[:3000])
-        cases.append((str(path.relative_to(folder)), body, header.group(1).decode().strip() if header else None,
-                      expect.group(1).decode() if expect else ""))
+        cases.append(
+            (
+                str(path.relative_to(folder)),
+                body,
+                header.group(1).decode().strip() if header else None,
+                expect.group(1).decode() if expect else "",
+            )
+        )
     return cases
 
 
@@ -108,9 +113,8 @@ def test_feedparser_edge_cases_do_not_break_the_run(web, make_settings, store, s
 
 def test_real_fixture_feeds_ingest(web, make_settings, store, shared_fixtures):
     folder = shared_fixtures / "feeds"
-    files = sorted(folder.glob("*.feed"))[::3]       # a third of them: the benchmark ingests all 110
-    feeds = [FeedSource(url=web.route(f"/feeds/{f.name}", static(f.read_bytes(), "application/xml")))
-             for f in files]
+    files = sorted(folder.glob("*.feed"))[::3]  # a third of them: the benchmark ingests all 110
+    feeds = [FeedSource(url=web.route(f"/feeds/{f.name}", static(f.read_bytes(), "application/xml"))) for f in files]
     reports = ingest_feeds(make_settings(**NO_PAGES_RELAXED), store, feeds, max_items=3)
     failures = [(r.source, r.error) for r in reports if r.status != "ok"]
     assert len(files) == 37 and failures == []

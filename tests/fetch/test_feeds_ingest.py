@@ -32,14 +32,29 @@ def serve_pages(web) -> dict[str, str]:
 
 
 def three_item_feed(urls: dict[str, str]) -> bytes:
-    return rss([
-        {"title": "New tariff threats", "link": urls["tariffs"] + "?utm_source=rss#top", "guid": "wire-1",
-         "pubDate": "Tue, 10 Feb 2026 08:00:00 +0000", "description": "Tariffs, again."},
-        {"title": "Drills near the strait", "link": urls["strait"], "guid": urls["strait"],
-         "pubDate": "Wed, 11 Feb 2026 09:30:00 +0100", "description": "Ships and planes."},
-        {"title": "Visa review", "link": urls["students"],
-         "description": "Universities brace for a review of student visas."},
-    ])
+    return rss(
+        [
+            {
+                "title": "New tariff threats",
+                "link": urls["tariffs"] + "?utm_source=rss#top",
+                "guid": "wire-1",
+                "pubDate": "Tue, 10 Feb 2026 08:00:00 +0000",
+                "description": "Tariffs, again.",
+            },
+            {
+                "title": "Drills near the strait",
+                "link": urls["strait"],
+                "guid": urls["strait"],
+                "pubDate": "Wed, 11 Feb 2026 09:30:00 +0100",
+                "description": "Ships and planes.",
+            },
+            {
+                "title": "Visa review",
+                "link": urls["students"],
+                "description": "Universities brace for a review of student visas.",
+            },
+        ]
+    )
 
 
 def test_new_entries_are_stored_with_full_text_and_metadata(web, settings, store):
@@ -56,13 +71,13 @@ def test_new_entries_are_stored_with_full_text_and_metadata(web, settings, store
         assert item.language == "en"
     assert "Soybean exporters in the Midwest" in tariffs.text
     assert "Most read" not in tariffs.text and "All rights reserved" not in tariffs.text
-    assert tariffs.url == urls["tariffs"]          # tracking parameter and fragment dropped
+    assert tariffs.url == urls["tariffs"]  # tracking parameter and fragment dropped
     assert tariffs.guid == "wire-1" and tariffs.author == "Jane Reporter"
     assert tariffs.site_name == "Example Wire"
     assert tariffs.published.replace(tzinfo=timezone.utc) == datetime(2026, 2, 10, 8, tzinfo=timezone.utc)
     assert drills.published.replace(tzinfo=timezone.utc) == datetime(2026, 2, 11, 8, 30, tzinfo=timezone.utc)
     assert "live-fire drills" in drills.text
-    assert visas.guid is None and visas.undated          # no pubDate, and the page has no date either
+    assert visas.guid is None and visas.undated  # no pubDate, and the page has no date either
     assert visas.key == f"url:{clean_link(urls['students'])}"
 
 
@@ -93,13 +108,26 @@ def test_a_changed_feed_stores_only_its_new_entry(web, settings, store):
     urls = serve_pages(web)
     feed_url = web.route("/feed.xml", static(three_item_feed(urls), etag='"a"'))
     ingest_feeds(settings, store, [FeedSource(url=feed_url)])
-    more = rss([{"title": "Brand new", "link": web.url("/news/new"), "guid": "wire-9",
-                 "content": "<p>" + "A long feed body about export controls. " * 10 + "</p>"}])
-    web.route("/feed.xml", static(three_item_feed(urls)[:-len(b"</channel></rss>")]
-                                  + more.split(b"<language>en-us</language>")[1], etag='"b"'))
+    more = rss(
+        [
+            {
+                "title": "Brand new",
+                "link": web.url("/news/new"),
+                "guid": "wire-9",
+                "content": "<p>" + "A long feed body about export controls. " * 10 + "</p>",
+            }
+        ]
+    )
+    web.route(
+        "/feed.xml",
+        static(
+            three_item_feed(urls)[: -len(b"</channel></rss>")] + more.split(b"<language>en-us</language>")[1],
+            etag='"b"',
+        ),
+    )
     [report] = ingest_feeds(settings, store, [FeedSource(url=feed_url)])
     assert (report.status, report.items_new, report.items_seen) == ("ok", 1, 3)
-    assert web.hits("/news/tariffs") == 1                  # known entries' pages are not fetched again
+    assert web.hits("/news/tariffs") == 1  # known entries' pages are not fetched again
     new = [i for i in items(store) if i.title == "Brand new"][0]
     assert new.extraction == "feed" and "HTTP 404" in new.extraction_note
     assert new.text.startswith("A long feed body about export controls.")
@@ -187,10 +215,12 @@ def test_charset_header_contradicting_the_document(web, settings, store):
 def test_html_page_instead_of_a_feed_is_searched_for_its_feed(web, settings, store):
     body = rss([{"title": "Found via discovery", "guid": "d1", "description": "hello"}])
     feed_real = web.route("/real/feed.xml", static(body, etag='"d"'))
-    homepage = (b'<!DOCTYPE html><html><head><title>Wire</title>'
-                b'<link rel="alternate" type="application/rss+xml" title="Comments" href="/comments/feed">'
-                b'<link rel="alternate" type="application/rss+xml" title="News" href="real/feed.xml">'
-                b"</head><body><p>Welcome</p></body></html>")
+    homepage = (
+        b"<!DOCTYPE html><html><head><title>Wire</title>"
+        b'<link rel="alternate" type="application/rss+xml" title="Comments" href="/comments/feed">'
+        b'<link rel="alternate" type="application/rss+xml" title="News" href="real/feed.xml">'
+        b"</head><body><p>Welcome</p></body></html>"
+    )
     home = web.route("/", static(homepage, HTML))
     feed = FeedSource(url=home, name="Wire home")
     [report] = ingest_feeds(settings, store, [feed])
@@ -208,11 +238,22 @@ def test_html_page_without_feed_links_is_a_clear_error(web, settings, store):
 
 
 def test_json_feed(web, settings, store):
-    doc = {"version": "https://jsonfeed.org/version/1.1", "title": "JSON Wire", "language": "en",
-           "items": [{"id": "j1", "url": web.url("/news/strait"), "title": "JSON item",
-                      "content_text": "Short text.", "date_published": "2026-02-01T10:00:00-05:00",
-                      "authors": [{"name": "A. Writer"}]},
-                     {"id": 2, "title": "No link", "content_html": "<p>Only <b>HTML</b> here.</p>"}]}
+    doc = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": "JSON Wire",
+        "language": "en",
+        "items": [
+            {
+                "id": "j1",
+                "url": web.url("/news/strait"),
+                "title": "JSON item",
+                "content_text": "Short text.",
+                "date_published": "2026-02-01T10:00:00-05:00",
+                "authors": [{"name": "A. Writer"}],
+            },
+            {"id": 2, "title": "No link", "content_html": "<p>Only <b>HTML</b> here.</p>"},
+        ],
+    }
     serve_pages(web)
     url = web.route("/feed.json", static(json.dumps(doc).encode(), "application/feed+json"))
     [report] = ingest_feeds(settings, store, [FeedSource(url=url)])
@@ -232,12 +273,14 @@ def test_fallbacks_record_their_reason(web, settings, store):
     members = web.route("/members/story", static(page("tariffs.html"), HTML))
     empty = web.route("/empty", static(b"<html><body><nav>menu</nav></body></html>", HTML))
     long_summary = "<p>" + "The feed carries the whole article in its description. " * 30 + "</p>"
-    body = rss([
-        {"title": "Robots", "guid": "r", "link": members, "description": "Teaser one."},
-        {"title": "PDF", "guid": "p", "link": pdf, "description": "Teaser two."},
-        {"title": "Empty", "guid": "e", "link": empty, "content": long_summary},
-        {"title": "Dead", "guid": "d", "link": "http://127.0.0.1:9/never", "description": "Teaser four."},
-    ])
+    body = rss(
+        [
+            {"title": "Robots", "guid": "r", "link": members, "description": "Teaser one."},
+            {"title": "PDF", "guid": "p", "link": pdf, "description": "Teaser two."},
+            {"title": "Empty", "guid": "e", "link": empty, "content": long_summary},
+            {"title": "Dead", "guid": "d", "link": "http://127.0.0.1:9/never", "description": "Teaser four."},
+        ]
+    )
     url = web.route("/feed.xml", static(body))
     [report] = ingest_feeds(settings, store, [FeedSource(url=url)])
     assert report.status == "ok" and report.items_new == 4
@@ -261,12 +304,14 @@ def test_full_text_off_uses_feed_content(web, make_settings, store):
 
 def test_entry_identity_dates_and_duplicates(web, settings, store):
     future = http_date(time.time() + 30 * 86400)
-    body = rss([
-        {"title": "Same guid", "guid": "dup", "description": "first"},
-        {"title": "Same guid again", "guid": "dup", "description": "second"},
-        {"title": "From the future", "guid": "f", "pubDate": future, "description": "scheduled"},
-        {"title": "No guid, no link", "description": "identified by content"},
-    ])
+    body = rss(
+        [
+            {"title": "Same guid", "guid": "dup", "description": "first"},
+            {"title": "Same guid again", "guid": "dup", "description": "second"},
+            {"title": "From the future", "guid": "f", "pubDate": future, "description": "scheduled"},
+            {"title": "No guid, no link", "description": "identified by content"},
+        ]
+    )
     url = web.route("/feed.xml", static(body))
     before = datetime.now(timezone.utc)
     [report] = ingest_feeds(settings, store, [FeedSource(url=url)])
@@ -319,10 +364,12 @@ def test_pages_linked_from_a_feed_are_guarded_too(web, make_settings, store, mon
     def allow_only_the_feed_port(host, addresses):
         if host == "localhost":
             real(host, addresses)
+
     monkeypatch.setattr(guard, "check_addresses", allow_only_the_feed_port)
     port = web.base.rsplit(":", 1)[1]
-    body = rss([{"title": "Points inward", "guid": "in", "link": f"http://localhost:{port}/admin",
-                 "description": "A teaser."}])
+    body = rss(
+        [{"title": "Points inward", "guid": "in", "link": f"http://localhost:{port}/admin", "description": "A teaser."}]
+    )
     url = web.route("/feed.xml", static(body))
     web.route("/admin", static(b"<html><body><p>internal</p></body></html>", HTML))
     [report] = ingest_feeds(make_settings(allow_private_addresses=False), store, [FeedSource(url=url)])
@@ -334,7 +381,8 @@ def test_pages_linked_from_a_feed_are_guarded_too(web, make_settings, store, mon
 
 def test_bozo_feed_is_kept_with_its_problem_recorded(web, settings, store):
     body = rss([{"title": "Still readable", "guid": "b1", "description": "fine"}]).replace(
-        b"</channel>", b"<broken></channel>")
+        b"</channel>", b"<broken></channel>"
+    )
     url = web.route("/feed.xml", static(body))
     [report] = ingest_feeds(settings, store, [FeedSource(url=url)])
     assert report.status == "ok" and report.items_new == 1
@@ -343,8 +391,10 @@ def test_bozo_feed_is_kept_with_its_problem_recorded(web, settings, store):
 
 
 def test_gzip_page_and_unknown_feed_are_handled(web, settings, store):
-    gz = web.route("/news/gz", Response(200, gzip.compress(page("strait.html")),
-                                        {"Content-Type": HTML, "Content-Encoding": "gzip"}))
+    gz = web.route(
+        "/news/gz",
+        Response(200, gzip.compress(page("strait.html")), {"Content-Type": HTML, "Content-Encoding": "gzip"}),
+    )
     url = web.route("/feed.xml", static(rss([{"title": "Zipped page", "guid": "z", "link": gz}])))
     garbage = web.route("/garbage", Response(200, b"\x00\x01binary junk", {"Content-Type": "application/octet-stream"}))
     reports = ingest_feeds(settings, store, [FeedSource(url=url), FeedSource(url=garbage)])

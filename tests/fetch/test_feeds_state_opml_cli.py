@@ -42,11 +42,11 @@ def test_schedule_rules():
     assert is_due(state, NOW)
     mark_success(state, NOW, status=200, min_interval_s=3600, new_items=4)
     assert not is_due(state, NOW + timedelta(minutes=30))
-    assert is_due(state, NOW + timedelta(minutes=59))            # within the grace
+    assert is_due(state, NOW + timedelta(minutes=59))  # within the grace
     mark_failure(state, NOW, error="HTTP 503 from a.example", status=503, retry_after_s=7200)
     assert state.next_due == NOW + timedelta(seconds=7200) and state.consecutive_failures == 1
     mark_failure(state, NOW, error="timeout")
-    assert state.next_due == NOW + timedelta(seconds=3600)      # the feed's own interval is a floor
+    assert state.next_due == NOW + timedelta(seconds=3600)  # the feed's own interval is a floor
     mark_success(state, NOW, status=304, min_interval_s=10**9)
     assert state.min_interval_s == MIN_INTERVAL_CAP_S and state.consecutive_failures == 0
     assert state.items_total == 4 and state.last_error is None
@@ -64,8 +64,9 @@ def test_state_round_trips_through_the_store(store):
 def test_http_min_interval_and_dates():
     assert http_min_interval({"cache-control": "public, max-age=1800"}) == 1800
     assert http_min_interval({"cache-control": "no-cache"}) == 0
-    assert http_min_interval({"expires": "Tue, 10 Feb 2026 13:00:00 GMT",
-                              "date": "Tue, 10 Feb 2026 12:00:00 GMT"}) == 3600
+    assert (
+        http_min_interval({"expires": "Tue, 10 Feb 2026 13:00:00 GMT", "date": "Tue, 10 Feb 2026 12:00:00 GMT"}) == 3600
+    )
     assert http_min_interval({}) is None
     assert clamp_published(NOW + timedelta(days=3), NOW) == NOW
     assert clamp_published(NOW - timedelta(days=3), NOW) == NOW - timedelta(days=3)
@@ -87,8 +88,10 @@ def test_opml_round_trip_nested_and_errors(tmp_path):
       <outline text="Duplicate" xmlUrl="https://wire.example/rss"/></body></opml>""")
     feeds = read_opml(path)
     assert [(f.url, f.name, f.enabled) for f in feeds] == [
-        ("https://wire.example/rss", "Wire & Co", True), ("https://t.example/feed", "Titled", True),
-        ("https://off.example/rss", "Off", False)]
+        ("https://wire.example/rss", "Wire & Co", True),
+        ("https://t.example/feed", "Titled", True),
+        ("https://off.example/rss", "Off", False),
+    ]
     again = tmp_path / "again.opml"
     again.write_text(opml_text(feeds))
     assert read_opml(again) == feeds
@@ -105,28 +108,51 @@ def test_opml_round_trip_nested_and_errors(tmp_path):
 
 
 def test_settings_read_feeds_from_opml(tmp_path):
-    (tmp_path / "feeds.opml").write_text(opml_text([FeedSource(url="https://o.example/rss", name="O"),
-                                                    FeedSource(url="https://y.example/rss", name="dup")]))
-    (tmp_path / "pipeline.yaml").write_text(yaml.safe_dump({
-        "seeds_dir": None, "feeds_opml": "feeds.opml", "feeds": [{"url": "https://y.example/rss", "name": "Y"}]}))
+    (tmp_path / "feeds.opml").write_text(
+        opml_text(
+            [FeedSource(url="https://o.example/rss", name="O"), FeedSource(url="https://y.example/rss", name="dup")]
+        )
+    )
+    (tmp_path / "pipeline.yaml").write_text(
+        yaml.safe_dump(
+            {"seeds_dir": None, "feeds_opml": "feeds.opml", "feeds": [{"url": "https://y.example/rss", "name": "Y"}]}
+        )
+    )
     settings = load_settings(tmp_path / "pipeline.yaml")
-    assert [(f.url, f.name) for f in all_feeds(settings)] == [("https://y.example/rss", "Y"),
-                                                               ("https://o.example/rss", "O")]
+    assert [(f.url, f.name) for f in all_feeds(settings)] == [
+        ("https://y.example/rss", "Y"),
+        ("https://o.example/rss", "O"),
+    ]
 
 
 def _config(tmp_path, feeds: list[dict], **extra) -> str:
     path = tmp_path / "pipeline.yaml"
-    path.write_text(yaml.safe_dump({"data_dir": str(tmp_path / "data"), "seeds_dir": None, "feeds": feeds,
-                                    "fetch": {"allow_private_addresses": True, "read_timeout": 0.5}, **extra}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "data_dir": str(tmp_path / "data"),
+                "seeds_dir": None,
+                "feeds": feeds,
+                "fetch": {"allow_private_addresses": True, "read_timeout": 0.5},
+                **extra,
+            }
+        )
+    )
     return str(path)
 
 
 def test_feeds_command_shows_health_as_table_and_json(web, tmp_path):
-    down = web.route("/down", Response(503, b"down"))      # its page: to be tried again later
+    down = web.route("/down", Response(503, b"down"))  # its page: to be tried again later
     good = web.route("/good.xml", static(rss([{"title": "Fine", "guid": "g", "link": down, "description": "Fine."}])))
     bad = web.route("/bad.xml", Response(500, b"down"))
-    config = _config(tmp_path, [{"url": good, "name": "Good feed"}, {"url": bad, "name": "Bad feed"},
-                                {"url": web.url("/later.xml"), "name": "Never"}])
+    config = _config(
+        tmp_path,
+        [
+            {"url": good, "name": "Good feed"},
+            {"url": bad, "name": "Bad feed"},
+            {"url": web.url("/later.xml"), "name": "Never"},
+        ],
+    )
     settings = load_settings(config)
     from flows.pipeline import store_for
 
@@ -150,8 +176,11 @@ def test_feeds_command_shows_health_as_table_and_json(web, tmp_path):
 def test_feeds_command_import_and_export_opml(web, tmp_path):
     config = _config(tmp_path, [{"url": "https://y.example/rss", "name": "Y"}], feeds_opml=None)
     source = tmp_path / "other-reader.opml"
-    source.write_text(opml_text([FeedSource(url="https://a.example/rss", name="A"),
-                                 FeedSource(url="https://y.example/rss", name="Y again")]))
+    source.write_text(
+        opml_text(
+            [FeedSource(url="https://a.example/rss", name="A"), FeedSource(url="https://y.example/rss", name="Y again")]
+        )
+    )
     target = tmp_path / "feeds.opml"
     refused = CliRunner().invoke(feeds_command, ["import-opml", "--config", config, str(source)])
     assert refused.exit_code != 0 and "feeds_opml" in refused.output

@@ -46,7 +46,7 @@ def test_waiting_jobs_start_by_priority_then_in_arrival_order():
 
     async def go():
         slots = PrioritySlots(1)
-        await slots.acquire()                          # the only slot is taken
+        await slots.acquire()  # the only slot is taken
         started: list[str] = []
 
         async def job(name: str, priority: int) -> None:
@@ -55,10 +55,12 @@ def test_waiting_jobs_start_by_priority_then_in_arrival_order():
             await asyncio.sleep(0)
             slots.release()
 
-        waiting = [asyncio.create_task(job(name, p)) for name, p in
-                   (("low-1", 0), ("high", 5), ("low-2", 0), ("middle", 2), ("gone", 9))]
+        waiting = [
+            asyncio.create_task(job(name, p))
+            for name, p in (("low-1", 0), ("high", 5), ("low-2", 0), ("middle", 2), ("gone", 9))
+        ]
         await asyncio.sleep(0)
-        waiting[-1].cancel()                           # a cancelled waiter is skipped, its turn not lost
+        waiting[-1].cancel()  # a cancelled waiter is skipped, its turn not lost
         await asyncio.sleep(0)
         slots.release()
         await asyncio.gather(*waiting[:-1])
@@ -71,14 +73,14 @@ def test_waiting_jobs_start_by_priority_then_in_arrival_order():
 
 def test_a_pool_job_with_higher_priority_overtakes_the_queue():
     async def go():
-        with CpuPool(workers=1) as pool:          # two slots: one running, one queued in the executor
+        with CpuPool(workers=1) as pool:  # two slots: one running, one queued in the executor
             await pool.run(sleep_then_return, 0, "warm", timeout=30)
             done: list[str] = []
 
             async def job(name: str, priority: int) -> None:
                 done.append(await pool.run(sleep_then_return, 0.2, name, timeout=30, priority=priority))
 
-            first = [asyncio.create_task(job(f"early-{i}", 0)) for i in range(2)]   # take both slots
+            first = [asyncio.create_task(job(f"early-{i}", 0)) for i in range(2)]  # take both slots
             await asyncio.sleep(0.05)
             rest = [asyncio.create_task(job(f"queued-{i}", 0)) for i in range(3)]
             await asyncio.sleep(0.05)

@@ -32,18 +32,22 @@ def _get(settings, url: str):
     async def go():
         async with Fetcher(settings.fetch) as fetcher:
             return await fetcher.get(url)
+
     try:
         return asyncio.run(go())
     except FetchError as exc:
         return exc
 
 
-@pytest.mark.parametrize("fault, kind, words", [
-    ("reset", "network", ""),
-    ("truncate", "network", ""),
-    ("bad_gzip", "network", "bad content encoding"),
-    ("status_5xx", "http", "HTTP 50"),
-])
+@pytest.mark.parametrize(
+    "fault, kind, words",
+    [
+        ("reset", "network", ""),
+        ("truncate", "network", ""),
+        ("bad_gzip", "network", "bad content encoding"),
+        ("status_5xx", "http", "HTTP 50"),
+    ],
+)
 def test_a_fault_twice_is_an_error_of_its_kind_and_once_is_retried_away(faults, settings, fault, kind, words):
     path = f"/twice-{fault}"
     url = faults.route(path, BODY, "application/rss+xml", faults_allowed=True)
@@ -98,8 +102,13 @@ def test_a_bomb_is_cut_off_at_the_limit_without_being_inflated_whole(web, make_s
 def test_literal_ip_hosts_are_checked_at_the_socket_including_odd_forms(web, make_settings):
     port = web.base.rsplit(":", 1)[1]
     guarded = make_settings(allow_private_addresses=False)
-    for host, words in (("127.0.0.1", "127.0.0.1 is a loopback address"), ("[::1]", "::1 is a loopback"),
-                        ("127.1", "127.1"), ("2130706433", "2130706433"), ("0x7f000001", "0x7f000001")):
+    for host, words in (
+        ("127.0.0.1", "127.0.0.1 is a loopback address"),
+        ("[::1]", "::1 is a loopback"),
+        ("127.1", "127.1"),
+        ("2130706433", "2130706433"),
+        ("0x7f000001", "0x7f000001"),
+    ):
         error = _get(guarded, f"http://{host}:{port}/feed")
         assert isinstance(error, FetchError) and error.kind == "refused" and words in str(error), (host, error)
     assert web.requests == []
@@ -114,14 +123,16 @@ def test_an_answer_the_resolver_let_through_is_still_refused_at_the_connect(web,
     def only_at_the_socket(host, addresses):
         if host != "localhost":
             real(host, addresses)
+
     monkeypatch.setattr(guard, "check_addresses", only_at_the_socket)
     error = _get(make_settings(allow_private_addresses=False), f"http://localhost:{web.base.rsplit(':', 1)[1]}/x")
     assert isinstance(error, FetchError) and error.kind == "refused" and "loopback address" in str(error)
     assert web.requests == []
 
 
-@pytest.mark.parametrize("encoding, body", [("gzip", b"not gzip at all"), ("br", b"not brotli"),
-                                            ("deflate", b"not deflate")])
+@pytest.mark.parametrize(
+    "encoding, body", [("gzip", b"not gzip at all"), ("br", b"not brotli"), ("deflate", b"not deflate")]
+)
 def test_a_body_that_does_not_decode_is_a_network_error_saying_so(web, settings, encoding, body):
     web.route("/bad", Response(200, body, {"Content-Encoding": encoding}))
     error = _get(settings, web.url("/bad"))
@@ -151,13 +162,13 @@ def test_https_is_verified_against_certifis_bundle(tls_web, settings, monkeypatc
     assert server.requests == []
     bundle = tmp_path / "ca.pem"
     ca.cert_pem.write_to_path(str(bundle))
-    monkeypatch.setattr(certifi, "where", lambda: str(bundle))     # as if certifi's bundle held our CA
+    monkeypatch.setattr(certifi, "where", lambda: str(bundle))  # as if certifi's bundle held our CA
     assert _get(settings, url).body == b"over tls"
 
 
 def test_proxy_settings_in_the_environment_are_ignored(web, settings, monkeypatch):
     for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.setenv(name, "http://127.0.0.1:9")             # nothing listens there
+        monkeypatch.setenv(name, "http://127.0.0.1:9")  # nothing listens there
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
     web.route("/feed", Response(200, b"direct"))
@@ -166,12 +177,16 @@ def test_proxy_settings_in_the_environment_are_ignored(web, settings, monkeypatc
 
 def test_header_values_not_utf8_are_latin1_repeats_are_joined_long_ones_kept(web, settings):
     policy = "default-src 'self' " + " ".join(f"https://cdn{i}.example.com" for i in range(1000))
-    web.route("/feed", Response(200, b"ok", {"ETag": '"caf\xe9\xff"', "X-Seen": "a", "x-seen": "b",
-                                             "Content-Security-Policy": policy}))
+    web.route(
+        "/feed",
+        Response(
+            200, b"ok", {"ETag": '"caf\xe9\xff"', "X-Seen": "a", "x-seen": "b", "Content-Security-Policy": policy}
+        ),
+    )
     headers = _get(settings, web.url("/feed")).headers
     assert headers["etag"] == '"caf\xe9\xff"' and headers["x-seen"] == "a, b"
-    assert headers["content-security-policy"] == policy and len(policy) > 20_000    # past aiohttp's 8 KB default
-    assert headers["etag"].encode("utf-8")           # storable: no surrogate escapes
+    assert headers["content-security-policy"] == policy and len(policy) > 20_000  # past aiohttp's 8 KB default
+    assert headers["etag"].encode("utf-8")  # storable: no surrogate escapes
 
 
 def test_a_name_that_does_not_resolve_is_a_network_error_naming_the_host_once(settings):

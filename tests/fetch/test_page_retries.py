@@ -36,12 +36,19 @@ def make_due(store) -> None:
 
 
 def one_entry_feed(web, link: str) -> str:
-    return web.route("/feed.xml", static(rss([{"title": "New tariff threats", "guid": "wire-1", "link": link,
-                                               "description": "Tariffs, again."}]), etag='"a"'))
+    return web.route(
+        "/feed.xml",
+        static(
+            rss([{"title": "New tariff threats", "guid": "wire-1", "link": link, "description": "Tariffs, again."}]),
+            etag='"a"',
+        ),
+    )
 
 
 def test_a_page_that_was_down_is_fetched_later_and_the_item_reclassified(web, settings, store):
-    link = web.route("/news/tariffs", sequence(DOWN, DOWN, DOWN, DOWN, Response(200, page("tariffs.html"), {"Content-Type": HTML})))
+    link = web.route(
+        "/news/tariffs", sequence(DOWN, DOWN, DOWN, DOWN, Response(200, page("tariffs.html"), {"Content-Type": HTML}))
+    )
     feed_url = one_entry_feed(web, link)
     before = utcnow()
     ingest_feeds(settings, store, [FeedSource(url=feed_url)])
@@ -106,8 +113,12 @@ def test_permanent_failures_are_not_retried(web, settings, store):
     web.route("/robots.txt", Response(200, b"User-agent: *\nDisallow: /members/\n"))
     members = web.route("/members/story", static(page("tariffs.html"), HTML))
     missing = web.route("/news/missing", Response(404, b"no such page"))
-    body = rss([{"title": "Robots", "guid": "r", "link": members, "description": "Teaser one."},
-                {"title": "Missing", "guid": "m", "link": missing, "description": "Teaser two."}])
+    body = rss(
+        [
+            {"title": "Robots", "guid": "r", "link": members, "description": "Teaser one."},
+            {"title": "Missing", "guid": "m", "link": missing, "description": "Teaser two."},
+        ]
+    )
     ingest_feeds(settings, store, [FeedSource(url=web.route("/feed.xml", static(body)))])
     assert pending_page_retries(store) == 0
 
@@ -119,7 +130,7 @@ def test_robots_txt_that_could_not_be_had_is_a_temporary_refusal(web, settings, 
     ingest_feeds(settings, store, [FeedSource(url=feed_url)])
     assert "robots.txt of 127.0.0.1 could not be fetched" in the_item(store).extraction_note
     assert retry_row(store).attempts == 1
-    web.route("/robots.txt", Response(404, b""))          # no robots.txt: everything allowed
+    web.route("/robots.txt", Response(404, b""))  # no robots.txt: everything allowed
     make_due(store)
     ingest_feeds(settings, store, [FeedSource(url=feed_url)], force=True)
     assert the_item(store).extraction == "trafilatura" and retry_row(store) is None

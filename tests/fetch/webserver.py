@@ -23,17 +23,25 @@ class Response:
     status: int = 200
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0                       # before the status line
-    chunks: Iterable[bytes] | None = None    # streamed without Content-Length, then the connection closes
+    delay: float = 0.0  # before the status line
+    chunks: Iterable[bytes] | None = None  # streamed without Content-Length, then the connection closes
     chunk_delay: float = 0.0
 
 
 Handler = Callable[[Request], Response]
 
 
-def static(body: bytes, content_type: str = "application/rss+xml", *, etag: str | None = None,
-           last_modified: str | None = None, gzip_body: bool = False, **extra: str) -> Handler:
+def static(
+    body: bytes,
+    content_type: str = "application/rss+xml",
+    *,
+    etag: str | None = None,
+    last_modified: str | None = None,
+    gzip_body: bool = False,
+    **extra: str,
+) -> Handler:
     """A document that answers conditional requests with 304, like a well-behaved server."""
+
     def handle(request: Request) -> Response:
         if etag and request.headers.get("if-none-match") == etag:
             return Response(304, headers={"ETag": etag})
@@ -49,6 +57,7 @@ def static(body: bytes, content_type: str = "application/rss+xml", *, etag: str 
             data = gzip.compress(body)
             headers["Content-Encoding"] = "gzip"
         return Response(200, data, headers)
+
     return handle
 
 
@@ -58,6 +67,7 @@ def sequence(*responses: Response) -> Handler:
 
     def handle(_request: Request) -> Response:
         return remaining.pop(0) if len(remaining) > 1 else remaining[0]
+
     return handle
 
 
@@ -88,8 +98,9 @@ class WebServer:
                     server.max_active = max(server.max_active, server.active)
                 try:
                     handler = server.routes.get(self.path) or server.routes.get(self.path.split("?")[0])
-                    response = handler(request) if handler else Response(404, b"not found",
-                                                                         {"Content-Type": "text/plain"})
+                    response = (
+                        handler(request) if handler else Response(404, b"not found", {"Content-Type": "text/plain"})
+                    )
                     self._send(response)
                 except (BrokenPipeError, ConnectionResetError):
                     pass
@@ -120,8 +131,7 @@ class WebServer:
         self._server = ThreadingHTTPServer((address, 0), _Handler)
         self._server.daemon_threads = True
         self._server.block_on_close = False
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     @property
     def base(self) -> str:

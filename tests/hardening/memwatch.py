@@ -53,8 +53,7 @@ def need_proc() -> None:
 class TreeSampler:
     """Samples a process tree's total RSS every `interval` s; calls `on_exceed` once past `limit_mb`."""
 
-    def __init__(self, pid: int, interval: float = 0.05, limit_mb: float | None = None,
-                 on_exceed=None) -> None:
+    def __init__(self, pid: int, interval: float = 0.05, limit_mb: float | None = None, on_exceed=None) -> None:
         self.pid = pid
         self.interval = interval
         self.limit_mb = limit_mb

@@ -19,7 +19,7 @@ class Handler:
     def __init__(self, refuse: dict[str, str] | None = None, delay_s: float = 0.0, seed: int = 0) -> None:
         self.refuse = dict(refuse or {})
         self.delay_s = delay_s
-        self.fault_rate = 0.0                   # chance of a "451 try again" for any recipient
+        self.fault_rate = 0.0  # chance of a "451 try again" for any recipient
         self.faults = 0
         self._rng = random.Random(seed)
         self.messages: list[tuple[list[str], bytes]] = []
@@ -68,5 +68,3 @@ def serve(handler: Handler, port: int | None = None) -> SmtpServer:
     server = SmtpServer(port=port)
     server.inbox = handler
     return server.start()
-
-

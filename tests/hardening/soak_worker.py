@@ -39,10 +39,15 @@ def main() -> None:
                 since, until = (datetime.fromisoformat(a) for a in args)
                 report = run_digest(settings, DigestOptions(send=True, since=since, until=until)).to_dict()
             error = None
-        except Exception as exc:                     # the soak counts it; the process lives on
+        except Exception as exc:  # the soak counts it; the process lives on
             report, error = None, f"{type(exc).__name__}: {exc}"[:500]
-        out = {"seconds": time.monotonic() - start, "rss_mb": rss_kb(os.getpid()) / 1024,
-               "tree_mb": tree_rss_mb(os.getpid()), "report": report, "error": error}
+        out = {
+            "seconds": time.monotonic() - start,
+            "rss_mb": rss_kb(os.getpid()) / 1024,
+            "tree_mb": tree_rss_mb(os.getpid()),
+            "report": report,
+            "error": error,
+        }
         sys.stdout.write(json.dumps(out) + "\n")
         sys.stdout.flush()
 

@@ -64,7 +64,7 @@ def _cases(model: type[BaseModel], prefix: tuple) -> list[tuple[tuple, Any]]:
         path = (*prefix, key)
         annotation = field.annotation
         if typing.get_origin(annotation) is typing.Union and SecretStr in typing.get_args(annotation):
-            continue                                     # secrets are refused in files altogether
+            continue  # secrets are refused in files altogether
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             cases.append((path, "not-a-section"))
             cases += _cases(annotation, path)
@@ -72,8 +72,9 @@ def _cases(model: type[BaseModel], prefix: tuple) -> list[tuple[tuple, Any]]:
         list_args = typing.get_args(annotation) if typing.get_origin(annotation) is list else ()
         if list_args and isinstance(list_args[0], type) and issubclass(list_args[0], BaseModel):
             cases.append((path, "not-a-list"))
-            sample = {"feeds": {"url": "http://127.0.0.1/f.xml"},
-                      "recipients": {"address": "a@example.org"}}.get(name, {})
+            sample = {"feeds": {"url": "http://127.0.0.1/f.xml"}, "recipients": {"address": "a@example.org"}}.get(
+                name, {}
+            )
             for sub_path, bad in _cases(list_args[0], ()):
                 cases.append(((*path, 0, *sub_path), ("item", sample, bad)))
             continue
@@ -83,9 +84,13 @@ def _cases(model: type[BaseModel], prefix: tuple) -> list[tuple[tuple, Any]]:
 
 
 # Values validators refuse beyond their types.
-EXTRA_CASES = [(("schedule", "timezone"), "Mars/Olympus_Mons"), (("feeds",), [{"url": "ftp://x/feed"}]),
-               (("feeds",), [{"url": "http://a/f"}, {"url": "http://a/f"}]),
-               (("email", "recipients"), [{"address": "not an address"}]), (("nonsense_key",), 1)]
+EXTRA_CASES = [
+    (("schedule", "timezone"), "Mars/Olympus_Mons"),
+    (("feeds",), [{"url": "ftp://x/feed"}]),
+    (("feeds",), [{"url": "http://a/f"}, {"url": "http://a/f"}]),
+    (("email", "recipients"), [{"address": "not an address"}]),
+    (("nonsense_key",), 1),
+]
 CASES = _cases(Settings, ()) + EXTRA_CASES
 
 
@@ -93,12 +98,12 @@ def _set(cfg: dict, path: tuple, value: Any) -> dict:
     if isinstance(value, tuple) and value[:1] == ("item",):
         _, sample, bad = value
         item = dict(sample)
-        inner = path[path.index(0) + 1:]
+        inner = path[path.index(0) + 1 :]
         node = item
         for k in inner[:-1]:
             node = node.setdefault(k, {})
         node[inner[-1]] = bad
-        value, path = [item], path[:path.index(0)]
+        value, path = [item], path[: path.index(0)]
     node = cfg
     for k in path[:-1]:
         node = node.setdefault(k, {}) if isinstance(node.get(k), dict) or k not in node else node[k]
@@ -126,12 +131,14 @@ def test_every_invalid_value_is_one_line_naming_the_field(tmp_path: Path, path: 
     assert str(config) in message
 
 
-ENV_CASES = [("USCHINA_DIGEST_FETCH__MAX_BYTES", "ten", "fetch.max_bytes"),
-             ("USCHINA_DIGEST_FETCH__CONNECT_TIMEOUT", "-1", "fetch.connect_timeout"),
-             ("USCHINA_DIGEST_DIGEST__PERIOD", "hourly", "digest.period"),
-             ("USCHINA_DIGEST_SMTP_PORT", "99999", "email.smtp_port"),
-             ("USCHINA_DIGEST_SMTP_SECURITY", "tls13", "email.security"),
-             ("USCHINA_DIGEST_SCHEDULE__TIMEZONE", "Nowhere/Land", "schedule.timezone")]
+ENV_CASES = [
+    ("USCHINA_DIGEST_FETCH__MAX_BYTES", "ten", "fetch.max_bytes"),
+    ("USCHINA_DIGEST_FETCH__CONNECT_TIMEOUT", "-1", "fetch.connect_timeout"),
+    ("USCHINA_DIGEST_DIGEST__PERIOD", "hourly", "digest.period"),
+    ("USCHINA_DIGEST_SMTP_PORT", "99999", "email.smtp_port"),
+    ("USCHINA_DIGEST_SMTP_SECURITY", "tls13", "email.security"),
+    ("USCHINA_DIGEST_SCHEDULE__TIMEZONE", "Nowhere/Land", "schedule.timezone"),
+]
 
 
 @pytest.mark.parametrize("var, value, field", ENV_CASES)
@@ -189,22 +196,32 @@ def test_the_password_never_shows_in_settings_errors_logs_reports_or_files(tmp_p
 
     seen: list[bytes] = []
 
-    def refuse(server, session, envelope, mechanism, data):    # a server that refuses the login
+    def refuse(server, session, envelope, mechanism, data):  # a server that refuses the login
         seen.append(getattr(data, "password", b""))
         return AuthResult(success=False, handled=False)
 
     smtp = SmtpServer(authenticator=refuse, auth_require_tls=False).start()
-    config = make_project(tmp_path, seeds=True,
-                          email={"smtp_host": "127.0.0.1", "smtp_port": smtp.port, "security": "none",
-                                 "username": "digest", "allow_plaintext_auth": True,
-                                 "retries": 2, "retry_backoff": 0.05, "timeout": 5,
-                                 "recipients": [{"address": "a@example.org"}]})
+    config = make_project(
+        tmp_path,
+        seeds=True,
+        email={
+            "smtp_host": "127.0.0.1",
+            "smtp_port": smtp.port,
+            "security": "none",
+            "username": "digest",
+            "allow_plaintext_auth": True,
+            "retries": 2,
+            "retry_backoff": 0.05,
+            "timeout": 5,
+            "recipients": [{"address": "a@example.org"}],
+        },
+    )
     env = {"USCHINA_DIGEST_SMTP_PASSWORD": SECRET}
     settings = load_settings_with(config, env)
     assert settings.email.password.get_secret_value() == SECRET
     for text in (repr(settings), str(settings), settings.model_dump_json(), repr(settings.email)):
         assert_no_secret(text, "the settings' text forms")
-    with pytest.raises(ConfigError) as err:    # an invalid value elsewhere must not echo the password
+    with pytest.raises(ConfigError) as err:  # an invalid value elsewhere must not echo the password
         load_settings_with(config, {**env, "USCHINA_DIGEST_SMTP_PORT": "x"})
     assert_no_secret(str(err.value), "a config error")
 
@@ -212,10 +229,12 @@ def test_the_password_never_shows_in_settings_errors_logs_reports_or_files(tmp_p
     runner = CliRunner()
     report = tmp_path / "report.json"
     outputs = [runner.invoke(main, ["--help"]).output]
-    for args in (["ingest", "--config", str(config), "--report", str(report)],
-                 ["run", "--config", str(config), "--send"],
-                 ["digest", "--config", str(config), "--send"],
-                 ["export", "--config", str(config)]):
+    for args in (
+        ["ingest", "--config", str(config), "--report", str(report)],
+        ["run", "--config", str(config), "--send"],
+        ["digest", "--config", str(config), "--send"],
+        ["export", "--config", str(config)],
+    ):
         result = runner.invoke(main, args, env={**env, "PREFECT_LOGGING_LEVEL": "DEBUG"})
         outputs.append(result.output + (repr(result.exception) if result.exception else ""))
     smtp.stop()

@@ -36,13 +36,16 @@ from .util import kill_group, make_project, need_fixtures, run_cli, start_cli
 CRASH_FEEDS = ["c297e9381ecd4a00.feed", "c8ffd33cfd9f8891.feed", "137dd53eb3d6d860.feed"]
 KILLS = 2
 SEED = int(os.environ.get("CRASH_SEED", "20261202"))
-KILL_WINDOW = 0.6          # kills land within this share of an uninterrupted run's working time
+KILL_WINDOW = 0.6  # kills land within this share of an uninterrupted run's working time
 
 
 def _config(root: Path, fs: FaultServer) -> Path:
-    return make_project(root, seeds=True, feeds=[{"url": u} for u in fs.feed_urls(CRASH_FEEDS)],
-                        fetch={"allow_private_addresses": True, "connect_timeout": 3, "read_timeout": 5,
-                               "full_text": True})
+    return make_project(
+        root,
+        seeds=True,
+        feeds=[{"url": u} for u in fs.feed_urls(CRASH_FEEDS)],
+        fetch={"allow_private_addresses": True, "connect_timeout": 3, "read_timeout": 5, "full_text": True},
+    )
 
 
 def _db(root: Path) -> sqlite3.Connection:
@@ -59,7 +62,7 @@ def check_store(root: Path) -> set[str]:
         assert db.execute("pragma foreign_key_check").fetchall() == []
         try:
             rows = db.execute("select id, key, title, text, content_hash from items").fetchall()
-        except sqlite3.OperationalError:            # killed before the schema was created
+        except sqlite3.OperationalError:  # killed before the schema was created
             return set()
     for item_id, key, title, text, digest in rows:
         assert key and title and text is not None, f"half-written item {item_id}"
@@ -106,16 +109,19 @@ def test_sigkill_at_random_points_loses_nothing_and_stores_nothing_twice(server,
         time.sleep(delay)
         finished = proc.poll() is not None
         kill_group(proc)
-        assert not finished, (f"seed {SEED}: round {round_}: the run had finished {delay:.2f} s after its first "
-                              f"request, before the kill (an uninterrupted run works {work_s:.1f} s)")
+        assert not finished, (
+            f"seed {SEED}: round {round_}: the run had finished {delay:.2f} s after its first "
+            f"request, before the kill (an uninterrupted run works {work_s:.1f} s)"
+        )
         stored = check_store(tmp_path)
         kills.append((round(delay, 2), finished, len(stored)))
         assert stored <= expected, f"seed {SEED}: items no clean run stores: {sorted(stored - expected)[:5]}"
     code, out, err, _ = run_cli("ingest", "--config", str(config), "--force", "-q", timeout=180)
     assert code == 0, f"seed {SEED}: re-run after kills {kills} failed:\n{err[-3000:]}"
     stored = check_store(tmp_path)
-    assert stored == expected, (f"seed {SEED}, kills {kills}: missing {len(expected - stored)}, "
-                                f"unexpected {len(stored - expected)}")
+    assert stored == expected, (
+        f"seed {SEED}, kills {kills}: missing {len(expected - stored)}, unexpected {len(stored - expected)}"
+    )
     with _db(tmp_path) as db:
         unclassified = db.execute("select count(*) from items where classifier_version is null").fetchone()[0]
     assert unclassified == 0, f"seed {SEED}: {unclassified} items left unclassified after the re-run"
@@ -130,7 +136,7 @@ def test_a_lease_left_by_a_killed_process_is_taken_over_at_once(tmp_path: Path) 
     holder = f"{socket.gethostname()}:{sleeper.pid} #0123abcd"
     try:
         assert try_acquire(store, "ingest", holder, timedelta(minutes=5))
-        with pytest.raises(LeaseBusy):                     # alive: it keeps its lease
+        with pytest.raises(LeaseBusy):  # alive: it keeps its lease
             with lease(store, "ingest"):
                 pass
     finally:
@@ -141,6 +147,6 @@ def test_a_lease_left_by_a_killed_process_is_taken_over_at_once(tmp_path: Path) 
         assert mine != holder
     assert time.monotonic() - start < 2
     assert try_acquire(store, "digest", "elsewhere:1 #0123abcd", timedelta(minutes=5))
-    with pytest.raises(LeaseBusy):                         # another machine's holder is never presumed dead
+    with pytest.raises(LeaseBusy):  # another machine's holder is never presumed dead
         with lease(store, "digest"):
             pass

@@ -26,9 +26,13 @@ def test_serves_feeds_with_validators_and_rewritten_links(server: FaultServer) -
     with httpx.Client(timeout=5) as client:
         first = client.get(url)
         assert first.status_code == 200 and first.headers["etag"]
-        assert first.headers["content-type"] in ("application/atom+xml", "application/rss+xml",
-                                                 "application/rdf+xml", "application/xml",
-                                                 "application/feed+json")
+        assert first.headers["content-type"] in (
+            "application/atom+xml",
+            "application/rss+xml",
+            "application/rdf+xml",
+            "application/xml",
+            "application/feed+json",
+        )
         parsed = feedparser.parse(first.content)
         raw = feedparser.parse((server.feeds_dir / server.feed_files()[0]).read_bytes())
         assert parsed.version == raw.version and len(parsed.entries) == len(raw.entries) > 0

@@ -30,21 +30,25 @@ from .util import FIXTURES, RELEVANT_TEXT, make_project, run_cli
 
 MAX_BYTES = 4 * 1024 * 1024
 MAX_ITEMS = 60
-MEMORY_LIMIT_MB = 2500          # the CLI, its fork server and two workers, all together
+MEMORY_LIMIT_MB = 2500  # the CLI, its fork server and two workers, all together
 TIME_LIMIT_S = 240
 
 
 def _rss(items: list[str], title: str = "hostile") -> bytes:
-    return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>{title}</title>'
-            + "".join(items) + "</channel></rss>").encode("utf-8", "surrogatepass")
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>{title}</title>'
+        + "".join(items)
+        + "</channel></rss>"
+    ).encode("utf-8", "surrogatepass")
 
 
-def _item(guid: str, title: str, link: str, *, date: str = "Mon, 02 Feb 2026 10:00:00 GMT",
-          description: str = RELEVANT_TEXT) -> str:
-    return (f"<item><title>{title}</title><link>{link}</link><guid isPermaLink=\"false\">{guid}</guid>"
-            f"<pubDate>{date}</pubDate><description>{description}</description></item>")
-
-
+def _item(
+    guid: str, title: str, link: str, *, date: str = "Mon, 02 Feb 2026 10:00:00 GMT", description: str = RELEVANT_TEXT
+) -> str:
+    return (
+        f'<item><title>{title}</title><link>{link}</link><guid isPermaLink="false">{guid}</guid>'
+        f"<pubDate>{date}</pubDate><description>{description}</description></item>"
+    )
 
 
 def _edge_headers(raw: bytes) -> dict[str, str]:
@@ -63,52 +67,127 @@ def serve_hostile(fs: FaultServer, root: Path) -> tuple[dict[str, str], dict[str
     Path(root / "secret.txt").write_text("root:x:0:0:LEAKED-FILE\n")
     feeds = {
         "billion-laughs": fs.route("/hostile/billion-laughs.xml", billion_laughs(10), "application/rss+xml"),
-        "xxe-file": fs.route("/hostile/xxe-file.xml", external_entity_feed(f"file://{root}/secret.txt"),
-                             "application/rss+xml"),
+        "xxe-file": fs.route(
+            "/hostile/xxe-file.xml", external_entity_feed(f"file://{root}/secret.txt"), "application/rss+xml"
+        ),
         "xxe-http": fs.route("/hostile/xxe-http.xml", external_entity_feed(base + canary), "application/rss+xml"),
         "endless": fs.route("/hostile/endless.xml", endless_feed, "application/rss+xml"),
-        "gzip-bomb": fs.route("/hostile/gzip-bomb.xml", gzip_bomb(96), "application/rss+xml",
-                              headers={"Content-Encoding": "gzip"}),
+        "gzip-bomb": fs.route(
+            "/hostile/gzip-bomb.xml", gzip_bomb(96), "application/rss+xml", headers={"Content-Encoding": "gzip"}
+        ),
         "huge-declared": fs.route("/hostile/huge.xml", b"x" * (MAX_BYTES + 1), "application/rss+xml"),
-        "absurd-dates": fs.route("/hostile/dates.xml", _rss([
-            _item(f"date-{i}", f"Taiwan arms sale report {i}", f"{base}/nowhere/date-{i}", date=d)
-            for i, d in enumerate(["Mon, 01 Jan 0001 00:00:00 GMT", "0000-00-00T00:00:00Z",
-                                   "Fri, 31 Dec 9999 23:59:59 GMT", "9999-12-31T23:59:59+14:00",
-                                   "Sat, 01 Jan 2999 00:00:00 GMT", "Thu, 01 Jan 1970 00:00:00 GMT",
-                                   "Mon, 01 Jan 1900 00:00:00 GMT", "2026-13-45T99:99:99Z",
-                                   "-0001-01-01T00:00:00Z", "not a date at all"])]), "application/rss+xml"),
-        "many": fs.route("/hostile/many.xml", _rss([
-            _item(f"many-{i}", f"Entry {i} on Taiwan arms sales", f"{base}/nowhere/many-{i}")
-            for i in range(10_000)]), "application/rss+xml"),
-        "mega-title": fs.route("/hostile/mega-title.xml", _rss([
-            _item("mega-1", "Taiwan " + "arms sale " * 100_000, f"{base}/nowhere/mega-1"),
-            _item("mega-2", "Normal title about Taiwan", f"{base}/nowhere/mega-2",
-                  description="China " * 300_000)]), "application/rss+xml"),
-        "controls": fs.route("/hostile/controls.xml", _rss([
-            _item("ctl-1", "Nul\x00 and bell\x07 and esc\x1b[31m Taiwan", f"{base}/nowhere/ctl-1"),
-            _item("ctl-2", "Surrogate &#xD800; and &#1114112; Taiwan", f"{base}/nowhere/ctl-2"),
-        ]).replace(b"Taiwan arms", b"Taiwan \xff\xfe\xc0\xaf arms"), "application/rss+xml"),
-        "json-surrogates": fs.route("/hostile/surrogates.json", json_feed([
-            {"id": "js-1", "url": f"{base}/nowhere/js-1", "title": "Lone \ud800 surrogate on Taiwan",
-             "content_text": RELEVANT_TEXT + " \udfff"},
-            {"id": "js-2", "url": f"{base}/nowhere/js-2", "title": "Second entry on Taiwan",
-             "content_text": RELEVANT_TEXT}]).replace(b"\\ud800", b"\\ud800"), "application/feed+json"),
-        "xss": fs.route("/hostile/xss.xml", _rss([
-            _item(f"xss-{i}", f"<![CDATA[{payload} Taiwan arms sale {i}]]>", f"{base}/hostile/xss-page-{i}",
-                  description=f"<![CDATA[{payload}<p>{RELEVANT_TEXT}</p>]]>")
-            for i, payload in enumerate(XSS_HTML)]
-            + [_item("xss-js-link", "Taiwan arms with a javascript link", "javascript:alert(1)"),
-               _item("xss-data-link", "Taiwan arms with a data link", "data:text/html,<script>alert(1)</script>")]),
-            "application/rss+xml"),
-        "huge-page-feed": fs.route("/hostile/huge-page-feed.xml", _rss([
-            _item("huge-page-1", "Huge page about Taiwan arms", f"{base}/hostile/huge-page.html")]),
-            "application/rss+xml"),
+        "absurd-dates": fs.route(
+            "/hostile/dates.xml",
+            _rss(
+                [
+                    _item(f"date-{i}", f"Taiwan arms sale report {i}", f"{base}/nowhere/date-{i}", date=d)
+                    for i, d in enumerate(
+                        [
+                            "Mon, 01 Jan 0001 00:00:00 GMT",
+                            "0000-00-00T00:00:00Z",
+                            "Fri, 31 Dec 9999 23:59:59 GMT",
+                            "9999-12-31T23:59:59+14:00",
+                            "Sat, 01 Jan 2999 00:00:00 GMT",
+                            "Thu, 01 Jan 1970 00:00:00 GMT",
+                            "Mon, 01 Jan 1900 00:00:00 GMT",
+                            "2026-13-45T99:99:99Z",
+                            "-0001-01-01T00:00:00Z",
+                            "not a date at all",
+                        ]
+                    )
+                ]
+            ),
+            "application/rss+xml",
+        ),
+        "many": fs.route(
+            "/hostile/many.xml",
+            _rss(
+                [
+                    _item(f"many-{i}", f"Entry {i} on Taiwan arms sales", f"{base}/nowhere/many-{i}")
+                    for i in range(10_000)
+                ]
+            ),
+            "application/rss+xml",
+        ),
+        "mega-title": fs.route(
+            "/hostile/mega-title.xml",
+            _rss(
+                [
+                    _item("mega-1", "Taiwan " + "arms sale " * 100_000, f"{base}/nowhere/mega-1"),
+                    _item(
+                        "mega-2", "Normal title about Taiwan", f"{base}/nowhere/mega-2", description="China " * 300_000
+                    ),
+                ]
+            ),
+            "application/rss+xml",
+        ),
+        "controls": fs.route(
+            "/hostile/controls.xml",
+            _rss(
+                [
+                    _item("ctl-1", "Nul\x00 and bell\x07 and esc\x1b[31m Taiwan", f"{base}/nowhere/ctl-1"),
+                    _item("ctl-2", "Surrogate &#xD800; and &#1114112; Taiwan", f"{base}/nowhere/ctl-2"),
+                ]
+            ).replace(b"Taiwan arms", b"Taiwan \xff\xfe\xc0\xaf arms"),
+            "application/rss+xml",
+        ),
+        "json-surrogates": fs.route(
+            "/hostile/surrogates.json",
+            json_feed(
+                [
+                    {
+                        "id": "js-1",
+                        "url": f"{base}/nowhere/js-1",
+                        "title": "Lone \ud800 surrogate on Taiwan",
+                        "content_text": RELEVANT_TEXT + " \udfff",
+                    },
+                    {
+                        "id": "js-2",
+                        "url": f"{base}/nowhere/js-2",
+                        "title": "Second entry on Taiwan",
+                        "content_text": RELEVANT_TEXT,
+                    },
+                ]
+            ).replace(b"\\ud800", b"\\ud800"),
+            "application/feed+json",
+        ),
+        "xss": fs.route(
+            "/hostile/xss.xml",
+            _rss(
+                [
+                    _item(
+                        f"xss-{i}",
+                        f"<![CDATA[{payload} Taiwan arms sale {i}]]>",
+                        f"{base}/hostile/xss-page-{i}",
+                        description=f"<![CDATA[{payload}<p>{RELEVANT_TEXT}</p>]]>",
+                    )
+                    for i, payload in enumerate(XSS_HTML)
+                ]
+                + [
+                    _item("xss-js-link", "Taiwan arms with a javascript link", "javascript:alert(1)"),
+                    _item("xss-data-link", "Taiwan arms with a data link", "data:text/html,<script>alert(1)</script>"),
+                ]
+            ),
+            "application/rss+xml",
+        ),
+        "huge-page-feed": fs.route(
+            "/hostile/huge-page-feed.xml",
+            _rss([_item("huge-page-1", "Huge page about Taiwan arms", f"{base}/hostile/huge-page.html")]),
+            "application/rss+xml",
+        ),
     }
-    fs.route("/hostile/huge-page.html", lambda: (b"<p>" + b"China Taiwan " * 8000 + b"</p>" for _ in range(1000)),
-             "text/html")
+    fs.route(
+        "/hostile/huge-page.html",
+        lambda: (b"<p>" + b"China Taiwan " * 8000 + b"</p>" for _ in range(1000)),
+        "text/html",
+    )
     for i, payload in enumerate(XSS_HTML):
-        fs.route(f"/hostile/xss-page-{i}", f"<html><body><article><h1>Taiwan</h1>{payload}<p>{RELEVANT_TEXT}</p>"
-                 f"<p>{RELEVANT_TEXT}</p>{payload}</article></body></html>".encode(), "text/html")
+        fs.route(
+            f"/hostile/xss-page-{i}",
+            f"<html><body><article><h1>Taiwan</h1>{payload}<p>{RELEVANT_TEXT}</p>"
+            f"<p>{RELEVANT_TEXT}</p>{payload}</article></body></html>".encode(),
+            "text/html",
+        )
     edge_dir = FIXTURES / "feedparser-edge"
     edge = {}
     if edge_dir.is_dir():
@@ -128,18 +207,46 @@ def hostile_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("hostile")
     with FaultServer(feeds_dir=None, pages_dir=None) as fs:
         feeds, edge, canary = serve_hostile(fs, root)
-        config = make_project(root, feeds=[{"url": u, "name": n} for n, u in {**feeds, **edge}.items()],
-                              fetch={"allow_private_addresses": True, "max_bytes": MAX_BYTES, "connect_timeout": 3,
-                                     "read_timeout": 5, "max_items_per_feed": MAX_ITEMS, "full_text": True})
+        config = make_project(
+            root,
+            feeds=[{"url": u, "name": n} for n, u in {**feeds, **edge}.items()],
+            fetch={
+                "allow_private_addresses": True,
+                "max_bytes": MAX_BYTES,
+                "connect_timeout": 3,
+                "read_timeout": 5,
+                "max_items_per_feed": MAX_ITEMS,
+                "full_text": True,
+            },
+        )
         report_path = root / "report.json"
-        code, out, err, sampler = run_cli("ingest", "--config", str(config), "--force", "--report", str(report_path),
-                                          timeout=TIME_LIMIT_S, mem_limit_mb=MEMORY_LIMIT_MB)
+        code, out, err, sampler = run_cli(
+            "ingest",
+            "--config",
+            str(config),
+            "--force",
+            "--report",
+            str(report_path),
+            timeout=TIME_LIMIT_S,
+            mem_limit_mb=MEMORY_LIMIT_MB,
+        )
         # No SMTP host: the email is built and kept in the outbox, where the test reads it.
-        digest = run_digest(load_settings(config), DigestOptions(since=datetime(2000, 1, 1, tzinfo=timezone.utc),
-                                                                 send=True, to="reader@example.org"))
-        yield {"code": code, "err": err, "sampler": sampler, "root": root, "feeds": feeds, "edge": edge,
-               "report": json.loads(report_path.read_text()) if report_path.exists() else None,
-               "requests": dict(fs.requests), "digest": digest, "canary": canary}
+        digest = run_digest(
+            load_settings(config),
+            DigestOptions(since=datetime(2000, 1, 1, tzinfo=timezone.utc), send=True, to="reader@example.org"),
+        )
+        yield {
+            "code": code,
+            "err": err,
+            "sampler": sampler,
+            "root": root,
+            "feeds": feeds,
+            "edge": edge,
+            "report": json.loads(report_path.read_text()) if report_path.exists() else None,
+            "requests": dict(fs.requests),
+            "digest": digest,
+            "canary": canary,
+        }
 
 
 def _source(run, name: str) -> dict:
@@ -154,22 +261,25 @@ def _db(run) -> sqlite3.Connection:
 
 def test_ingest_finishes_in_bounded_time_and_memory(hostile_run) -> None:
     sampler = hostile_run["sampler"]
-    assert hostile_run["code"] == 0, (f"ingest failed or was killed (peak {sampler.peak_mb:.0f} MB):\n"
-                                      f"{hostile_run['err'][-3000:]}")
+    assert hostile_run["code"] == 0, (
+        f"ingest failed or was killed (peak {sampler.peak_mb:.0f} MB):\n{hostile_run['err'][-3000:]}"
+    )
     assert sampler.peak_mb < MEMORY_LIMIT_MB
     err = hostile_run["err"]
-    assert "Traceback" not in err, err[max(0, err.find("Traceback") - 300): err.find("Traceback") + 3000]
+    assert "Traceback" not in err, err[max(0, err.find("Traceback") - 300) : err.find("Traceback") + 3000]
     print(f"hostile ingest: peak {sampler.peak_mb:.0f} MB over {sampler.samples[-1][0]:.1f} s")
 
 
-@pytest.mark.parametrize("name, why", [("endless", r"exceeds|limit"), ("gzip-bomb", r"exceeds|limit"),
-                                       ("huge-declared", r"exceeds|limit")])
+@pytest.mark.parametrize(
+    "name, why", [("endless", r"exceeds|limit"), ("gzip-bomb", r"exceeds|limit"), ("huge-declared", r"exceeds|limit")]
+)
 def test_oversized_bodies_are_cut_off_with_a_recorded_error(hostile_run, name: str, why: str) -> None:
     source = _source(hostile_run, name)
     assert source["status"] == "error" and re.search(why, source["error"]), source
     with _db(hostile_run) as db:
-        health = db.execute("select last_error, consecutive_failures from feeds where url = ?",
-                            (hostile_run["feeds"][name],)).fetchone()
+        health = db.execute(
+            "select last_error, consecutive_failures from feeds where url = ?", (hostile_run["feeds"][name],)
+        ).fetchone()
     assert health and health[0] and health[1] >= 1
 
 
@@ -188,7 +298,8 @@ def test_a_huge_article_page_falls_back_to_the_feed_text(hostile_run) -> None:
     assert _source(hostile_run, "huge-page-feed")["items_new"] == 1
     with _db(hostile_run) as db:
         extraction, note = db.execute(
-            "select extraction, extraction_note from items where guid = 'huge-page-1'").fetchone()
+            "select extraction, extraction_note from items where guid = 'huge-page-1'"
+        ).fetchone()
     assert extraction == "feed" and re.search(r"exceeds|limit", note or ""), (extraction, note)
 
 

@@ -21,9 +21,9 @@ from .memwatch import need_proc
 from .util import RELEVANT_TEXT, clean_env, kill_group, make_project, start_cli
 
 PAGES = 12
-CHUNKS = 8                 # each page drips CHUNKS pieces ...
-CHUNK_DELAY_S = 0.5        # ... this far apart: ~4 s a page, 2 at a time (one host)
-GRACE_S = 5.0              # how long the run's processes get to notice and exit
+CHUNKS = 8  # each page drips CHUNKS pieces ...
+CHUNK_DELAY_S = 0.5  # ... this far apart: ~4 s a page, 2 at a time (one host)
+GRACE_S = 5.0  # how long the run's processes get to notice and exit
 
 
 def session_members(sid: int) -> dict[int, str]:
@@ -50,15 +50,17 @@ def _slow_page(i: int):
             time.sleep(CHUNK_DELAY_S)
             yield f"<p>{RELEVANT_TEXT}</p>".encode()
         yield b"</article></body></html>"
+
     return chunks
 
 
 def _feed(server: FaultServer) -> str:
     items = "".join(
         f"<item><title>Washington and Beijing on tariffs, part {i}</title>"
-        f"<link>{server.url(f'/slow/{i}.html')}</link><guid isPermaLink=\"false\">slow-{i}</guid>"
+        f'<link>{server.url(f"/slow/{i}.html")}</link><guid isPermaLink="false">slow-{i}</guid>'
         f"<pubDate>Mon, 02 Feb 2026 10:00:00 GMT</pubDate><description>{RELEVANT_TEXT}</description></item>"
-        for i in range(PAGES))
+        for i in range(PAGES)
+    )
     for i in range(PAGES):
         server.route(f"/slow/{i}.html", _slow_page(i), content_type="text/html; charset=utf-8")
     body = f'<?xml version="1.0"?><rss version="2.0"><channel><title>slow</title>{items}</channel></rss>'
@@ -68,9 +70,11 @@ def _feed(server: FaultServer) -> str:
 def test_a_sigkilled_ingest_leaves_no_process_behind(tmp_path: Path) -> None:
     need_proc()
     with FaultServer(feeds_dir=None, pages_dir=None, rewrite_links=False) as server:
-        config = make_project(tmp_path, feeds=[{"url": _feed(server)}],
-                              fetch={"allow_private_addresses": True, "full_text": True, "read_timeout": 10,
-                                     "respect_robots": False})
+        config = make_project(
+            tmp_path,
+            feeds=[{"url": _feed(server)}],
+            fetch={"allow_private_addresses": True, "full_text": True, "read_timeout": 10, "respect_robots": False},
+        )
         proc = start_cli("ingest", "--config", str(config), "-q", env=clean_env())
         try:
             # Working: the pool is up (fork server and workers) and pages are being fetched.
@@ -86,7 +90,7 @@ def test_a_sigkilled_ingest_leaves_no_process_behind(tmp_path: Path) -> None:
             pages_before = sum(n for path, n in server.requests.items() if path.startswith("/slow/"))
             assert pages_before < PAGES, "every page was already requested: the kill would land on a finished run"
 
-            os.kill(proc.pid, signal.SIGKILL)          # the CLI alone; its children must go by themselves
+            os.kill(proc.pid, signal.SIGKILL)  # the CLI alone; its children must go by themselves
             proc.wait(timeout=10)
             left = session_members(proc.pid)
             deadline = time.monotonic() + GRACE_S
@@ -94,15 +98,15 @@ def test_a_sigkilled_ingest_leaves_no_process_behind(tmp_path: Path) -> None:
                 time.sleep(0.1)
                 left = session_members(proc.pid)
             print(f"processes of the run at the kill: {len(members)}; left {GRACE_S:g} s after: {len(left)}")
-            assert not left, (f"{len(left)} of the {len(members) - 1} processes the run started outlived it "
-                              f"by {GRACE_S:g} s: {left}")
+            assert not left, (
+                f"{len(left)} of the {len(members) - 1} processes the run started outlived it by {GRACE_S:g} s: {left}"
+            )
         finally:
             try:
-                os.killpg(proc.pid, signal.SIGKILL)      # whatever is left, so a failure leaks nothing
+                os.killpg(proc.pid, signal.SIGKILL)  # whatever is left, so a failure leaks nothing
             except ProcessLookupError:
                 pass
             if proc.poll() is None:
                 kill_group(proc)
             proc.stdout.close()
             proc.stderr.close()
-

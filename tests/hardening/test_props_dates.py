@@ -16,11 +16,18 @@ from flows.digest.select import digest_id
 from flows.store.items import as_utc
 
 PROPS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-ZONES = ["America/New_York", "Asia/Shanghai", "UTC", "Pacific/Kiritimati", "Pacific/Pago_Pago",
-         "Australia/Lord_Howe", "Asia/Kathmandu", "Europe/London"]
+ZONES = [
+    "America/New_York",
+    "Asia/Shanghai",
+    "UTC",
+    "Pacific/Kiritimati",
+    "Pacific/Pago_Pago",
+    "Australia/Lord_Howe",
+    "Asia/Kathmandu",
+    "Europe/London",
+]
 # Keep a day of margin from the calendar's ends so any zone offset stays representable.
-instants = st.datetimes(min_value=datetime(1, 1, 3), max_value=datetime(9999, 12, 29),
-                        timezones=st.timezones())
+instants = st.datetimes(min_value=datetime(1, 1, 3), max_value=datetime(9999, 12, 29), timezones=st.timezones())
 
 
 @PROPS
@@ -28,10 +35,10 @@ instants = st.datetimes(min_value=datetime(1, 1, 3), max_value=datetime(9999, 12
 def test_as_utc_keeps_the_instant_and_says_utc(value: datetime) -> None:
     out = as_utc(value)
     assert out.tzinfo is timezone.utc
-    assert out.timestamp() == value.timestamp()     # (== is False by design for times in a DST gap)
+    assert out.timestamp() == value.timestamp()  # (== is False by design for times in a DST gap)
     assert as_utc(out) == out
     naive = value.replace(tzinfo=None)
-    assert as_utc(naive) == naive.replace(tzinfo=timezone.utc)       # SQLite's naive = UTC
+    assert as_utc(naive) == naive.replace(tzinfo=timezone.utc)  # SQLite's naive = UTC
 
 
 @PROPS
@@ -40,7 +47,7 @@ def test_daily_and_weekly_ids_name_the_local_date(until: datetime, tz: str) -> N
     local = until.astimezone(ZoneInfo(tz))
     daily = digest_id("daily", until, tz)
     assert daily.startswith("daily-")
-    if local.year >= 1000:                          # %Y is not zero-padded before year 1000
+    if local.year >= 1000:  # %Y is not zero-padded before year 1000
         assert date.fromisoformat(daily.removeprefix("daily-")) == local.date()
     year, week, _ = local.isocalendar()
     assert digest_id("weekly", until, tz) == f"weekly-{year}-W{week:02d}"
@@ -71,8 +78,21 @@ def test_cli_dates_are_a_date_or_a_one_line_error(text: str) -> None:
         assert parsed.tzinfo is not None
 
 
-@pytest.mark.parametrize("raw", ["0000-00-00", "2026-02-30", "2026-13-01", "99999-01-01", "2026-01-01T25:00",
-                                 "1e9", "", "   ", "\x00", "2026-01-01T00:00+99:00"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "0000-00-00",
+        "2026-02-30",
+        "2026-13-01",
+        "99999-01-01",
+        "2026-01-01T25:00",
+        "1e9",
+        "",
+        "   ",
+        "\x00",
+        "2026-01-01T00:00+99:00",
+    ],
+)
 def test_absurd_cli_dates_are_refused_clearly(raw: str) -> None:
     with pytest.raises(click.BadParameter, match="ISO date"):
         _parse_when(raw)

@@ -20,19 +20,32 @@ from flows.digest.select import DigestData, StoryEntry, Window, arrange
 from .hostile import HOSTILE_STRINGS, XSS_HTML, active_content, assert_no_active_content
 
 PROPS = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-                    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
+)
 
-hostile = st.one_of(st.sampled_from(HOSTILE_STRINGS), st.text(max_size=60),
-                    st.lists(st.sampled_from(HOSTILE_STRINGS), min_size=1, max_size=4).map("".join))
-hostile_html = st.one_of(st.sampled_from(XSS_HTML), st.text(max_size=60),
-                         st.lists(st.one_of(st.sampled_from(XSS_HTML), st.sampled_from(HOSTILE_STRINGS)),
-                                  min_size=1, max_size=5).map("".join))
-links = st.one_of(st.none(), st.sampled_from(HOSTILE_STRINGS).map(lambda s: "https://example.org/" + s),
-                  st.text(max_size=40).map(lambda s: "http://example.org/?q=" + s))
+hostile = st.one_of(
+    st.sampled_from(HOSTILE_STRINGS),
+    st.text(max_size=60),
+    st.lists(st.sampled_from(HOSTILE_STRINGS), min_size=1, max_size=4).map("".join),
+)
+hostile_html = st.one_of(
+    st.sampled_from(XSS_HTML),
+    st.text(max_size=60),
+    st.lists(st.one_of(st.sampled_from(XSS_HTML), st.sampled_from(HOSTILE_STRINGS)), min_size=1, max_size=5).map(
+        "".join
+    ),
+)
+links = st.one_of(
+    st.none(),
+    st.sampled_from(HOSTILE_STRINGS).map(lambda s: "https://example.org/" + s),
+    st.text(max_size=40).map(lambda s: "http://example.org/?q=" + s),
+)
 # Dates a hostile feed can produce, from year 1 to year 9999.
-any_instant = st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59),
-                           timezones=st.just(timezone.utc))
+any_instant = st.datetimes(
+    min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59), timezones=st.just(timezone.utc)
+)
 ISSUES = ["taiwan", "trade", "other"]
 
 
@@ -40,12 +53,20 @@ ISSUES = ["taiwan", "trade", "other"]
 def stories(draw, key: str) -> StoryEntry:
     scores = draw(st.dictionaries(st.sampled_from(ISSUES[:2]), st.floats(0.5, 1.0), max_size=2))
     return StoryEntry(
-        key=key, title=draw(hostile), url=draw(hostile), link=draw(links),
-        sources=draw(st.lists(hostile, min_size=1, max_size=3)), published=draw(any_instant),
-        reading_minutes=draw(st.integers(1, 60)), issue_scores=scores, relevance=draw(st.floats(0, 1)),
-        summary=draw(hostile), summary_html=clean_feed_html(draw(hostile_html)),
+        key=key,
+        title=draw(hostile),
+        url=draw(hostile),
+        link=draw(links),
+        sources=draw(st.lists(hostile, min_size=1, max_size=3)),
+        published=draw(any_instant),
+        reading_minutes=draw(st.integers(1, 60)),
+        issue_scores=scores,
+        relevance=draw(st.floats(0, 1)),
+        summary=draw(hostile),
+        summary_html=clean_feed_html(draw(hostile_html)),
         evidence={i: draw(hostile) for i in scores if draw(st.booleans())},
-        n_items=draw(st.integers(1, 9)), updated=draw(st.booleans()),
+        n_items=draw(st.integers(1, 9)),
+        updated=draw(st.booleans()),
     )
 
 
@@ -55,18 +76,37 @@ def digests(draw) -> DigestData:
     entries = [draw(stories(f"k{i}")) for i in range(n)]
     since, until = sorted([draw(any_instant), draw(any_instant)])
     names = {"taiwan": draw(hostile), "trade": draw(hostile), "other": "Other"}
-    return DigestData(id="daily-2026-01-01", period="daily", since=since, until=until,
-                      timezone=draw(st.sampled_from(["America/New_York", "Asia/Shanghai", "UTC",
-                                                     "Pacific/Kiritimati", "Etc/GMT+12"])),
-                      stories=entries, windows=[Window(since, until, {s.key: s.issue_scores for s in entries})],
-                      issue_names=names, top_stories=2, max_per_issue=4)
+    return DigestData(
+        id="daily-2026-01-01",
+        period="daily",
+        since=since,
+        until=until,
+        timezone=draw(
+            st.sampled_from(["America/New_York", "Asia/Shanghai", "UTC", "Pacific/Kiritimati", "Etc/GMT+12"])
+        ),
+        stories=entries,
+        windows=[Window(since, until, {s.key: s.issue_scores for s in entries})],
+        issue_names=names,
+        top_stories=2,
+        max_per_issue=4,
+    )
 
 
 def _benign(data: DigestData) -> DigestData:
     """The same digest with every feed-supplied string made harmless: its tags are the template's."""
-    entries = [replace(s, title="t", url="u", link="https://example.org/" if s.link else None, sources=["s"],
-                       summary="s", summary_html=clean_feed_html('<p><a href="https://x.example/">x</a> <b>b</b></p>'),
-                       evidence={k: "e" for k in s.evidence}) for s in data.stories]
+    entries = [
+        replace(
+            s,
+            title="t",
+            url="u",
+            link="https://example.org/" if s.link else None,
+            sources=["s"],
+            summary="s",
+            summary_html=clean_feed_html('<p><a href="https://x.example/">x</a> <b>b</b></p>'),
+            evidence={k: "e" for k in s.evidence},
+        )
+        for s in data.stories
+    ]
     return replace(data, stories=entries, issue_names={k: k for k in data.issue_names})
 
 
@@ -76,9 +116,18 @@ def _tags(html: str) -> set[str]:
 
 @PROPS
 @given(digests())
-@example(DigestData(id="x", period="daily", since=datetime(1, 1, 1, tzinfo=timezone.utc),
-                    until=datetime(9999, 12, 31, 23, 59, tzinfo=timezone.utc), timezone="Asia/Tokyo",
-                    stories=[], windows=[], issue_names={"other": "Other"}))
+@example(
+    DigestData(
+        id="x",
+        period="daily",
+        since=datetime(1, 1, 1, tzinfo=timezone.utc),
+        until=datetime(9999, 12, 31, 23, 59, tzinfo=timezone.utc),
+        timezone="Asia/Tokyo",
+        stories=[],
+        windows=[],
+        issue_names={"other": "Other"},
+    )
+)
 def test_archive_and_email_show_any_content_as_text_only(data: DigestData) -> None:
     content = arrange(data, None)
     page = render_html(content, PNG)
@@ -94,8 +143,8 @@ def test_archive_and_email_show_any_content_as_text_only(data: DigestData) -> No
             scheme = re.match(r"^\s*([a-zA-Z][a-zA-Z0-9+.-]*):", href)
             assert scheme is None or scheme.group(1).lower() in URL_SCHEMES, href
     for story in content.placed:
-        assert str(escape(story.title)) in page            # shown as escaped text, verbatim
-    render_text(content)                       # the text/plain twin renders too (text is inert)
+        assert str(escape(story.title)) in page  # shown as escaped text, verbatim
+    render_text(content)  # the text/plain twin renders too (text is inert)
 
 
 @PROPS

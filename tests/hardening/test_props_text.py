@@ -24,16 +24,64 @@ PROPS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCh
 
 # Text that looks like articles and junk: words, punctuation, shortcodes, control characters,
 # exotic spaces, line breaks — drawn together so the generator hits the interesting mixtures.
-_PIECES = st.sampled_from([
-    "China", "Taiwan", "the", "and", "trade", "tariffs", "Beijing", "Washington", "said", ".", ",",
-    "?", "!", "…", ":", ";", "\"", "”", "’", "(", ")", "[adinserter block=\"8\"]", "[/caption]",
-    "Subscribe to our newsletter", "By John Smith", "Reporting by Jane Doe", "©", "1e88aa00ffb1cc22dd33_converted",
-    "photo.jpg", "P, noting", "\n", "\n\n", "\r\n", "\t", "\u00a0", "\u200b", "\ufeff", "\x00", "\x1b",
-    "\x7f", "\ud800", "\udcff", "\u2028", "\u3000", "e\u0301", "ＡＢＣ", "中国", "美国", " ", "  ",
-])
+_PIECES = st.sampled_from(
+    [
+        "China",
+        "Taiwan",
+        "the",
+        "and",
+        "trade",
+        "tariffs",
+        "Beijing",
+        "Washington",
+        "said",
+        ".",
+        ",",
+        "?",
+        "!",
+        "…",
+        ":",
+        ";",
+        '"',
+        "”",
+        "’",
+        "(",
+        ")",
+        '[adinserter block="8"]',
+        "[/caption]",
+        "Subscribe to our newsletter",
+        "By John Smith",
+        "Reporting by Jane Doe",
+        "©",
+        "1e88aa00ffb1cc22dd33_converted",
+        "photo.jpg",
+        "P, noting",
+        "\n",
+        "\n\n",
+        "\r\n",
+        "\t",
+        "\u00a0",
+        "\u200b",
+        "\ufeff",
+        "\x00",
+        "\x1b",
+        "\x7f",
+        "\ud800",
+        "\udcff",
+        "\u2028",
+        "\u3000",
+        "e\u0301",
+        "ＡＢＣ",
+        "中国",
+        "美国",
+        " ",
+        "  ",
+    ]
+)
 article_text = st.lists(st.one_of(_PIECES, st.text(max_size=12)), max_size=120).map(" ".join)
-any_text = st.one_of(article_text, st.text(max_size=400),
-                     st.text(st.characters(codec=None, categories=None), max_size=100))
+any_text = st.one_of(
+    article_text, st.text(max_size=400), st.text(st.characters(codec=None, categories=None), max_size=100)
+)
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\ufeff]")
 
@@ -47,7 +95,7 @@ def test_normalize_is_idempotent_and_leaves_no_controls(text: str) -> None:
     assert normalize_text(once) == once
     assert not _CONTROL.search(once)
     assert "\r" not in once
-    once.encode("utf-8")            # storable: no lone surrogates
+    once.encode("utf-8")  # storable: no lone surrogates
     assert unicodedata.is_normalized("NFC", once)
     for line in once.split("\n"):
         assert line == line.strip() and "  " not in line
@@ -100,15 +148,19 @@ def test_title_from_text_respects_word_budget(paragraphs: list[str], max_words: 
     paragraphs = clean_paragraphs(paragraphs) or ["Fallback paragraph."]
     title = title_from_text(paragraphs, max_words=max_words)
     assert title
-    assert len(title.split()) <= max_words + 1          # "… " marker may follow the budget
+    assert len(title.split()) <= max_words + 1  # "… " marker may follow the budget
 
 
 # ---------------------------------------------------------------- repeated passages
 
-paragraph = st.lists(st.sampled_from(
-    "china taiwan trade beijing washington tariffs export controls chips semiconductor fentanyl "
-    "summit talks sanctions military drills navy strait diplomacy students visas climate".split()
-), min_size=1, max_size=25).map(" ".join)
+paragraph = st.lists(
+    st.sampled_from(
+        "china taiwan trade beijing washington tariffs export controls chips semiconductor fentanyl "
+        "summit talks sanctions military drills navy strait diplomacy students visas climate".split()
+    ),
+    min_size=1,
+    max_size=25,
+).map(" ".join)
 
 
 @PROPS
@@ -116,7 +168,7 @@ paragraph = st.lists(st.sampled_from(
 def test_repeats_keep_an_ordered_subsequence_first_kept(paragraphs: list[str]) -> None:
     kept = drop_repeated_passages(paragraphs)
     it = iter(paragraphs)
-    assert all(any(p == q for q in it) for p in kept)        # subsequence, order preserved
+    assert all(any(p == q for q in it) for p in kept)  # subsequence, order preserved
     if paragraphs:
         assert kept[0] == paragraphs[0]
     assert drop_repeated_passages(kept) == kept

@@ -16,14 +16,25 @@ PROPS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCh
 label = st.from_regex(r"[a-z][a-z0-9-]{0,10}[a-z0-9]", fullmatch=True)
 # A host whose own first label is a prefix the canonical form drops ("www.cn") is not a dressing.
 host_label = label.filter(lambda s: not re.fullmatch(r"www\d?|m|mobile|amp", s))
-host = st.builds(lambda parts, tld: ".".join([*parts, tld]), st.lists(host_label, min_size=1, max_size=3),
-                 st.sampled_from(["com", "org", "cn", "co.uk", "news"]))
-segment = st.one_of(label, st.sampled_from(["2026", "01", "world", "china", "amp", "index.html", "a b", "%E4%B8%AD",
-                                            "..", ".", "", "news;jsessionid=1"]))
+host = st.builds(
+    lambda parts, tld: ".".join([*parts, tld]),
+    st.lists(host_label, min_size=1, max_size=3),
+    st.sampled_from(["com", "org", "cn", "co.uk", "news"]),
+)
+segment = st.one_of(
+    label,
+    st.sampled_from(
+        ["2026", "01", "world", "china", "amp", "index.html", "a b", "%E4%B8%AD", "..", ".", "", "news;jsessionid=1"]
+    ),
+)
 path = st.lists(segment, max_size=5).map(lambda s: "/" + "/".join(s))
 param = st.tuples(st.sampled_from(["id", "page", "q", "article", "p"]), st.text("abc123", min_size=1, max_size=5))
-trackers = st.lists(st.sampled_from(["utm_source=x", "utm_medium=rss", "utm_campaign=feed", "fbclid=abc",
-                                     "gclid=1", "smid=tw-share", "ocid=rss"]), max_size=3)
+trackers = st.lists(
+    st.sampled_from(
+        ["utm_source=x", "utm_medium=rss", "utm_campaign=feed", "fbclid=abc", "gclid=1", "smid=tw-share", "ocid=rss"]
+    ),
+    max_size=3,
+)
 
 
 @st.composite
@@ -52,7 +63,7 @@ def test_dressing_does_not_change_the_canonical_form(pair: tuple[str, str]) -> N
 
 @PROPS
 @given(article_urls())
-@example(("https://a0.com/amp/amp", "http://a0.com/amp/amp"))     # AMP markers removed in one pass
+@example(("https://a0.com/amp/amp", "http://a0.com/amp/amp"))  # AMP markers removed in one pass
 def test_canonical_form_is_stable_and_clean(pair: tuple[str, str]) -> None:
     canon = canonical_url(pair[1])
     if canon is None:
@@ -64,8 +75,13 @@ def test_canonical_form_is_stable_and_clean(pair: tuple[str, str]) -> None:
 
 
 @PROPS
-@given(st.one_of(st.text(max_size=200), st.text(max_size=60).map(lambda s: "http://" + s),
-                 st.text(max_size=60).map(lambda s: "https://example.org/" + s)))
+@given(
+    st.one_of(
+        st.text(max_size=200),
+        st.text(max_size=60).map(lambda s: "http://" + s),
+        st.text(max_size=60).map(lambda s: "https://example.org/" + s),
+    )
+)
 @example("javascript:alert(1)")
 @example("data:text/html,<script>alert(1)</script>")
 @example("http://[::1")

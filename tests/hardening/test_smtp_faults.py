@@ -55,10 +55,20 @@ class SilentServer:
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    config = make_project(tmp_path, seeds=True, email={
-        "smtp_host": "127.0.0.1", "smtp_port": free_port(), "security": "none", "timeout": 1,
-        "retries": 2, "retry_backoff": 0.05, "from": "digest@news.example.org",
-        "recipients": [{"address": a} for a in RECIPIENTS]})
+    config = make_project(
+        tmp_path,
+        seeds=True,
+        email={
+            "smtp_host": "127.0.0.1",
+            "smtp_port": free_port(),
+            "security": "none",
+            "timeout": 1,
+            "retries": 2,
+            "retry_backoff": 0.05,
+            "from": "digest@news.example.org",
+            "recipients": [{"address": a} for a in RECIPIENTS],
+        },
+    )
     run_ingest(load_settings(config), IngestOptions(sources="seeds"))
     return config
 
@@ -73,7 +83,7 @@ def _statuses(result) -> Counter:
 
 
 def test_a_refusing_server_then_a_working_one_delivers_each_once(project: Path) -> None:
-    port = free_port()                                   # nothing listens: connection refused
+    port = free_port()  # nothing listens: connection refused
     first = _send(project, port)
     assert _statuses(first)["failed"] == len(RECIPIENTS) and first.outbox
     handler = Handler()
@@ -118,7 +128,7 @@ def test_some_recipients_refused_get_it_once_later_and_no_one_twice(project: Pat
         outcomes = {d["recipient"]: d for d in first.deliveries}
         for a in refused:
             assert outcomes[a]["status"] == "failed" and code[:3] in (outcomes[a]["error"] or "")
-        handler.refuse.clear()                        # the mailboxes recover
+        handler.refuse.clear()  # the mailboxes recover
         _send(project, server.port)
         _send(project, server.port)
     finally:
@@ -128,7 +138,7 @@ def test_some_recipients_refused_get_it_once_later_and_no_one_twice(project: Pat
 
 
 def test_sigkill_mid_send_then_rerun_delivers_every_recipient_its_one_message(project: Path) -> None:
-    handler = Handler(delay_s=0.25)                  # ~2 s to send all eight: a wide window to kill in
+    handler = Handler(delay_s=0.25)  # ~2 s to send all eight: a wide window to kill in
     server = serve(handler)
     db_path = project.parent.parent / "data" / "uschina-digest.sqlite3"
     seed = random.randrange(1_000_000)
@@ -148,7 +158,7 @@ def test_sigkill_mid_send_then_rerun_delivers_every_recipient_its_one_message(pr
             time.sleep(rnd.uniform(0, 1.5))
             kills.append((len(handler.messages), proc.poll() is not None))
             kill_group(proc)
-            with sqlite3.connect(db_path) as db:         # the next scheduled run comes after the lease
+            with sqlite3.connect(db_path) as db:  # the next scheduled run comes after the lease
                 assert db.execute("pragma integrity_check").fetchone()[0] == "ok"
                 db.execute("update deliveries set updated_at = '2000-01-01 00:00:00' where status = 'sending'")
         code, out, err, _ = run_cli("digest", *env_port, "--send", "-q", env=env, timeout=120)

@@ -35,14 +35,14 @@ from .smtp import Handler, serve
 from .util import ROOT, clean_env, make_project, need_fixtures, run_cli
 
 CYCLES = int(os.environ.get("SOAK_CYCLES", "200"))
-CLEAN_CYCLES = max(5, CYCLES // 10)             # the last cycles run with no faults
+CLEAN_CYCLES = max(5, CYCLES // 10)  # the last cycles run with no faults
 FAULT_RATE = float(os.environ.get("SOAK_FAULT_RATE", "0.25"))
 SOAK_BUDGET_S = float(os.environ.get("SOAK_BUDGET_S", str(18 * 60)))
 N_FEEDS = int(os.environ.get("SOAK_FEEDS", "30"))
 SEED = int(os.environ.get("SOAK_SEED", str(random.randrange(1_000_000))))
 SEND_EVERY = 10
 READERS = ["ann@example.org", "bo@example.org", "cy@example.org"]
-WINDOW_BASE = datetime(2030, 1, 1, tzinfo=timezone.utc)      # each send: its own custom window
+WINDOW_BASE = datetime(2030, 1, 1, tzinfo=timezone.utc)  # each send: its own custom window
 RESULTS = ROOT / "benchmarks" / "results"
 
 
@@ -60,19 +60,30 @@ def _stored(root: Path) -> dict[str, str]:
 def _describe(root: Path, ids: set[str]) -> list[str]:
     """A few stored items, for a failure message: key, title, feed."""
     with sqlite3.connect(root / "data" / "uschina-digest.sqlite3") as db:
-        rows = db.execute(f"select key, title, feed_url from items where id in ({','.join('?' * len(ids))})",
-                          sorted(ids)[:5]).fetchall() if ids else []
+        rows = (
+            db.execute(
+                f"select key, title, feed_url from items where id in ({','.join('?' * len(ids))})", sorted(ids)[:5]
+            ).fetchall()
+            if ids
+            else []
+        )
     return [f"{k[:80]} | {t[:60]} | {(f or '').rsplit('/', 1)[-1]}" for k, t, f in rows]
 
 
 def _percentiles(values: list[float]) -> dict[str, float]:
     values = sorted(values)
     pick = lambda q: values[min(len(values) - 1, int(q * len(values)))]  # noqa: E731
-    return {"min": values[0], "p50": pick(0.5), "p90": pick(0.9), "p99": pick(0.99), "max": values[-1],
-            "mean": statistics.fmean(values)}
+    return {
+        "min": values[0],
+        "p50": pick(0.5),
+        "p90": pick(0.9),
+        "p99": pick(0.99),
+        "max": values[-1],
+        "mean": statistics.fmean(values),
+    }
 
 
-CYCLE_TIMEOUT_S = 300                            # one ingest taking longer than this is a hang
+CYCLE_TIMEOUT_S = 300  # one ingest taking longer than this is a hang
 
 
 def _reader(stream) -> "queue.Queue[str]":
@@ -98,8 +109,15 @@ def test_soak(tmp_path: Path, capsys) -> None:
     fetch = {"allow_private_addresses": True, "connect_timeout": 1, "read_timeout": 1, "full_text": True}
     mailer = Handler(seed=SEED)
     smtp = serve(mailer)
-    email_cfg = {"smtp_host": "127.0.0.1", "smtp_port": smtp.port, "security": "none", "timeout": 5, "retries": 2,
-                 "retry_backoff": 0.1, "recipients": [{"address": a} for a in READERS]}
+    email_cfg = {
+        "smtp_host": "127.0.0.1",
+        "smtp_port": smtp.port,
+        "security": "none",
+        "timeout": 5,
+        "retries": 2,
+        "retry_backoff": 0.1,
+        "recipients": [{"address": a} for a in READERS],
+    }
     with FaultServer(seed=SEED, rate=0.0, hang_s=1.5, drip_s=0.5) as server:
         feeds = [{"url": u} for u in server.feed_urls(names)]
         # The items an uninterrupted, fault-free ingest stores.
@@ -110,11 +128,18 @@ def test_soak(tmp_path: Path, capsys) -> None:
         reference_s = time.monotonic() - started
 
         config = make_project(tmp_path / "soak", feeds=feeds, fetch=fetch, email=email_cfg)
-        worker = subprocess.Popen([os.sys.executable, "-m", "tests.hardening.soak_worker", str(config)], cwd=ROOT,
-                                  env=clean_env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+        worker = subprocess.Popen(
+            [os.sys.executable, "-m", "tests.hardening.soak_worker", str(config)],
+            cwd=ROOT,
+            env=clean_env(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            start_new_session=True,
+        )
         cycles, crashed, hung, sends = [], [], [], []
-        tree = TreeSampler(worker.pid, interval=0.5).__enter__()      # the process and its workers
+        tree = TreeSampler(worker.pid, interval=0.5).__enter__()  # the process and its workers
         lines = _reader(worker.stdout)
         RESULTS.mkdir(parents=True, exist_ok=True)
         progress = (RESULTS / "soak-progress.jsonl").open("w")
@@ -144,7 +169,7 @@ def test_soak(tmp_path: Path, capsys) -> None:
                 elif cycle == 1:
                     mailer.fault_rate = FAULT_RATE
                 if over_budget and cycle <= fault_phase_end:
-                    fault_phase_end = cycle - 1                       # cut the fault phase short
+                    fault_phase_end = cycle - 1  # cut the fault phase short
                 injected = server.faults_injected
                 result = ask("ingest", cycle)
                 if result is None:
@@ -159,9 +184,15 @@ def test_soak(tmp_path: Path, capsys) -> None:
                     sent = ask(f"digest {(until - timedelta(days=3650)).isoformat()} {until.isoformat()}", cycle)
                     if sent is None:
                         break
-                    sends.append({"cycle": cycle, "seconds": sent["seconds"], "error": sent["error"],
-                                  "id": (sent["report"] or {}).get("id"),
-                                  "statuses": [d["status"] for d in (sent["report"] or {}).get("deliveries", [])]})
+                    sends.append(
+                        {
+                            "cycle": cycle,
+                            "seconds": sent["seconds"],
+                            "error": sent["error"],
+                            "id": (sent["report"] or {}).get("id"),
+                            "statuses": [d["status"] for d in (sent["report"] or {}).get("deliveries", [])],
+                        }
+                    )
                 if over_budget and cycle >= fault_phase_end + CLEAN_CYCLES:
                     break
         finally:
@@ -175,7 +206,7 @@ def test_soak(tmp_path: Path, capsys) -> None:
                 except subprocess.TimeoutExpired:
                     pass
             if worker.poll() is None:
-                os.killpg(worker.pid, signal.SIGKILL)      # the process group this test started
+                os.killpg(worker.pid, signal.SIGKILL)  # the process group this test started
                 worker.wait(timeout=30)
         stored = _stored(tmp_path / "soak")
         unexpected = _describe(tmp_path / "soak", set(stored) - set(expected))
@@ -192,28 +223,46 @@ def test_soak(tmp_path: Path, capsys) -> None:
     late = statistics.median(rss[-20:])
     degraded = sorted(i for i, how in stored.items() if how == "feed" and expected.get(i) == "trafilatura")
     summary = {
-        "seed": SEED, "cycles": len(cycles), "fault_cycles": len(fault_cycles),
-        "clean_cycles": len(cycles) - len(fault_cycles), "fault_rate": FAULT_RATE, "feeds": len(names),
-        "faults_injected": sum(faults.values()), "faults_by_kind": faults,
-        "feed_failures_survived": failures, "run_errors": len(run_errors), "worker_crashed_at": crashed,
+        "seed": SEED,
+        "cycles": len(cycles),
+        "fault_cycles": len(fault_cycles),
+        "clean_cycles": len(cycles) - len(fault_cycles),
+        "fault_rate": FAULT_RATE,
+        "feeds": len(names),
+        "faults_injected": sum(faults.values()),
+        "faults_by_kind": faults,
+        "feed_failures_survived": failures,
+        "run_errors": len(run_errors),
+        "worker_crashed_at": crashed,
         "worker_hung_at": hung,
-        "items_expected": len(expected), "items_stored": len(stored),
-        "items_missing": len(set(expected) - set(stored)), "items_unexpected": len(set(stored) - set(expected)),
+        "items_expected": len(expected),
+        "items_stored": len(stored),
+        "items_missing": len(set(expected) - set(stored)),
+        "items_unexpected": len(set(stored) - set(expected)),
         "unexpected_sample": unexpected,
         "items_text_degraded_to_feed": len(degraded),
-        "digests_sent": len(digest_ids), "sends_expected": len(digest_ids) * len(READERS),
-        "sends_made": len(received), "messages_received": sum(received.values()),
-        "duplicate_messages": sum(n - 1 for n in received.values()), "smtp_faults_injected": mailer.faults,
+        "digests_sent": len(digest_ids),
+        "sends_expected": len(digest_ids) * len(READERS),
+        "sends_made": len(received),
+        "messages_received": sum(received.values()),
+        "duplicate_messages": sum(n - 1 for n in received.values()),
+        "smtp_faults_injected": mailer.faults,
         "send_errors": [s for s in sends if s["error"]][:3],
-        "rss_mb": {"first": rss[0], "early_median": early, "late_median": late, "peak": max(rss),
-                   "tree_peak_between_cycles": max(c["tree_mb"] for c in cycles),
-                   "tree_peak_during_cycles": tree.peak_mb,
-                   "tree_early_median": statistics.median(mb for t, mb in tree.samples[: len(tree.samples) // 5]),
-                   "tree_late_median": statistics.median(mb for t, mb in tree.samples[-len(tree.samples) // 5:]),
-                   "samples_every_10": [round(r) for r in rss[::10]]},
+        "rss_mb": {
+            "first": rss[0],
+            "early_median": early,
+            "late_median": late,
+            "peak": max(rss),
+            "tree_peak_between_cycles": max(c["tree_mb"] for c in cycles),
+            "tree_peak_during_cycles": tree.peak_mb,
+            "tree_early_median": statistics.median(mb for t, mb in tree.samples[: len(tree.samples) // 5]),
+            "tree_late_median": statistics.median(mb for t, mb in tree.samples[-len(tree.samples) // 5 :]),
+            "samples_every_10": [round(r) for r in rss[::10]],
+        },
         "cycle_seconds": _percentiles([c["seconds"] for c in cycles]),
         "fault_cycle_seconds": _percentiles([c["seconds"] for c in fault_cycles]) if fault_cycles else None,
-        "reference_ingest_s": reference_s, "total_s": time.monotonic() - started,
+        "reference_ingest_s": reference_s,
+        "total_s": time.monotonic() - started,
     }
     (RESULTS / "soak.json").write_text(json.dumps(summary, indent=2) + "\n")
     with capsys.disabled():
@@ -223,8 +272,10 @@ def test_soak(tmp_path: Path, capsys) -> None:
     assert not hung, f"an ingest hung for over {CYCLE_TIMEOUT_S} s at cycle {hung[0]}"
     assert not run_errors, f"{len(run_errors)} runs raised: {run_errors[0]['error']}"
     assert len(cycles) >= min(CYCLES, 50)
-    assert set(stored) == set(expected), (f"after {summary['clean_cycles']} clean cycles: {summary['items_missing']} "
-                                          f"missing, {summary['items_unexpected']} unexpected: {unexpected}")
+    assert set(stored) == set(expected), (
+        f"after {summary['clean_cycles']} clean cycles: {summary['items_missing']} "
+        f"missing, {summary['items_unexpected']} unexpected: {unexpected}"
+    )
     assert not summary["send_errors"], summary["send_errors"]
     assert summary["sends_made"] == summary["sends_expected"] and summary["duplicate_messages"] == 0
     assert late <= early * 1.15 + 30, f"memory grew from {early:.0f} MB to {late:.0f} MB"

@@ -38,7 +38,7 @@ def quick_retries(monkeypatch):
 def project(tmp_path: Path) -> Path:
     db_path = tmp_path / "data" / "uschina-digest.sqlite3"
     config = make_project(tmp_path, seeds=True, store_url=f"sqlite:///{db_path}?timeout=0.2")
-    open_store(f"sqlite:///{db_path}").close()         # schema in place before anyone locks it
+    open_store(f"sqlite:///{db_path}").close()  # schema in place before anyone locks it
     return config
 
 
@@ -83,7 +83,7 @@ def test_a_store_that_stays_locked_gives_one_clear_error_and_writes_nothing(proj
     assert time.monotonic() - start < 15
     message = str(err.value)
     assert "uschina-digest.sqlite3" in message and "locked" in message and "\n" not in message
-    assert _items(project) == 0                                 # the batch rolled back whole
+    assert _items(project) == 0  # the batch rolled back whole
     assert run_ingest(load_settings(project), IngestOptions(sources="seeds")).items_new == 5
     assert _items(project) == 5
 
@@ -122,14 +122,23 @@ def postgres():
 
 
 def _batch(n: int, size: int) -> list[Article]:
-    return [Article(key=f"pg-{n}-{i}", source="pg", source_kind="feed", url=f"http://127.0.0.1/{n}/{i}",
-                    title=f"Item {n}.{i} on Taiwan", text="Beijing and Washington talked. " * 20)
-            for i in range(size)]
+    return [
+        Article(
+            key=f"pg-{n}-{i}",
+            source="pg",
+            source_kind="feed",
+            url=f"http://127.0.0.1/{n}/{i}",
+            title=f"Item {n}.{i} on Taiwan",
+            text="Beijing and Washington talked. " * 20,
+        )
+        for i in range(size)
+    ]
 
 
-def test_postgres_restarted_mid_run_loses_no_item_and_stores_none_twice(postgres: Cluster, quick_retries,
-                                                                         monkeypatch) -> None:
-    monkeypatch.setattr(db, "RETRY_MAX_DELAY_S", 2.0)        # a restart takes a second or two
+def test_postgres_restarted_mid_run_loses_no_item_and_stores_none_twice(
+    postgres: Cluster, quick_retries, monkeypatch
+) -> None:
+    monkeypatch.setattr(db, "RETRY_MAX_DELAY_S", 2.0)  # a restart takes a second or two
     store = open_store(postgres.url())
     batches, size, results, errors = 40, 25, [], []
 
@@ -137,7 +146,7 @@ def test_postgres_restarted_mid_run_loses_no_item_and_stores_none_twice(postgres
         for n in range(batches):
             try:
                 results.append(upsert_items(store, _batch(n, size)))
-            except Exception as e:              # recorded, asserted below
+            except Exception as e:  # recorded, asserted below
                 errors.append(f"batch {n}: {type(e).__name__}: {e}")
             time.sleep(0.05)
 

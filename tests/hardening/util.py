@@ -46,16 +46,22 @@ def make_project(root: Path, *, seeds: bool = False, **config) -> Path:
 
 def clean_env(**extra: str) -> dict[str, str]:
     """The environment for a CLI subprocess: no inherited project or Prefect overrides."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("USCHINA_DIGEST_", "PREFECT_API_URL"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("USCHINA_DIGEST_", "PREFECT_API_URL"))}
     env.update(PREFECT_SERVER_ANALYTICS_ENABLED="false", PYTHONUNBUFFERED="1", **extra)
     return env
 
 
 def start_cli(*args: str, env: dict[str, str] | None = None, **kw) -> subprocess.Popen:
     """`uschina-digest ARGS` in its own process group (so a kill reaches its workers too)."""
-    return subprocess.Popen([*CLI, *args], cwd=ROOT, env=env or clean_env(), start_new_session=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
+    return subprocess.Popen(
+        [*CLI, *args],
+        cwd=ROOT,
+        env=env or clean_env(),
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        **kw,
+    )
 
 
 def kill_group(proc: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
@@ -67,12 +73,13 @@ def kill_group(proc: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
     proc.wait(timeout=30)
 
 
-RELEVANT_TEXT = ("Beijing warned Washington over US arms sales to Taiwan, and the Chinese foreign ministry "
-                 "summoned the American ambassador. The United States said the package for Taiwan was routine.")
+RELEVANT_TEXT = (
+    "Beijing warned Washington over US arms sales to Taiwan, and the Chinese foreign ministry "
+    "summoned the American ambassador. The United States said the package for Taiwan was routine."
+)
 
 
-def run_cli(*args: str, timeout: float = 120, mem_limit_mb: float | None = None,
-            env: dict[str, str] | None = None):
+def run_cli(*args: str, timeout: float = 120, mem_limit_mb: float | None = None, env: dict[str, str] | None = None):
     """Run the CLI to completion under a wall-clock and a memory bound; returns (returncode,
     stdout, stderr, sampler). Past either bound the process group is killed and returncode is None."""
     from .memwatch import TreeSampler

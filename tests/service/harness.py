@@ -78,15 +78,21 @@ FEED_ITEMS = {
     "b": range(4, 10),
 }
 TOPICS = [
-    ("Washington raises tariffs on Chinese steel as Beijing vows retaliation",
-     "The United States raised tariffs on Chinese steel and aluminum on Monday. Beijing said the trade "
-     "measures violate WTO rules and promised countermeasures against American exports."),
-    ("US warship sails through the Taiwan Strait; China protests",
-     "A US Navy destroyer transited the Taiwan Strait, and China's military shadowed it. Beijing called "
-     "the passage a provocation; Washington said it upheld freedom of navigation near Taiwan."),
-    ("Commerce Department tightens export controls on chips to China",
-     "The US Commerce Department added Chinese firms to the entity list and tightened export controls on "
-     "advanced semiconductors and chipmaking tools bound for China."),
+    (
+        "Washington raises tariffs on Chinese steel as Beijing vows retaliation",
+        "The United States raised tariffs on Chinese steel and aluminum on Monday. Beijing said the trade "
+        "measures violate WTO rules and promised countermeasures against American exports.",
+    ),
+    (
+        "US warship sails through the Taiwan Strait; China protests",
+        "A US Navy destroyer transited the Taiwan Strait, and China's military shadowed it. Beijing called "
+        "the passage a provocation; Washington said it upheld freedom of navigation near Taiwan.",
+    ),
+    (
+        "Commerce Department tightens export controls on chips to China",
+        "The US Commerce Department added Chinese firms to the entity list and tightened export controls on "
+        "advanced semiconductors and chipmaking tools bound for China.",
+    ),
 ]
 
 
@@ -97,18 +103,21 @@ def article_title(n: int) -> str:
 def _rss(base: str, feed: str) -> str:
     items = "".join(
         f"<item><title>{article_title(n)}</title><link>{base}/article/{n}</link>"
-        f"<guid isPermaLink=\"true\">{base}/article/{n}</guid>"
+        f'<guid isPermaLink="true">{base}/article/{n}</guid>'
         f"<pubDate>Sat, 21 Nov 2026 0{n % 10}:00:00 GMT</pubDate>"
         f"<description>{TOPICS[n % 3][1]} Report {n}.</description></item>"
-        for n in FEED_ITEMS[feed])
-    return (f'<?xml version="1.0"?><rss version="2.0"><channel><title>Local feed {feed}</title>'
-            f"<link>{base}/</link><description>test feed</description>{items}</channel></rss>")
+        for n in FEED_ITEMS[feed]
+    )
+    return (
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>Local feed {feed}</title>'
+        f"<link>{base}/</link><description>test feed</description>{items}</channel></rss>"
+    )
 
 
 @dataclass
 class FeedServer:
     base: str
-    delay: float = 0.0          # seconds each feed response waits: a slow source, for overlap tests
+    delay: float = 0.0  # seconds each feed response waits: a slow source, for overlap tests
 
     def url(self, feed: str) -> str:
         return f"{self.base}/feed/{feed}.xml"
@@ -134,9 +143,11 @@ def feed_server() -> Iterator[FeedServer]:
             elif self.path.startswith("/article/"):
                 n = int(self.path.rsplit("/", 1)[1])
                 title, text = TOPICS[n % 3]
-                body = (f"<html><head><title>{article_title(n)}</title></head><body><article><h1>{article_title(n)}</h1>"
-                        + "".join(f"<p>{text} Paragraph {k} of report {n}.</p>" for k in range(6))
-                        + "</article></body></html>")
+                body = (
+                    f"<html><head><title>{article_title(n)}</title></head><body><article><h1>{article_title(n)}</h1>"
+                    + "".join(f"<p>{text} Paragraph {k} of report {n}.</p>" for k in range(6))
+                    + "</article></body></html>"
+                )
                 ctype = "text/html; charset=utf-8"
             elif self.path == "/robots.txt":
                 body, ctype = "User-agent: *\nAllow: /\n", "text/plain"
@@ -192,11 +203,11 @@ def update_config(path: Path, **sections) -> None:
 
 @dataclass
 class PrefectServer:
-    url: str                 # the UI
+    url: str  # the UI
     api_url: str
-    database: str            # "postgresql" or "sqlite"
+    database: str  # "postgresql" or "sqlite"
     home: Path
-    env: dict = field(default_factory=dict)   # for client processes (serve, workers)
+    env: dict = field(default_factory=dict)  # for client processes (serve, workers)
 
 
 def _clean_env() -> dict:
@@ -214,18 +225,27 @@ def prefect_api(request, tmp_path_factory) -> Iterator[PrefectServer]:
     env = _clean_env()
     # The scheduler stays off: a served schedule firing mid-session (an ingest every 20 minutes)
     # would change what the tests find in the store. test_schedules_planned.py runs it.
-    env.update(PREFECT_HOME=str(home), PREFECT_API_URL=f"{url}/api", PREFECT_UI_API_URL=f"{url}/api",
-               PREFECT_LOGGING_LEVEL="WARNING", PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED="false")
+    env.update(
+        PREFECT_HOME=str(home),
+        PREFECT_API_URL=f"{url}/api",
+        PREFECT_UI_API_URL=f"{url}/api",
+        PREFECT_LOGGING_LEVEL="WARNING",
+        PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED="false",
+    )
     database = "sqlite"
-    if server_binaries() is not None or in_ci():     # in CI a missing PostgreSQL fails, not falls back
+    if server_binaries() is not None or in_ci():  # in CI a missing PostgreSQL fails, not falls back
         pg: Cluster = request.getfixturevalue("postgres")
         pg.create_database("prefect")
         env["PREFECT_API_DATABASE_CONNECTION_URL"] = pg.url("prefect", driver="asyncpg")
         database = "postgresql"
     log = (home / "server.log").open("w")
-    proc = subprocess.Popen([str(Path(PYTHON).parent / "prefect"), "server", "start", "--host", "127.0.0.1",
-                             "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [str(Path(PYTHON).parent / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
     def healthy() -> bool:
         if proc.poll() is not None:
@@ -239,8 +259,12 @@ def prefect_api(request, tmp_path_factory) -> Iterator[PrefectServer]:
         wait_for(healthy, 120, "the Prefect server to answer /api/health", interval=0.5)
         client_home = tmp_path_factory.mktemp("prefect-client")
         client_env = _clean_env()
-        client_env.update(PREFECT_HOME=str(client_home), PREFECT_API_URL=f"{url}/api",
-                          PREFECT_RUNNER_POLL_FREQUENCY="1", PREFECT_LOGGING_LEVEL="INFO")
+        client_env.update(
+            PREFECT_HOME=str(client_home),
+            PREFECT_API_URL=f"{url}/api",
+            PREFECT_RUNNER_POLL_FREQUENCY="1",
+            PREFECT_LOGGING_LEVEL="INFO",
+        )
         yield PrefectServer(url, f"{url}/api", database, home, client_env)
     finally:
         stop_process(proc)
@@ -278,6 +302,7 @@ class Api:
         def final():
             run = self.run(run_id)
             return run if run["state"]["type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED") else None
+
         return wait_for(final, timeout, f"flow run {run_id} to finish", interval=0.25)
 
     def runs(self, **flow_runs_filter) -> list[dict]:
@@ -292,12 +317,12 @@ class Api:
         run = self.run(run_id)
         states = self.http.get("/flow_run_states/", params={"flow_run_id": run_id}).json()
         t0 = _ts(run["created"])
-        return " → ".join(f"{st['name']} {_ts(st['timestamp']) - t0:.1f}s"
-                          for st in sorted(states, key=lambda st: st["timestamp"]))
+        return " → ".join(
+            f"{st['name']} {_ts(st['timestamp']) - t0:.1f}s" for st in sorted(states, key=lambda st: st["timestamp"])
+        )
 
     def logs(self, run_id: str) -> list[dict]:
-        return self.http.post("/logs/filter", json={"logs": {"flow_run_id": {"any_": [run_id]}},
-                                                     "limit": 200}).json()
+        return self.http.post("/logs/filter", json={"logs": {"flow_run_id": {"any_": [run_id]}}, "limit": 200}).json()
 
 
 class Serve:
@@ -312,23 +337,30 @@ class Serve:
     def start(self, api: Api, timeout: float = 90) -> None:
         started = time.time()
         self.log = self.log_path.open("a")
-        self.proc = subprocess.Popen([PYTHON, "-m", "flows.cli.serve", "--config", str(self.config)],
-                                     cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            [PYTHON, "-m", "flows.cli.serve", "--config", str(self.config)],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
         def ready() -> bool:
             if self.proc.poll() is not None:
                 pytest.fail(f"serve exited {self.proc.returncode}: {self.log_path.read_text()[-3000:]}")
             deps = api.deployments()
             # registered by this process (updated since it started) and polled by its runner
-            return all(n in deps and deps[n].get("status") == "READY"
-                       and _ts(deps[n]["updated"]) >= started - 1 for n in self.NAMES)
+            return all(
+                n in deps and deps[n].get("status") == "READY" and _ts(deps[n]["updated"]) >= started - 1
+                for n in self.NAMES
+            )
 
         wait_for(ready, timeout, "serve to register its deployments and poll for runs", interval=0.5)
 
     def stop(self) -> None:
         if self.proc is not None:
-            stop_process(self.proc)              # SIGTERM: Prefect shuts the runner down gracefully
+            stop_process(self.proc)  # SIGTERM: Prefect shuts the runner down gracefully
             self.log.close()
 
 
@@ -338,10 +370,18 @@ def _ts(iso: str) -> float:
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 
-SCHEDULE_BEFORE = {"timezone": "America/New_York", "ingest_interval_minutes": 45,
-                   "daily_cron": "15 6 * * *", "weekly_cron": "15 6 * * 1"}
-SCHEDULE_AFTER = {"timezone": "Asia/Shanghai", "ingest_interval_minutes": 20,
-                  "daily_cron": "0 8 * * *", "weekly_cron": "30 7 * * 5"}
+SCHEDULE_BEFORE = {
+    "timezone": "America/New_York",
+    "ingest_interval_minutes": 45,
+    "daily_cron": "15 6 * * *",
+    "weekly_cron": "15 6 * * 1",
+}
+SCHEDULE_AFTER = {
+    "timezone": "Asia/Shanghai",
+    "ingest_interval_minutes": 20,
+    "daily_cron": "0 8 * * *",
+    "weekly_cron": "30 7 * * 5",
+}
 
 
 def schedules(api: Api) -> dict[str, list[dict]]:
@@ -378,8 +418,11 @@ def service(prefect_api, feed_server, tmp_path_factory) -> Iterator[Service]:
     # the first serve's schedule). Every schedule differs between the two configs, so wait
     # (bounded) until each has changed; the tests then check they are exactly the new config's.
     scheduled = ("ingest/scheduled", "digest/daily", "digest/weekly")
-    wait_for(lambda: all(schedules(api)[name] != before[name] for name in scheduled), 60,
-             "the second serve to replace every schedule")
+    wait_for(
+        lambda: all(schedules(api)[name] != before[name] for name in scheduled),
+        60,
+        "the second serve to replace every schedule",
+    )
     try:
         yield Service(project, config, api, prefect_api, before, schedules(api), paused)
     finally:

@@ -25,7 +25,7 @@ def main(sync: Path, name: str, command: str, *args: str) -> dict:
     from flows.locks.guard import LeaseBusy
 
     settings = load_settings(args[0])
-    pipeline.store_for(settings)                         # connect (and create tables) before the start
+    pipeline.store_for(settings)  # connect (and create tables) before the start
     if command == "ingest":
         ready_then_wait(sync, name)
         try:
@@ -35,7 +35,9 @@ def main(sync: Path, name: str, command: str, *args: str) -> dict:
     if command == "shard":
         feeds = pipeline.feeds_by_url(settings, [args[1]])
         ready_then_wait(sync, name)
-        return pipeline.run_feed_shard(settings, feeds, pipeline.IngestOptions(force=True), parent_lease=args[2]).to_dict()
+        return pipeline.run_feed_shard(
+            settings, feeds, pipeline.IngestOptions(force=True), parent_lease=args[2]
+        ).to_dict()
     raise SystemExit(f"unknown command {command}")
 
 

@@ -25,13 +25,13 @@ def test_try_acquire_is_exclusive_until_released_or_expired(store):
     now = datetime.now(timezone.utc)
     assert try_acquire(store, "ingest", "a", MINUTE, now)
     assert not try_acquire(store, "ingest", "b", MINUTE, now)
-    assert try_acquire(store, "ingest", "a", MINUTE, now)              # the holder may extend it
-    assert try_acquire(store, "digest", "b", MINUTE, now)              # other names are independent
-    assert not release(store, "ingest", "b")                          # only the holder releases
+    assert try_acquire(store, "ingest", "a", MINUTE, now)  # the holder may extend it
+    assert try_acquire(store, "digest", "b", MINUTE, now)  # other names are independent
+    assert not release(store, "ingest", "b")  # only the holder releases
     assert not try_acquire(store, "ingest", "b", MINUTE, now + timedelta(seconds=59))
-    assert try_acquire(store, "ingest", "b", MINUTE, now + timedelta(seconds=61))   # expired: taken over
+    assert try_acquire(store, "ingest", "b", MINUTE, now + timedelta(seconds=61))  # expired: taken over
     assert lease_info(store, "ingest").holder == "b"
-    assert not renew(store, "ingest", "a", MINUTE)                    # the old holder has lost it
+    assert not renew(store, "ingest", "a", MINUTE)  # the old holder has lost it
     assert release(store, "ingest", "b") and lease_info(store, "ingest") is None
 
 
@@ -44,7 +44,7 @@ def test_lease_names_the_holder_when_busy_and_frees_on_exit(store):
         assert "another ingest run is in progress" in str(busy.value)
         assert "flow run nimble-fox" in str(busy.value)
     assert held("ingest") is None and lease_info(store, "ingest") is None
-    with lease(store, "ingest"):                                       # free again
+    with lease(store, "ingest"):  # free again
         pass
 
 
@@ -76,7 +76,7 @@ def test_waiting_for_a_busy_lease_gets_it_when_the_holder_finishes(store):
 def test_heartbeat_keeps_a_long_holder_s_lease_alive(store):
     ttl = timedelta(seconds=0.6)
     with lease(store, "ingest", ttl=ttl):
-        time.sleep(1.5)                                               # two and a half lifetimes
+        time.sleep(1.5)  # two and a half lifetimes
         # still ours: a competitor arriving now finds it held
         assert not try_acquire(store, "ingest", "competitor", ttl)
 
@@ -85,11 +85,11 @@ def test_child_runs_join_the_parent_lease_by_token_and_leave_it_to_the_parent(st
     with lease(store, "ingest") as parent:
         with lease(store, "ingest", holder=parent, inherit=True):
             pass
-        assert lease_info(store, "ingest").holder == parent          # the child did not release it
-        with pytest.raises(LeaseBusy):                               # a stranger still cannot
+        assert lease_info(store, "ingest").holder == parent  # the child did not release it
+        with pytest.raises(LeaseBusy):  # a stranger still cannot
             with lease(store, "ingest"):
                 pass
-    with pytest.raises(LeaseLost):                                    # the parent is gone: refuse
+    with pytest.raises(LeaseLost):  # the parent is gone: refuse
         with lease(store, "ingest", holder=parent, inherit=True):
             pass
 
@@ -114,7 +114,7 @@ def test_split_feeds_deals_every_feed_into_one_shard():
     parts = split_feeds(feeds, 3)
     assert [len(p) for p in parts] == [3, 2, 2]
     assert sorted(f.url for p in parts for f in p) == sorted(f.url for f in feeds)
-    assert split_feeds(feeds[:2], 5) == [[feeds[0]], [feeds[1]]]      # never an empty shard
+    assert split_feeds(feeds[:2], 5) == [[feeds[0]], [feeds[1]]]  # never an empty shard
     assert split_feeds([], 4) == []
 
 
@@ -134,6 +134,6 @@ def test_a_lease_held_by_a_dead_local_process_is_taken_over_at_once(tmp_path):
     dead_holder = f"{socket.gethostname()}:{int(dead.stdout)} #0123abcd"
     assert try_acquire(store, "ingest", dead_holder, timedelta(minutes=5))
     assert holder_died(dead_holder) and not holder_died(new_holder())
-    assert not holder_died(f"elsewhere:{int(dead.stdout)} #0123abcd")   # other hosts: wait for the TTL
+    assert not holder_died(f"elsewhere:{int(dead.stdout)} #0123abcd")  # other hosts: wait for the TTL
     with lease(store, "ingest") as mine:
         assert lease_info(store, "ingest").holder == mine != dead_holder

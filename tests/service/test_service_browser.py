@@ -26,9 +26,11 @@ def browser():
     if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
         unavailable(f"no system Chromium at {CHROMIUM} (apt-get install chromium)")
     from playwright import sync_api
+
     with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM,
-                                     args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+        )
         yield browser
         browser.close()
 
@@ -74,12 +76,30 @@ def options(page, name: str) -> list[str]:
 
 FORMS = {
     # deployment link name -> (parameter, what its input must be)
-    "daily": {"period": "select", "since": "date-time", "until": "date-time", "issues": "multi-select",
-              "send": "switch", "to": "text", "config_path": "select"},
-    "scheduled": {"sources": "select", "max_items": "number", "force": "switch", "shards": "number",
-                  "shard_deployment": "text", "config_path": "select"},
-    "served": {"feeds": "multi-select", "max_items": "number", "force": "switch", "parent_lease": "text",
-               "config_path": "select"},
+    "daily": {
+        "period": "select",
+        "since": "date-time",
+        "until": "date-time",
+        "issues": "multi-select",
+        "send": "switch",
+        "to": "text",
+        "config_path": "select",
+    },
+    "scheduled": {
+        "sources": "select",
+        "max_items": "number",
+        "force": "switch",
+        "shards": "number",
+        "shard_deployment": "text",
+        "config_path": "select",
+    },
+    "served": {
+        "feeds": "multi-select",
+        "max_items": "number",
+        "force": "switch",
+        "parent_lease": "text",
+        "config_path": "select",
+    },
 }
 
 
@@ -91,7 +111,7 @@ def test_custom_run_form_has_one_labelled_input_per_parameter(service: Service, 
     for name, kind in FORMS[deployment].items():
         control = field(page, name, required=name == "feeds")
         expect(control, f"{deployment}: {name}").to_have_count(1)
-        if kind == "date-time":         # a calendar with a time and a time zone, not free text
+        if kind == "date-time":  # a calendar with a time and a time zone, not free text
             expect(control).to_have_attribute("aria-haspopup", "dialog")
             expect(control).to_contain_text("MM/DD/YYYY hh:mm aa")
         elif kind in ("select", "multi-select"):
@@ -177,5 +197,5 @@ def test_start_digest_daily_from_the_ui_and_watch_it_complete(service: Service, 
     assert run["state"]["type"] == "COMPLETED"
     assert run["parameters"]["issues"] == ["taiwan", "trade"]
     assert run["parameters"]["period"] == "daily"
-    assert not {"since", "until", "to", "max_items"} & set(run["parameters"])   # left empty: not sent
+    assert not {"since", "until", "to", "max_items"} & set(run["parameters"])  # left empty: not sent
     assert {"digest-summary", "digest-issues"} <= set(service.api.artifacts(run["id"]))

@@ -27,7 +27,9 @@ def test_deployments_and_schedules_follow_the_config(service: Service):
         anchor = datetime.fromisoformat(ingest["anchor_date"])
         assert (anchor.hour, anchor.minute) == (0, 0) or conf["timezone"] != "UTC"
         assert schedules["digest/daily"] == [{"cron": conf["daily_cron"], "timezone": conf["timezone"], "day_or": True}]
-        assert schedules["digest/weekly"] == [{"cron": conf["weekly_cron"], "timezone": conf["timezone"], "day_or": True}]
+        assert schedules["digest/weekly"] == [
+            {"cron": conf["weekly_cron"], "timezone": conf["timezone"], "day_or": True}
+        ]
         assert schedules["ingest-shard/served"] == []
     # Stopping serve leaves the schedules running for the next serve (pause_on_shutdown=False).
     assert not any(service.paused_after_stop[name] for name in ("ingest/scheduled", "digest/daily", "digest/weekly"))
@@ -53,14 +55,18 @@ def test_invalid_parameters_are_refused_with_the_reason(service: Service):
         ("digest/daily", {"config_path": "/etc/passwd"}, "config_path"),
         ("ingest/scheduled", {"max_items": 0}, "max_items"),
         ("ingest/scheduled", {"shards": 1000}, "shards"),
-        ("ingest/scheduled", {"sources": "Not A Feed"}, "'Not A Feed' is not one of ['all', 'seeds', 'feeds', 'Local A', 'Local B']"),
+        (
+            "ingest/scheduled",
+            {"sources": "Not A Feed"},
+            "'Not A Feed' is not one of ['all', 'seeds', 'feeds', 'Local A', 'Local B']",
+        ),
     ]
     runs_before = len(api.runs())
     for deployment, params, reason in cases:
         response = api.create_run(deployment, params)
         assert response.status_code == 409, (params, response.text)
         assert "Validation failed" in response.json()["detail"] and reason in response.json()["detail"], response.text
-    assert len(api.runs()) == runs_before          # nothing was created for the refused runs
+    assert len(api.runs()) == runs_before  # nothing was created for the refused runs
 
 
 @pytest.fixture(scope="module")
@@ -75,12 +81,15 @@ def ingested(service: Service, feed_server):
 def test_ingest_fans_out_by_feed_shard_and_reports_feed_health(service: Service, ingested, feed_server):
     api, run = service.api, ingested
     assert run["state"]["type"] == "COMPLETED", run["state"]
-    children = [r for r in api.runs(parent_task_run_id={"is_null_": False})
-                if r["name"].startswith("shard-") and r["name"].endswith("-of-2")]
+    children = [
+        r
+        for r in api.runs(parent_task_run_id={"is_null_": False})
+        if r["name"].startswith("shard-") and r["name"].endswith("-of-2")
+    ]
     assert len(children) == 2 and all(c["state"]["type"] == "COMPLETED" for c in children)
     shard_feeds = sorted(u for c in children for u in c["parameters"]["feeds"])
-    assert shard_feeds == sorted([feed_server.url("a"), feed_server.url("b")])     # each feed in one shard
-    assert all(c["parameters"]["parent_lease"] for c in children)                   # run under the parent's lease
+    assert shard_feeds == sorted([feed_server.url("a"), feed_server.url("b")])  # each feed in one shard
+    assert all(c["parameters"]["parent_lease"] for c in children)  # run under the parent's lease
 
     artifacts = api.artifacts(run["id"])
     rows = {r["source"]: r for r in json.loads(artifacts["feed-health"]["data"])}
@@ -100,8 +109,11 @@ def test_ingest_fans_out_by_feed_shard_and_reports_feed_health(service: Service,
     # the pipeline's own log lines (logger `flows.pipeline`) reach the run's log in the UI;
     # a run's last lines are shipped as its process exits, just after the final state
     expected = ("flows.pipeline", "ingest: 14 new, 3 already stored, 14 classified")
-    wait_for(lambda: expected in [(log["name"], log["message"]) for log in api.logs(run["id"])], 15,
-             f"the log line {expected}")
+    wait_for(
+        lambda: expected in [(log["name"], log["message"]) for log in api.logs(run["id"])],
+        15,
+        f"the log line {expected}",
+    )
     messages = [log["message"] for log in api.logs(run["id"])]
     assert any("fanning 2 feeds out to 2 runs of ingest-shard/served" in m for m in messages)
     assert any(m.startswith("ingest done: 14 new") for m in messages)
@@ -126,7 +138,7 @@ def test_digest_daily_custom_run_writes_the_digest_and_its_artifacts(service: Se
     settings = load_settings(service.config)
     (digest,) = [d for d in list_digests(open_store(settings.database_url)) if d.period == "custom"]
     assert set(digest.issue_counts) == {"taiwan", "trade"} and all(digest.issue_counts.values())
-    html = (settings.digests_dir / f"{digest.id}.html")
+    html = settings.digests_dir / f"{digest.id}.html"
     assert html.is_file() and "Taiwan" in html.read_text()
 
     artifacts = api.artifacts(run["id"])
@@ -136,10 +148,14 @@ def test_digest_daily_custom_run_writes_the_digest_and_its_artifacts(service: Se
     summary = artifacts["digest-summary"]["data"]
     assert summary.startswith(f"# Digest {digest.id}")
     assert "## Taiwan" in summary and "## Trade" in summary and "## Technology" not in summary
-    assert f"`{html}`" in summary                                   # where to read it
+    assert f"`{html}`" in summary  # where to read it
     # top stories are linked, their titles escaped for markdown
-    assert re.search(r"^\d\. \[US warship sails through the Taiwan Strait; China protests \\\(report \d\\\)\]"
-                     r"\(http://127\.0\.0\.1:\d+/article/\d\) — Local [AB]$", summary, re.M), summary
+    assert re.search(
+        r"^\d\. \[US warship sails through the Taiwan Strait; China protests \\\(report \d\\\)\]"
+        r"\(http://127\.0\.0\.1:\d+/article/\d\) — Local [AB]$",
+        summary,
+        re.M,
+    ), summary
     assert f"{digest.n_stories} stories" in summary
 
 

@@ -18,8 +18,14 @@ def test_seed_stories_on_postgres(postgres: Cluster):
     try:
         seeds, errors = read_seeds(ROOT / "seeds")
         assert not errors
-        copy = Article(key="copy:002", source="Copier", source_kind="feed", url="https://copies.example/002",
-                       title=seeds[2].title, text=seeds[2].text)
+        copy = Article(
+            key="copy:002",
+            source="Copier",
+            source_kind="feed",
+            url="https://copies.example/002",
+            title=seeds[2].title,
+            text=seeds[2].text,
+        )
         upsert_items(store, [*seeds, copy])
         ids = [a.item_id for a in [*seeds, copy]]
         first = assign_stories(store, ids)
@@ -55,14 +61,22 @@ def test_an_old_index_layout_is_rebuilt_on_postgres(postgres: Cluster):
         store.close()
     store = open_store(url)
     try:
-        copy = Article(key="copy:002", source="Copier", source_kind="feed", url="https://copies.example/002",
-                       title=seeds[2].title, text=seeds[2].text)
+        copy = Article(
+            key="copy:002",
+            source="Copier",
+            source_kind="feed",
+            url="https://copies.example/002",
+            title=seeds[2].title,
+            text=seeds[2].text,
+        )
         upsert_items(store, [copy])
         assert assign_stories(store, [copy.item_id])[copy.item_id] == first[seeds[2].item_id]
         assert "period" in {c["name"] for c in inspect(store.engine).get_columns("story_bands")}
         with store.session() as s:
-            rebuilt = [s.scalar(select(func.count()).select_from(t).where(t.item_id != copy.item_id))
-                       for t in (StoryBand, StoryTerm)]
+            rebuilt = [
+                s.scalar(select(func.count()).select_from(t).where(t.item_id != copy.item_id))
+                for t in (StoryBand, StoryTerm)
+            ]
         assert rebuilt == counts and all(counts)
     finally:
         store.close()

@@ -26,12 +26,14 @@ def both_sides(project, sites):
     from flows import pipeline
     from flows.config import load_settings
 
-    path = write_config(project, seeds_dir=None, feeds=sites.feeds(),
-                        fetch={"allow_private_addresses": True, "connect_timeout": 2, "read_timeout": 5})
+    path = write_config(
+        project,
+        seeds_dir=None,
+        feeds=sites.feeds(),
+        fetch={"allow_private_addresses": True, "connect_timeout": 2, "read_timeout": 5},
+    )
     settings = load_settings(path)
     report = pipeline.run_ingest(settings, pipeline.IngestOptions(sources="feeds"))
     errors = [s.to_dict() for s in report.sources if s.status == "error"]
     assert not errors, errors
     return settings, report
-
-

@@ -25,11 +25,13 @@ def article_page(name: str, site: str) -> bytes:
     lines = (PAGES / f"{name}.txt").read_text(encoding="utf-8").strip().splitlines()
     title, paras = lines[0], lines[1:]
     body = "\n".join(f"<p>{html.escape(p)}</p>" for p in paras)
-    return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)} - {site}</title>"
-            f"<meta property='og:site_name' content='{site}'></head><body>"
-            f"<header><nav><a href='/'>Home</a> <a href='/world/'>World</a></nav></header>"
-            f"<main><article><h1>{html.escape(title)}</h1>{body}</article></main>"
-            f"<footer><p>Copyright {site}. All rights reserved.</p></footer></body></html>").encode("utf-8")
+    return (
+        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)} - {site}</title>"
+        f"<meta property='og:site_name' content='{site}'></head><body>"
+        f"<header><nav><a href='/'>Home</a> <a href='/world/'>World</a></nav></header>"
+        f"<main><article><h1>{html.escape(title)}</h1>{body}</article></main>"
+        f"<footer><p>Copyright {site}. All rights reserved.</p></footer></body></html>"
+    ).encode("utf-8")
 
 
 @dataclass
@@ -43,15 +45,39 @@ class Sites:
         """The pipeline.yaml feed entries for these sites, each with its country and kind (the
         loopback hosts are in no catalogue: the feed's own settings say who they are)."""
         return [
-            {"url": self.url("xinhua", "/english/rss/worldrss.xml"), "name": "Xinhua", "country": "CN", "kind": "state"},
-            {"url": self.url("globaltimes", "/rss/china.xml"), "name": "Global Times", "country": "CN", "kind": "state"},
-            {"url": self.url("state", "/rss-feed/press-releases/feed/"), "name": "US Department of State",
-             "country": "US", "kind": "official"},
-            {"url": self.url("federalregister", "/api/v1/documents.json"), "name": "Federal Register (BIS rules)",
-             "country": "US", "kind": "official"},
+            {
+                "url": self.url("xinhua", "/english/rss/worldrss.xml"),
+                "name": "Xinhua",
+                "country": "CN",
+                "kind": "state",
+            },
+            {
+                "url": self.url("globaltimes", "/rss/china.xml"),
+                "name": "Global Times",
+                "country": "CN",
+                "kind": "state",
+            },
+            {
+                "url": self.url("state", "/rss-feed/press-releases/feed/"),
+                "name": "US Department of State",
+                "country": "US",
+                "kind": "official",
+            },
+            {
+                "url": self.url("federalregister", "/api/v1/documents.json"),
+                "name": "Federal Register (BIS rules)",
+                "country": "US",
+                "kind": "official",
+            },
             {"url": self.url("ap", "/hub/asia-pacific.rss"), "name": "AP", "country": "US", "kind": "wire"},
-            {"url": self.url("mfa", "/eng/xw/fyrbt/lxjzh/"), "name": "China MFA spokesperson", "type": "page",
-             "links": r"/eng/xw/fyrbt/lxjzh/\d{6}/t\d+_\d+\.html$", "country": "CN", "kind": "official"},
+            {
+                "url": self.url("mfa", "/eng/xw/fyrbt/lxjzh/"),
+                "name": "China MFA spokesperson",
+                "type": "page",
+                "links": r"/eng/xw/fyrbt/lxjzh/\d{6}/t\d+_\d+\.html$",
+                "country": "CN",
+                "kind": "official",
+            },
         ]
 
     def stop(self) -> None:
@@ -71,7 +97,9 @@ def start_sites(now: datetime | None = None) -> Sites:
         servers[site].route(path, static(text.encode("utf-8"), content_type))
 
     def page(site: str, path: str, name: str, label: str) -> None:
-        servers[site].route(path, Response(200, article_page(name, label), {"Content-Type": "text/html; charset=utf-8"}))
+        servers[site].route(
+            path, Response(200, article_page(name, label), {"Content-Type": "text/html; charset=utf-8"})
+        )
 
     feed("xinhua", "/english/rss/worldrss.xml", "xinhua.xml")
     page("xinhua", "/english/20261202/entity-list.html", "entity-list-xinhua", "Xinhua")
@@ -79,10 +107,19 @@ def start_sites(now: datetime | None = None) -> Sites:
     feed("globaltimes", "/rss/china.xml", "globaltimes.xml")
     page("globaltimes", "/page/202612/1340001.shtml", "chip-curbs-gt", "Global Times")
     feed("state", "/rss-feed/press-releases/feed/", "state.xml")
-    page("state", "/adding-chinese-entities-to-the-entity-list/", "entity-list-state", "United States Department of State")
+    page(
+        "state",
+        "/adding-chinese-entities-to-the-entity-list/",
+        "entity-list-state",
+        "United States Department of State",
+    )
     feed("federalregister", "/api/v1/documents.json", "federalregister.json", "application/json; charset=utf-8")
-    page("federalregister", "/documents/2026/12/02/2026-24101/additions-of-entities-to-the-entity-list",
-         "federal-register", "Federal Register")
+    page(
+        "federalregister",
+        "/documents/2026/12/02/2026-24101/additions-of-entities-to-the-entity-list",
+        "federal-register",
+        "Federal Register",
+    )
     feed("ap", "/hub/asia-pacific.rss", "apnews.xml")
     page("ap", "/article/china-entity-list-chips-0a1b2c", "entity-list-ap", "AP News")
     feed("mfa", "/eng/xw/fyrbt/lxjzh/", "mfa_list.html", "text/html; charset=utf-8")

@@ -34,13 +34,23 @@ def _pages(settings) -> dict[str, str]:
     result = pipeline.run_digest(settings, pipeline.DigestOptions())
     store = pipeline.store_for(settings)
     digest = get_digest(store, result.id)
-    data = load_digest_data(store, settings, load_taxonomy(settings.issues_file), digest.id, digest.period,
-                            as_utc(digest.since), as_utc(digest.until))
+    data = load_digest_data(
+        store,
+        settings,
+        load_taxonomy(settings.issues_file),
+        digest.id,
+        digest.period,
+        as_utc(digest.since),
+        as_utc(digest.until),
+    )
     email = render_email(arrange(data, None))
-    return {"archive": result.html_path.read_text(encoding="utf-8"),
-            # the chart travels as a CID attachment; inline it as a mail client shows it
-            "email": email.html.replace(f"cid:{email.chart_cid}",
-                                        "data:image/png;base64," + base64.b64encode(email.chart_png).decode())}
+    return {
+        "archive": result.html_path.read_text(encoding="utf-8"),
+        # the chart travels as a CID attachment; inline it as a mail client shows it
+        "email": email.html.replace(
+            f"cid:{email.chart_cid}", "data:image/png;base64," + base64.b64encode(email.chart_png).decode()
+        ),
+    }
 
 
 @pytest.mark.parametrize("width", [700, 380])
@@ -71,9 +81,9 @@ def _check(browser, pages: dict[str, str], width: int, tmp_path: Path) -> None:
         assert "washington says" in us.inner_text().lower() and "beijing says" in china.inner_text().lower()
         a, b = us.bounding_box(), china.bounding_box()
         if width >= 600:
-            assert abs(a["y"] - b["y"]) < 2 and a["x"] < b["x"], (name, a, b)     # side by side
+            assert abs(a["y"] - b["y"]) < 2 and a["x"] < b["x"], (name, a, b)  # side by side
         else:
-            assert b["y"] >= a["y"] + a["height"] - 1, (name, a, b)              # stacked
+            assert b["y"] >= a["y"] + a["height"] - 1, (name, a, b)  # stacked
         assert page.locator("#one-sided").inner_text().count("covered only by Chinese state media") == 1
         story = page.locator(".story, .top").filter(has=page.locator(".says")).first
         story.scroll_into_view_if_needed()

@@ -12,7 +12,6 @@ import json
 from click.testing import CliRunner
 
 
-
 def exported(settings, *args: str) -> list[dict]:
     from flows.cli import main
 
@@ -24,8 +23,14 @@ def exported(settings, *args: str) -> list[dict]:
 def test_every_source_is_read_and_knows_who_it_is(both_sides, sites):
     settings, report = both_sides
     by_source = {s.source: s.items_new for s in report.sources}
-    assert by_source == {"Xinhua": 2, "Global Times": 1, "US Department of State": 1,
-                         "Federal Register (BIS rules)": 1, "AP": 1, "China MFA spokesperson": 2}
+    assert by_source == {
+        "Xinhua": 2,
+        "Global Times": 1,
+        "US Department of State": 1,
+        "Federal Register (BIS rules)": 1,
+        "AP": 1,
+        "China MFA spokesperson": 2,
+    }
     items = {i["title"]: i for i in exported(settings)}
     rule = items["Additions of Entities to the Entity List"]
     assert (rule["country"], rule["kind"], rule["side"]) == ("US", "official", "us")
@@ -38,9 +43,11 @@ def test_every_source_is_read_and_knows_who_it_is(both_sides, sites):
     xinhua = items["China firmly opposes U.S. addition of Chinese entities to export control list"]
     assert (xinhua["outlet"], xinhua["country"], xinhua["kind"]) == ("Xinhua", "CN", "state")
     assert {(q["speaker"], q["text"][:20]) for q in xinhua["quotes"]} == {
-        ("He Yongqian", "The U.S. side has ov"), ("He Yongqian", "China firmly opposes")}
+        ("He Yongqian", "The U.S. side has ov"),
+        ("He Yongqian", "China firmly opposes"),
+    }
     q = xinhua["quotes"][0]
-    assert xinhua["text"][q["start"]:q["end"]].strip("“”") .startswith(q["text"][:30])
+    assert xinhua["text"][q["start"] : q["end"]].strip("“”").startswith(q["text"][:30])
     assert q["role"] == "a spokesperson for the Ministry of Commerce"
 
 
@@ -48,7 +55,7 @@ def test_stories_carry_their_coverage(both_sides):
     settings, _ = both_sides
     stories = {s["title"]: s for s in exported(settings, "--stories")}
     entity = stories["China firmly opposes U.S. addition of Chinese entities to export control list"]
-    assert entity["n_items"] == 3      # Xinhua, the State Department and AP: one story
+    assert entity["n_items"] == 3  # Xinhua, the State Department and AP: one story
     sides = entity["coverage"]["sides"]
     assert sides["us"]["outlets"] >= 2 and sides["china"]["outlets"] >= 1, entity
     assert entity["coverage"]["one_sided"] is False
@@ -91,15 +98,30 @@ def test_digest_and_email_show_both_sides(both_sides, tmp_path):
 
     store = pipeline.store_for(settings)
     digest = get_digest(store, result.id)
-    data = load_digest_data(store, settings, load_taxonomy(settings.issues_file), digest.id, digest.period,
-                            as_utc(digest.since), as_utc(digest.until))
+    data = load_digest_data(
+        store,
+        settings,
+        load_taxonomy(settings.issues_file),
+        digest.id,
+        digest.period,
+        as_utc(digest.since),
+        as_utc(digest.until),
+    )
     email = render_email(arrange(data, None))
     assert len(email.html.encode("utf-8")) < 102_000
     assert "Washington says" in email.html and "Beijing says" in email.html
-    assert "<style" in email.html and 'style="' in email.html          # inlined for mail clients
+    assert "<style" in email.html and 'style="' in email.html  # inlined for mail clients
     assert "covered only by Chinese state media" in email.text and "WASHINGTON SAYS" in email.text
-    message = to_bytes(build_message(email, from_address="d@localhost", to_address="a@example.org",
-                                     to_name=None, digest_id=result.id, unsubscribe="mailto:d@localhost"))
+    message = to_bytes(
+        build_message(
+            email,
+            from_address="d@localhost",
+            to_address="a@example.org",
+            to_name=None,
+            digest_id=result.id,
+            unsubscribe="mailto:d@localhost",
+        )
+    )
     assert b"text/plain" in message and b"text/html" in message
     (tmp_path / "email.html").write_text(email.html, encoding="utf-8")
 

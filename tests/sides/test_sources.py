@@ -18,9 +18,16 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_federal_register_documents_become_entries():
-    body = (TESTDATA / "federalregister.json").read_text().replace("{base}", "https://www.federalregister.gov") \
-        .replace("{date}", "2026-12-02").encode()
-    parsed = parse_feed(body, "https://www.federalregister.gov/api/v1/documents.json", {"content-type": "application/json"})
+    body = (
+        (TESTDATA / "federalregister.json")
+        .read_text()
+        .replace("{base}", "https://www.federalregister.gov")
+        .replace("{date}", "2026-12-02")
+        .encode()
+    )
+    parsed = parse_feed(
+        body, "https://www.federalregister.gov/api/v1/documents.json", {"content-type": "application/json"}
+    )
     assert parsed.kind == "federal-register"
     [entry] = parsed.entries
     assert entry.title == "Additions of Entities to the Entity List"
@@ -32,9 +39,19 @@ def test_federal_register_documents_become_entries():
 
 
 def test_federal_register_hostile_values_are_text():
-    body = json.dumps({"results": [{"title": "<script>x</script>Rule", "abstract": "<b>a</b> & b",
-                                    "html_url": "javascript:alert(1)", "agencies": ["BIS", {"name": None}]},
-                                   "not a document"]}).encode()
+    body = json.dumps(
+        {
+            "results": [
+                {
+                    "title": "<script>x</script>Rule",
+                    "abstract": "<b>a</b> & b",
+                    "html_url": "javascript:alert(1)",
+                    "agencies": ["BIS", {"name": None}],
+                },
+                "not a document",
+            ]
+        }
+    ).encode()
     parsed = parse_feed(body, "https://www.federalregister.gov/api/v1/documents.json", {})
     [entry] = parsed.entries
     assert entry.link is None and "<b>" not in entry.summary_html and "&lt;b&gt;" in entry.summary_html
@@ -45,7 +62,10 @@ def test_list_page_links_by_pattern_and_by_shape():
     body = (TESTDATA / "mfa_list.html").read_bytes()
     url = "https://www.fmprc.gov.cn/eng/xw/fyrbt/lxjzh/"
     parsed = parse_list_page(body, url, {"content-type": "text/html"}, r"/lxjzh/\d{6}/t\d+_\d+\.html$")
-    assert [e.link for e in parsed.entries] == [url + "202612/t20261202_11771001.html", url + "202612/t20261201_11770501.html"]
+    assert [e.link for e in parsed.entries] == [
+        url + "202612/t20261202_11771001.html",
+        url + "202612/t20261201_11770501.html",
+    ]
     assert parsed.entries[0].title.startswith("Foreign Ministry Spokesperson Lin Jian's Regular Press Conference")
     # without a pattern: deeper links with a few words of text (not "Next", "Home", the Chinese site)
     assert [e.link for e in parse_list_page(body, url, {}).entries] == [e.link for e in parsed.entries]
@@ -62,11 +82,14 @@ def test_catalogue_matches_subdomains_and_feed_settings_win():
     assert catalogue.identify("https://english.news.cn/20261202/c.html") == Source("Xinhua", "CN", "state")
     assert catalogue.identify("https://www.bbc.co.uk/news/world-asia-china-1") == Source("BBC News", "GB", "public")
     assert catalogue.identify("https://www.federalregister.gov/d/2026-1").kind == "official"
-    assert catalogue.identify("https://www.rt.com/news/1/").country == "RU"          # from the matrix
-    assert catalogue.identify("https://news.example.org/a", "https://www.scmp.com/rss/91/feed").outlet == \
-        "South China Morning Post"                                                     # the feed's host
-    assert catalogue.identify("https://www.scmp.com/x", country="US", kind="wire") == \
-        Source("South China Morning Post", "US", "wire")                               # a feed's own settings
+    assert catalogue.identify("https://www.rt.com/news/1/").country == "RU"  # from the matrix
+    assert (
+        catalogue.identify("https://news.example.org/a", "https://www.scmp.com/rss/91/feed").outlet
+        == "South China Morning Post"
+    )  # the feed's host
+    assert catalogue.identify("https://www.scmp.com/x", country="US", kind="wire") == Source(
+        "South China Morning Post", "US", "wire"
+    )  # a feed's own settings
     assert catalogue.country_name("TW") == "Taiwan"
 
 

@@ -11,5 +11,9 @@ def downgrade_story_index(session, dialect: str) -> None:
     without_rowid = " WITHOUT ROWID" if dialect == "sqlite" else ""
     for table, key in (("story_bands", "band BIGINT"), ("story_terms", "term VARCHAR(64)")):
         session.execute(text(f"DROP TABLE {table}"))
-        session.execute(text(f"CREATE TABLE {table} ({key}, day INTEGER, item_id VARCHAR(32), "
-                             f"PRIMARY KEY ({key.split()[0]}, day, item_id)){without_rowid}"))
+        session.execute(
+            text(
+                f"CREATE TABLE {table} ({key}, day INTEGER, item_id VARCHAR(32), "
+                f"PRIMARY KEY ({key.split()[0]}, day, item_id)){without_rowid}"
+            )
+        )

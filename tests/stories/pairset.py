@@ -72,8 +72,10 @@ class Scores:
         return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
 
     def __str__(self) -> str:
-        return (f"precision {self.precision:.3f} recall {self.recall:.3f} "
-                f"(tp {self.tp} fp {self.fp} fn {self.fn} tn {self.tn})")
+        return (
+            f"precision {self.precision:.3f} recall {self.recall:.3f} "
+            f"(tp {self.tp} fp {self.fp} fn {self.fn} tn {self.tn})"
+        )
 
 
 def score(pairs: list[Pair], predicted_same) -> tuple[Scores, list[tuple[Pair, bool]]]:

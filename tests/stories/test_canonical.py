@@ -8,7 +8,8 @@ def test_tracking_parameters_and_fragment_are_dropped():
 
 def test_identifying_query_parameters_are_kept_in_a_stable_order():
     assert canonical_url("https://example.com/article?id=5&page=2") == canonical_url(
-        "https://example.com/article?page=2&id=5&utm_campaign=x")
+        "https://example.com/article?page=2&id=5&utm_campaign=x"
+    )
     assert canonical_url("https://example.com/article?id=5") != canonical_url("https://example.com/article?id=6")
 
 
@@ -19,7 +20,8 @@ def test_amp_and_mobile_variants_match_the_desktop_page():
     assert canonical_url("https://www.example.com/amp/world/asia/story") == desktop
     assert canonical_url("https://www.example.com/world/asia/story?amp=1") == desktop
     assert canonical_url("https://www.example.com/2023/07/20/story.amp.html?smid=tw-share") == canonical_url(
-        "http://example.com/2023/07/20/story.html")
+        "http://example.com/2023/07/20/story.html"
+    )
 
 
 def test_different_articles_stay_different():

@@ -22,20 +22,28 @@ BATCH = 500
 @pytest.mark.usefixtures("corpus_available")
 def test_pair_set_precision_and_recall_end_to_end(store):
     items = load_items()
-    articles = {key: Article(key=key, source="seeds" if key.startswith("seed:") else "NYT", source_kind="feed",
-                             url=key, title=it.title, text=it.text, published=it.published)
-                for key, it in items.items()}
+    articles = {
+        key: Article(
+            key=key,
+            source="seeds" if key.startswith("seed:") else "NYT",
+            source_kind="feed",
+            url=key,
+            title=it.title,
+            text=it.text,
+            published=it.published,
+        )
+        for key, it in items.items()
+    }
     upsert_items(store, articles.values())
     ordered = sorted(articles, key=lambda k: (items[k].published, k))
     story_of: dict[str, str] = {}
     for start in range(0, len(ordered), BATCH):
-        keys = ordered[start:start + BATCH]
+        keys = ordered[start : start + BATCH]
         assigned = assign_stories(store, [articles[k].item_id for k in keys])
         story_of.update({k: assigned[articles[k].item_id] for k in keys})
 
     scores, wrong = score(load_pairs(), lambda p: story_of[p.a] == story_of[p.b])
-    print(f"\nassign_stories over {len(items)} items, {len(set(story_of.values()))} stories; "
-          f"labelled pairs: {scores}")
+    print(f"\nassign_stories over {len(items)} items, {len(set(story_of.values()))} stories; labelled pairs: {scores}")
     assert scores.precision >= PRECISION_TARGET, wrong
     assert scores.recall >= RECALL_TARGET, wrong
     seeds = sorted(k for k in items if k.startswith("seed:"))

@@ -32,7 +32,7 @@ def test_run_groups_the_seed_rewrite_and_the_digest_shows_it_once(project):
     report = project / "report.json"
     again = runner.invoke(main, ["ingest", "--config", cfg, "--report", str(report)])
     assert again.exit_code == 0
-    assert json.loads(report.read_text())["stories"] == 0      # nothing new to group
+    assert json.loads(report.read_text())["stories"] == 0  # nothing new to group
     export = runner.invoke(main, ["export", "--config", cfg]).stdout
     exported_again = [json.loads(line) for line in export.splitlines()]
     assert {e["url"][:3]: e["story_id"] for e in exported_again} == story

@@ -63,18 +63,25 @@ def test_installments_with_different_weekdays_or_numbers_are_different_items():
     a = fingerprint("Your Tuesday Briefing", body)
     b = fingerprint("Your Friday Briefing", body)
     assert not same_story(a, b, 1.0).same
-    assert not same_story(fingerprint("Reaction to the Leak, Day 1", body),
-                          fingerprint("Reaction to the Leak, Day 2", body), 1.0).same
+    assert not same_story(
+        fingerprint("Reaction to the Leak, Day 1", body), fingerprint("Reaction to the Leak, Day 2", body), 1.0
+    ).same
 
 
 def test_a_stub_matches_only_the_same_title_within_two_days():
-    full = fingerprint("Taking the Wheel as Toyota Skids", "DETROIT — " + "The Japanese phrase genchi genbutsu "
-                       "translates as go to the spot, and few executives embrace it as completely. " * 3)
+    full = fingerprint(
+        "Taking the Wheel as Toyota Skids",
+        "DETROIT — " + "The Japanese phrase genchi genbutsu "
+        "translates as go to the spot, and few executives embrace it as completely. " * 3,
+    )
     stub = fingerprint("Taking the wheel as Toyota skids", "DETROIT")
     assert same_story(full, stub, 8.0).same
     assert not same_story(full, stub, 24 * 5).same
-    assert not same_story(fingerprint("How Trump Is Helping China", "Sign up for the newsletter."),
-                          fingerprint("The Mystery of the Crime Decline", "Sign up for the newsletter."), 1.0).same
+    assert not same_story(
+        fingerprint("How Trump Is Helping China", "Sign up for the newsletter."),
+        fingerprint("The Mystery of the Crime Decline", "Sign up for the newsletter."),
+        1.0,
+    ).same
 
 
 @pytest.mark.usefixtures("corpus_available")

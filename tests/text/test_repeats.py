@@ -39,24 +39,35 @@ def test_other_seeds_keep_every_paragraph():
 
 
 def test_a_pasted_paragraph_is_dropped_and_new_facts_are_kept():
-    first = ("The Commerce Department added 36 Chinese companies to its export blacklist on Monday, "
-             "citing their work on advanced chips for the military.")
-    new_facts = ("The Commerce Department said on Tuesday that Yangtze Memory Technologies and a "
-                 "Hefei supplier would need licenses for every American tool they buy.")
+    first = (
+        "The Commerce Department added 36 Chinese companies to its export blacklist on Monday, "
+        "citing their work on advanced chips for the military."
+    )
+    new_facts = (
+        "The Commerce Department said on Tuesday that Yangtze Memory Technologies and a "
+        "Hefei supplier would need licenses for every American tool they buy."
+    )
     paragraphs = [first, new_facts, first]
     assert drop_repeated_passages(paragraphs) == [first, new_facts]
 
 
 def test_a_reworded_restatement_is_dropped():
-    original = ("China and the United States agreed on Monday to resume talks between their militaries, "
-                "which Beijing suspended after the speaker of the House visited Taiwan last year. "
-                "Officials said the first meeting would take place in Washington next month.")
-    reworded = ("Meanwhile, China and the United States agreed to resume military talks, which Beijing "
-                "had suspended after last year's visit to Taiwan by the House speaker. The first "
-                "meeting will take place in Washington next month, officials said.")
+    original = (
+        "China and the United States agreed on Monday to resume talks between their militaries, "
+        "which Beijing suspended after the speaker of the House visited Taiwan last year. "
+        "Officials said the first meeting would take place in Washington next month."
+    )
+    reworded = (
+        "Meanwhile, China and the United States agreed to resume military talks, which Beijing "
+        "had suspended after last year's visit to Taiwan by the House speaker. The first "
+        "meeting will take place in Washington next month, officials said."
+    )
     assert drop_repeated_passages([original, reworded]) == [original]
 
 
 def test_sentences_split_at_ends_not_at_abbreviations():
     assert split_sentences("The U.S. said it would act. “We will,” he said. Mr. Blinken left.") == [
-        "The U.S. said it would act.", "“We will,” he said.", "Mr. Blinken left."]
+        "The U.S. said it would act.",
+        "“We will,” he said.",
+        "Mr. Blinken left.",
+    ]

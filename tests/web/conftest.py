@@ -43,10 +43,20 @@ def reader_settings(reader_project):
 
     project = reader_project
 
-    (project / "config" / "alerts.yaml").write_text(yaml.safe_dump({"alerts": [
-        {"name": "taiwan-arms", "query": 'taiwan "arms package" OR "weapons sale"', "recipients": ["a@example.org"]},
-        {"name": "chips", "query": "chip* issue:technology", "recipients": ["b@example.org"]},
-    ]}))
+    (project / "config" / "alerts.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "alerts": [
+                    {
+                        "name": "taiwan-arms",
+                        "query": 'taiwan "arms package" OR "weapons sale"',
+                        "recipients": ["a@example.org"],
+                    },
+                    {"name": "chips", "query": "chip* issue:technology", "recipients": ["b@example.org"]},
+                ]
+            }
+        )
+    )
     settings = load_settings(project / "config" / "pipeline.yaml")
     build_newsroom(pipeline.store_for(settings))
     pipeline.build_digest(settings, pipeline.DigestOptions(since=SINCE, until=UNTIL))
@@ -61,8 +71,9 @@ def reader(reader_settings):
     from flows.web.app import create_app
 
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(reader_settings), host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(reader_settings), host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

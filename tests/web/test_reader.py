@@ -17,18 +17,18 @@ def test_pages_answer_and_escape_the_hostile_item(reader):
     with httpx.Client(base_url=base) as web:
         home = web.get("/")
         assert home.status_code == 200 and "Archive" in home.text and "/digests/" in home.text
-        assert "script-src" not in home.headers["content-security-policy"]       # no script allowed at all
+        assert "script-src" not in home.headers["content-security-policy"]  # no script allowed at all
         found = web.get("/search", params={"q": "taiwan"})
         assert found.status_code == 200 and "<mark>" in found.text
         hostile = web.get("/search", params={"q": "alert trade"})
         assert "<script" not in hostile.text and "<img" not in hostile.text and "<iframe" not in hostile.text
-        assert "&lt;script&gt;" in hostile.text and "&lt;img src=x onerror=" in hostile.text     # shown as text
+        assert "&lt;script&gt;" in hostile.text and "&lt;img src=x onerror=" in hostile.text  # shown as text
         bad = web.get("/search", params={"q": '"unclosed'})
         assert bad.status_code == 400 and "unbalanced quote" in bad.text
         assert web.get("/issue/taiwan").status_code == 200
         assert web.get("/issue/nope").status_code == 404
         assert web.get("/alerts").status_code == 200 and "taiwan-arms" in web.get("/alerts").text
-        assert "a@example.org" not in web.get("/alerts").text                    # recipients are not shown
+        assert "a@example.org" not in web.get("/alerts").text  # recipients are not shown
         assert web.get("/digests/daily-2026-05-12.html").status_code in (200, 404)
         assert web.get("/digests/index.html").status_code == 200
         assert web.get("/digests/..%2Fconfig%2Fpipeline.yaml").status_code == 404
@@ -48,12 +48,16 @@ def test_label_form_refuses_forged_posts(reader):
         assert no_token.status_code == 403
         page = web.get("/story/s-defence").text
         token = page.split('name="token" value="', 1)[1].split('"', 1)[0]
-        cross = web.post("/story/s-defence/label", headers={"Origin": "https://evil.example"},
-                         data={"item": item, "issue": "military", "action": "remove", "token": token})
+        cross = web.post(
+            "/story/s-defence/label",
+            headers={"Origin": "https://evil.example"},
+            data={"item": item, "issue": "military", "action": "remove", "token": token},
+        )
         assert cross.status_code == 403
-        other_item = web.post("/story/s-defence/label", data={"item": "x" * 16, "issue": "military",
-                                                                "action": "remove", "token": token})
-        assert other_item.status_code == 403                                     # a token is per item
+        other_item = web.post(
+            "/story/s-defence/label", data={"item": "x" * 16, "issue": "military", "action": "remove", "token": token}
+        )
+        assert other_item.status_code == 403  # a token is per item
     assert current_labels(store_for(settings), item) == before
 
 
@@ -83,14 +87,14 @@ def test_feeds_served_with_validators_and_written_beside_the_archive(reader):
     assert not latest.bozo and latest.entries, web_get[:300]
     arms = [e for e in latest.entries if e.id == "urn:uschina-digest:story:s-taiwan-arms"]
     assert arms and "Taiwan" in arms[0].title and {t.term for t in arms[0].tags} >= {"taiwan"}
-    assert len(arms[0].contributors) == 4                                      # its four sources
+    assert len(arms[0].contributors) == 4  # its four sources
     for path in (settings.digests_dir / "feeds").iterdir():
         if path.suffix == ".atom":
             assert not feedparser.parse(path.read_bytes()).bozo, path
         else:
             assert_json_feed(json.loads(path.read_bytes()))
     hostile = [e for e in latest.entries if "alert" in e.title]
-    assert all(e.title == HOSTILE_TITLE for e in hostile)                       # text, escaped by the serializer
+    assert all(e.title == HOSTILE_TITLE for e in hostile)  # text, escaped by the serializer
 
 
 def assert_json_feed(doc: dict) -> None:
@@ -109,9 +113,14 @@ def assert_json_feed(doc: dict) -> None:
         assert all(isinstance(a["name"], str) for a in item.get("authors", []))
 
 
-@pytest.mark.parametrize("query,expect", [
-    ('"arms package"', "s-taiwan-arms"), ("chip* -fentanyl source:diplomat", "s-chips"), ("issue:cyber", "s-hackers"),
-])
+@pytest.mark.parametrize(
+    "query,expect",
+    [
+        ('"arms package"', "s-taiwan-arms"),
+        ("chip* -fentanyl source:diplomat", "s-chips"),
+        ("issue:cyber", "s-hackers"),
+    ],
+)
 def test_cli_search_json(reader_settings, query, expect):
     import json
 

@@ -24,8 +24,9 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM,
-                                     args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+        )
         yield browser
         browser.close()
 
@@ -105,7 +106,7 @@ def test_search_open_story_correct_label(reader, browser, tmp_path):
     page.set_viewport_size({"width": 1280, "height": 900})
     page.goto(f"{base}/issue/taiwan")
     page.screenshot(path=str(shots / "reader-issue-1280.png"), full_page=True)
-    page.goto(f"{base}/search?q=alert%20trade")          # the hostile item's page runs nothing
+    page.goto(f"{base}/search?q=alert%20trade")  # the hostile item's page runs nothing
     expect(page.locator("ol.list > li").first).to_be_visible()
     assert dialogs == []
     page.close()

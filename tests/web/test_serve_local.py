@@ -28,7 +28,7 @@ def test_start_web_serves_the_reader_with_the_same_config(project, monkeypatch):
                 assert time.monotonic() < deadline, "the reader did not answer"
                 time.sleep(0.3)
         assert page.status_code == 200 and "Archive" in page.text
-        assert (project / "data" / "web-secret.key").exists()        # its data folder is the project's
+        assert (project / "data" / "web-secret.key").exists()  # its data folder is the project's
     finally:
         stop(proc)
     assert proc.poll() is not None
