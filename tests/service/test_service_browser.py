@@ -68,8 +68,15 @@ def field(page, name: str, required: bool = False):
 
 def options(page, name: str) -> list[str]:
     """Open a select and read the choices it offers (then close it)."""
+    from playwright.sync_api import expect
+
+    found = page.get_by_role("option")
+    expect(found).to_have_count(0)  # the previous select's list has closed
     field(page, name, required=name == "feeds").click()
-    choices = [o.inner_text().strip() for o in page.get_by_role("option").all()]
+    expect(found.first).to_be_visible()
+    # read every option's text in one call: the list re-renders while it opens, and a handle taken
+    # from .all() can go stale (inner_text then waited 30 s for a detached element)
+    choices = [t.strip() for t in found.all_inner_texts()]
     page.keyboard.press("Escape")
     return choices
 
