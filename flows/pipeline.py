@@ -130,6 +130,9 @@ def assign_pending_stories(settings: Settings) -> int:
     return assign_pending(store_for(settings))
 
 
+CLASSIFY_BATCH = 64
+
+
 def classify_pending(settings: Settings, reclassify: bool = False) -> int:
     """Classify every item not yet classified by the current classifier version."""
     from flows.classify import classifier_for
@@ -137,8 +140,12 @@ def classify_pending(settings: Settings, reclassify: bool = False) -> int:
 
     classifier = classifier_for(settings)
     store = store_for(settings)
-    items = items_to_classify(store, classifier.version, all_items=reclassify)
-    results = ((item.id, classifier.classify(item.title, item.text)) for item in items)
+    items = list(items_to_classify(store, classifier.version, all_items=reclassify))
+    results = []
+    for start in range(0, len(items), CLASSIFY_BATCH):  # one feature matrix per batch
+        batch = items[start : start + CLASSIFY_BATCH]
+        verdicts = classifier.classify_many([(item.title, item.text) for item in batch])
+        results += [(item.id, verdict) for item, verdict in zip(batch, verdicts)]
     return save_classifications(store, results, classifier.version)
 
 
